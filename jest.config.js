@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  // Parity cases run whole models on two backends; the full-size one takes a while on 2 cores.
+  testTimeout: 600000,
+  maxWorkers: 2,
+};
