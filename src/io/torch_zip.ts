@@ -1,0 +1,231 @@
+/**
+ * Official PyTorch checkpoints (`torch.save` zip format, PyTorch >= 1.6): `<top>/data.pkl` builds
+ * a dict of tensors whose storages are the raw little-endian entries `<top>/data/<key>`.
+ * Only the globals a state dict needs are allowed (see ALLOWED); tensors are rebuilt from storage,
+ * offset and strides. Float32 tensors that are contiguous are views into the storage bytes read
+ * from the zip, so the checkpoint is held in memory once.
+ */
+import { ZipArchive } from './zip';
+import { unpickle, PyCallable, isTuple } from './pickle';
+import { f16ToF32, bf16ToF32 } from './half';
+import { StateDict } from '../weights/state_dict';
+
+export class TorchCheckpointError extends Error {
+  constructor(readonly source: string, detail: string) {
+    super(`${source}: ${detail}`);
+    this.name = 'TorchCheckpointError';
+  }
+}
+
+export type StorageDtype = 'float32' | 'float16' | 'bfloat16' | 'int64';
+
+/** torch storage classes we accept, by their pickled name. */
+const STORAGE_CLASSES: Record<string, { dtype: StorageDtype; itemBytes: number }> = {
+  FloatStorage: { dtype: 'float32', itemBytes: 4 },
+  HalfStorage: { dtype: 'float16', itemBytes: 2 },
+  BFloat16Storage: { dtype: 'bfloat16', itemBytes: 2 },
+  // Only for BatchNorm's `num_batches_tracked`, which inference never reads.
+  LongStorage: { dtype: 'int64', itemBytes: 8 },
+};
+
+const ALLOWED = [
+  'collections.OrderedDict',
+  'torch._utils._rebuild_tensor_v2',
+  'torch._utils._rebuild_parameter',
+  ...Object.keys(STORAGE_CLASSES).map((s) => `torch.${s}`),
+];
+
+interface StorageType { kind: 'storageType'; name: string; dtype: StorageDtype; itemBytes: number }
+interface StorageRef { kind: 'storage'; type: StorageType; key: string; numel: number }
+interface TensorRef { kind: 'tensor'; storage: StorageRef; offset: number; shape: number[]; stride: number[] }
+
+export interface TorchCheckpoint {
+  stateDict: StateDict;
+  /** Storage dtypes seen among the kept tensors (e.g. {'float32'}). */
+  dtypes: Set<StorageDtype>;
+  /** Keys left out on purpose (`num_batches_tracked`). */
+  skipped: string[];
+}
+
+const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function callable(pyName: string, call: (args: readonly unknown[]) => unknown): PyCallable {
+  return { pyName, call };
+}
+
+/** The unpickler's globals: the allowlist, or an error that names the refused global. */
+function findClass(source: string) {
+  return (module: string, name: string): unknown => {
+    const full = `${module}.${name}`;
+    const bad = (detail: string): never => { throw new TorchCheckpointError(source, detail); };
+    if (module === 'torch' && /Storage$/.test(name)) {
+      const s = STORAGE_CLASSES[name];
+      if (!s) bad(`unknown storage type ${full}: only ${Object.keys(STORAGE_CLASSES).map((k) => `torch.${k}`).join(', ')} are supported`);
+      return { kind: 'storageType', name: full, ...s } satisfies StorageType;
+    }
+    switch (full) {
+      case 'collections.OrderedDict':
+        return callable(full, (args) => {
+          if (args.length) bad('collections.OrderedDict called with arguments; only OrderedDict() is expected');
+          return new Map();
+        });
+      case 'torch._utils._rebuild_tensor_v2':
+        return callable(full, (args) => rebuildTensor(source, args));
+      case 'torch._utils._rebuild_parameter':
+        return callable(full, (args) => {
+          if (!(args[0] as TensorRef | undefined)?.kind) bad('torch._utils._rebuild_parameter without a tensor');
+          return args[0];
+        });
+      default:
+        return bad(`refusing to load: the pickle names the global ${full}, which a state dict never needs ` +
+          `(allowed: ${ALLOWED.join(', ')}). Only load checkpoints from sources you trust.`);
+    }
+  };
+}
+
+function rebuildTensor(source: string, args: readonly unknown[]): TensorRef {
+  const [storage, offset, size, stride] = args as [StorageRef, unknown, unknown, unknown];
+  const bad = (detail: string): never => { throw new TorchCheckpointError(source, `_rebuild_tensor_v2: ${detail}`); };
+  if (args.length < 4) bad(`expected at least 4 arguments, got ${args.length}`);
+  if (storage?.kind !== 'storage') bad('first argument is not a storage');
+  if (!isNat(offset)) bad(`storage offset ${String(offset)} is not a non-negative integer`);
+  if (!isTuple(size) || !size.every(isNat)) bad(`size ${JSON.stringify(size)} is not a tuple of non-negative integers`);
+  if (!isTuple(stride) || !stride.every(isNat) || (stride as unknown[]).length !== (size as unknown[]).length) {
+    bad(`stride ${JSON.stringify(stride)} does not match size ${JSON.stringify(size)}`);
+  }
+  return { kind: 'tensor', storage, offset: offset as number, shape: [...(size as number[])], stride: [...(stride as number[])] };
+}
+
+function persistentLoad(source: string) {
+  return (pid: unknown): StorageRef => {
+    const bad = (detail: string): never => { throw new TorchCheckpointError(source, `persistent id ${detail}`); };
+    if (!isTuple(pid) || pid[0] !== 'storage' || pid.length !== 5) bad(`${JSON.stringify(pid)} is not ('storage', type, key, location, numel)`);
+    const [, type, key, , numel] = pid as readonly unknown[];
+    if ((type as StorageType | undefined)?.kind !== 'storageType') bad(`names no storage type`);
+    if (typeof key !== 'string' || !/^[\w.-]+$/.test(key)) bad(`has a bad storage key ${JSON.stringify(key)}`);
+    if (!isNat(numel)) bad(`has a bad element count ${String(numel)}`);
+    return { kind: 'storage', type: type as StorageType, key: key as string, numel: numel as number };
+  };
+}
+
+const isTensorRef = (v: unknown): v is TensorRef => (v as TensorRef | null)?.kind === 'tensor';
+
+/**
+ * Finds the state dict: the root dict, or one wrapped in `model` / `state_dict`; strips a
+ * `module.` prefix (DataParallel) when every key has it.
+ */
+function unwrapStateDict(source: string, root: unknown): Map<string, TensorRef> {
+  let d = root;
+  for (let depth = 0; depth < 3 && d instanceof Map; depth++) {
+    if ([...d.values()].some(isTensorRef)) break;
+    const inner = d.get('state_dict') ?? d.get('model');
+    if (!(inner instanceof Map)) break;
+    d = inner;
+  }
+  if (!(d instanceof Map)) throw new TorchCheckpointError(source, 'the pickle holds no dict of tensors (a state dict was expected)');
+  const entries = [...d.entries()];
+  if (!entries.some(([, v]) => isTensorRef(v))) {
+    const keys = entries.slice(0, 10).map(([k]) => String(k)).join(', ');
+    throw new TorchCheckpointError(source, `no tensors found; top-level keys: ${keys || '(none)'}`);
+  }
+  const strip = entries.every(([k]) => typeof k === 'string' && k.startsWith('module.'));
+  const out = new Map<string, TensorRef>();
+  for (const [k, v] of entries) {
+    if (typeof k !== 'string') throw new TorchCheckpointError(source, `state dict key ${String(k)} is not a string`);
+    if (!isTensorRef(v)) throw new TorchCheckpointError(source, `state dict entry "${k}" is not a tensor`);
+    out.set(strip ? k.slice('module.'.length) : k, v);
+  }
+  return out;
+}
+
+/** The tensor's values as float32, a view when the storage layout allows it. */
+function materialize(source: string, name: string, t: TensorRef, bytes: Uint8Array): Float32Array {
+  const { type, numel: storageNumel } = t.storage;
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  let last = t.offset;
+  for (let i = 0; i < t.shape.length; i++) last += (t.shape[i] - 1) * t.stride[i];
+  if (n > 0 && last >= storageNumel) {
+    throw new TorchCheckpointError(source, `tensor "${name}" [${t.shape.join(', ')}] at offset ${t.offset} with strides [${t.stride.join(', ')}] ` +
+      `reaches element ${last}, past the end of its storage data/${t.storage.key} (${storageNumel} elements)`);
+  }
+  // Row-major contiguous strides let the tensor be one run of elements from `offset`.
+  let contiguous = true;
+  for (let i = t.shape.length - 1, s = 1; i >= 0; i--) {
+    if (t.shape[i] !== 1 && t.stride[i] !== s) contiguous = false;
+    s *= t.shape[i];
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const read = type.dtype === 'float32' ? (i: number) => dv.getFloat32(i * 4, true)
+    : type.dtype === 'float16' ? (i: number) => f16ToF32(dv.getUint16(i * 2, true))
+      : (i: number) => bf16ToF32(dv.getUint16(i * 2, true));
+  if (contiguous && type.dtype === 'float32' && LITTLE_ENDIAN && (bytes.byteOffset + t.offset * 4) % 4 === 0) {
+    return new Float32Array(bytes.buffer, bytes.byteOffset + t.offset * 4, n);
+  }
+  const out = new Float32Array(n);
+  if (contiguous) {
+    for (let i = 0; i < n; i++) out[i] = read(t.offset + i);
+    return out;
+  }
+  const idx = new Array<number>(t.shape.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    let src = t.offset;
+    for (let d = 0; d < idx.length; d++) src += idx[d] * t.stride[d];
+    out[i] = read(src);
+    for (let d = idx.length - 1; d >= 0 && ++idx[d] === t.shape[d]; d--) idx[d] = 0;
+  }
+  return out;
+}
+
+/** Reads a `torch.save` zip checkpoint into a StateDict (official names, float32). */
+export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint> {
+  const zip = await ZipArchive.open(path);
+  try {
+    const pkls = zip.entries().map((e) => e.name).filter((n) => /^[^/]+\/data\.pkl$/.test(n));
+    if (pkls.length !== 1) {
+      throw new TorchCheckpointError(path, `expected one <folder>/data.pkl in the zip, found ${pkls.length ? pkls.join(', ') : 'none'} (not a torch.save checkpoint?)`);
+    }
+    const prefix = pkls[0].slice(0, -'data.pkl'.length);
+    if (zip.has(`${prefix}byteorder`)) {
+      const order = new TextDecoder().decode(await zip.read(`${prefix}byteorder`)).trim();
+      if (order !== 'little') throw new TorchCheckpointError(path, `byte order "${order}" is not supported (only little-endian checkpoints)`);
+    }
+    const pklSource = `${path} (${pkls[0]})`;
+    const root = unpickle(await zip.read(pkls[0]), {
+      source: pklSource,
+      findClass: findClass(pklSource),
+      persistentLoad: persistentLoad(pklSource),
+    });
+    const refs = unwrapStateDict(pklSource, root);
+    const storages = new Map<string, Uint8Array>();
+    const stateDict: StateDict = new Map();
+    const dtypes = new Set<StorageDtype>();
+    const skipped: string[] = [];
+    for (const [name, t] of refs) {
+      const { type, key, numel } = t.storage;
+      if (type.dtype === 'int64') {
+        if (!name.endsWith('num_batches_tracked')) {
+          throw new TorchCheckpointError(path, `tensor "${name}" is int64 (${type.name}); only floating-point weights are expected`);
+        }
+        skipped.push(name);
+        continue;
+      }
+      let bytes = storages.get(key);
+      if (!bytes) {
+        const entry = `${prefix}data/${key}`;
+        const size = zip.size(entry);
+        if (size === undefined) throw new TorchCheckpointError(path, `tensor "${name}" refers to storage ${entry}, which the zip lacks`);
+        if (size !== numel * type.itemBytes) {
+          throw new TorchCheckpointError(path, `storage ${entry} is ${size} bytes, but the pickle declares ${numel} ${type.dtype} elements (${numel * type.itemBytes} bytes)`);
+        }
+        bytes = await zip.read(entry);
+        storages.set(key, bytes);
+      }
+      stateDict.set(name, { shape: t.shape, data: materialize(path, name, t, bytes) });
+      dtypes.add(type.dtype);
+    }
+    return { stateDict, dtypes, skipped };
+  } finally {
+    zip.close();
+  }
+}

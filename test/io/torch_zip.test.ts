@@ -1,0 +1,149 @@
+import * as os from 'os';
+import * as path from 'path';
+import { promises as fs } from 'fs';
+import { readTorchCheckpoint } from '../../src/io/torch_zip';
+import { loadWeightsFile } from '../../src/weights/load';
+import { f32ToF16 } from '../../src/io/half';
+import { PickleWriter, buildZip, f32Bytes, stateDictPickle, torchZip, writeFile } from './torch_writer';
+
+const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/parity');
+let dir: string;
+beforeAll(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'torch-zip-')); });
+afterAll(async () => { await fs.rm(dir, { recursive: true, force: true }); });
+
+const tmp = (name: string) => path.join(dir, name);
+
+describe('readTorchCheckpoint on the fixtures (files written by torch.save)', () => {
+  it.each(['v2-tiny', 'v1-tiny', 'v2-tiny-metric', 'v2-tiny-giantlike'])('%s: every tensor equals weights.safetensors exactly', async (c) => {
+    const ckpt = await readTorchCheckpoint(path.join(FIXTURES, c, 'weights.pth'));
+    const ref = await loadWeightsFile(path.join(FIXTURES, c, 'weights.safetensors'));
+    expect([...ckpt.stateDict.keys()].sort()).toEqual([...ref.stateDict.keys()].sort());
+    for (const [k, t] of ref.stateDict) {
+      const got = ckpt.stateDict.get(k)!;
+      expect(got.shape).toEqual(t.shape);
+      expect(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength)
+        .equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))).toBe(true);
+    }
+    expect([...ckpt.dtypes]).toEqual(['float32']);
+    // BatchNorm's int64 num_batches_tracked are left out on purpose.
+    expect(ckpt.skipped.length).toBe(c === 'v2-tiny-giantlike' ? 16 : 0);
+    expect(ckpt.skipped.every((k) => k.endsWith('num_batches_tracked'))).toBe(true);
+  });
+});
+
+describe('readTorchCheckpoint on hand-built checkpoints', () => {
+  const values = Float32Array.from({ length: 24 }, (_, i) => i * 0.5 - 3);
+
+  it('rebuilds tensors from storage offset and strides (views, transposes, shared storage)', async () => {
+    const pkl = stateDictPickle([
+      { name: 'full', storage: 'FloatStorage', key: '0', numel: 24, shape: [4, 6] },
+      // rows 1..2 of the same storage
+      { name: 'rows', storage: 'FloatStorage', key: '0', numel: 24, offset: 6, shape: [2, 6] },
+      // the transpose: shape [6, 4], strides [1, 6]
+      { name: 'transposed', storage: 'FloatStorage', key: '0', numel: 24, shape: [6, 4], stride: [1, 6], parameter: true },
+      { name: 'scalar', storage: 'FloatStorage', key: '0', numel: 24, offset: 23, shape: [] },
+    ]);
+    const file = await writeFile(tmp('views.pth'), torchZip('any_folder_name', pkl, { 0: f32Bytes(values) }));
+    const sd = (await readTorchCheckpoint(file)).stateDict;
+    expect([...sd.get('full')!.data]).toEqual([...values]);
+    expect([...sd.get('rows')!.data]).toEqual([...values.slice(6, 18)]);
+    const t = sd.get('transposed')!;
+    expect(t.shape).toEqual([6, 4]);
+    for (let i = 0; i < 6; i++) for (let j = 0; j < 4; j++) expect(t.data[i * 4 + j]).toBe(values[j * 6 + i]);
+    expect(sd.get('scalar')!.shape).toEqual([]);
+    expect([...sd.get('scalar')!.data]).toEqual([values[23]]);
+  });
+
+  it('decodes float16 and bfloat16 storages to float32', async () => {
+    const vals = [1.5, -2.25, 65504, 0.0001];
+    const half = new Uint16Array(vals.map(f32ToF16));
+    const f32 = new Float32Array(vals);
+    const bf = new Uint16Array(new Uint32Array(f32.buffer).map((u) => u >>> 16)); // truncation: exact for these values' top bits
+    const pkl = stateDictPickle([
+      { name: 'h', storage: 'HalfStorage', key: '0', numel: 4, shape: [4] },
+      { name: 'b', storage: 'BFloat16Storage', key: '1', numel: 4, shape: [2, 2] },
+    ]);
+    const file = await writeFile(tmp('half.pth'), torchZip('archive', pkl, { 0: new Uint8Array(half.buffer), 1: new Uint8Array(bf.buffer) }));
+    const ckpt = await readTorchCheckpoint(file);
+    expect([...ckpt.stateDict.get('h')!.data]).toEqual([1.5, -2.25, 65504, Math.fround(0.0001000165939331054688)]);
+    const bfExpect = [...new Float32Array(new Uint32Array([...bf].map((u) => u << 16)).buffer)];
+    expect([...ckpt.stateDict.get('b')!.data]).toEqual(bfExpect);
+    expect([...ckpt.dtypes].sort()).toEqual(['bfloat16', 'float16']);
+  });
+
+  it.each([['model', ''], ['state_dict', 'module.'], [undefined, 'module.']])('unwraps wrapper %s, key prefix "%s"', async (wrap, prefix) => {
+    const pkl = stateDictPickle([{ name: 'a.weight', storage: 'FloatStorage', key: '0', numel: 2, shape: [2] }], { wrap, prefix });
+    const file = await writeFile(tmp(`wrap-${wrap}.pth`), torchZip('w', pkl, { 0: f32Bytes([1, 2]) }));
+    const sd = (await readTorchCheckpoint(file)).stateDict;
+    expect([...sd.keys()]).toEqual(['a.weight']);
+    expect([...sd.get('a.weight')!.data]).toEqual([1, 2]);
+  });
+
+  it('reads a zip64 archive', async () => {
+    const pkl = stateDictPickle([{ name: 'x', storage: 'FloatStorage', key: '0', numel: 3, shape: [3] }]);
+    const file = await writeFile(tmp('z64.pth'), torchZip('z', pkl, { 0: f32Bytes([4, 5, 6]) }, { zip64: true }));
+    expect([...(await readTorchCheckpoint(file)).stateDict.get('x')!.data]).toEqual([4, 5, 6]);
+  });
+});
+
+describe('readTorchCheckpoint refuses bad checkpoints with a message naming the file', () => {
+  const build = async (name: string, pkl: Uint8Array, storages: Record<string, Uint8Array> = { 0: f32Bytes([1, 2, 3, 4]) }) =>
+    writeFile(tmp(name), torchZip('bad', pkl, storages));
+
+  it('a pickle naming a forbidden global (os.system)', async () => {
+    const pkl = new PickleWriter().proto(2).global('os', 'system').str('echo pwned').op(0x85).reduce().stop().bytes();
+    const file = await build('evil.pth', pkl);
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file} (bad/data.pkl): refusing to load: the pickle names the global os.system`);
+  });
+
+  it('an unknown storage type', async () => {
+    const pkl = stateDictPickle([{ name: 'x', storage: 'ComplexDoubleStorage', key: '0', numel: 4, shape: [4] }]);
+    const file = await build('complex.pth', pkl);
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(/complex\.pth \(bad\/data\.pkl\): unknown storage type torch\.ComplexDoubleStorage: only torch\.FloatStorage, torch\.HalfStorage/);
+  });
+
+  it('tensor data out of range of its storage', async () => {
+    const pkl = stateDictPickle([{ name: 'blocks.0.w', storage: 'FloatStorage', key: '0', numel: 4, offset: 2, shape: [2, 2] }]);
+    const file = await build('range.pth', pkl);
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file}: tensor "blocks.0.w" [2, 2] at offset 2 with strides [2, 1] reaches element 5, past the end of its storage data/0 (4 elements)`);
+  });
+
+  it('a storage entry whose size disagrees with the pickle', async () => {
+    const pkl = stateDictPickle([{ name: 'x', storage: 'FloatStorage', key: '0', numel: 8, shape: [8] }]);
+    const file = await build('short.pth', pkl);
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file}: storage bad/data/0 is 16 bytes, but the pickle declares 8 float32 elements (32 bytes)`);
+  });
+
+  it('a storage the zip lacks', async () => {
+    const pkl = stateDictPickle([{ name: 'x', storage: 'FloatStorage', key: '7', numel: 4, shape: [4] }]);
+    const file = await build('missing.pth', pkl);
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file}: tensor "x" refers to storage bad/data/7, which the zip lacks`);
+  });
+
+  it('an int64 tensor that is not num_batches_tracked', async () => {
+    const pkl = stateDictPickle([{ name: 'ids', storage: 'LongStorage', key: '0', numel: 2, shape: [2] }]);
+    const file = await build('long.pth', pkl, { 0: new Uint8Array(16) });
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file}: tensor "ids" is int64 (torch.LongStorage); only floating-point weights are expected`);
+  });
+
+  it('a zip without data.pkl', async () => {
+    const file = await writeFile(tmp('nopkl.pth'), buildZip([{ name: 'x/readme.txt', data: Buffer.from('hi') }]));
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file}: expected one <folder>/data.pkl in the zip, found none (not a torch.save checkpoint?)`);
+  });
+
+  it('an empty data.pkl', async () => {
+    const file = await build('emptypkl.pth', new Uint8Array(0));
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file} (bad/data.pkl): pickle byte 0: needs 1 more bytes`);
+  });
+
+  it('a truncated zip', async () => {
+    const good = await fs.readFile(path.join(FIXTURES, 'v2-tiny', 'weights.pth'));
+    const file = await writeFile(tmp('truncated.pth'), good.subarray(0, Math.floor(good.length * 0.6)));
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(new RegExp(`^${file.replace(/[.]/g, '\\.')}: not a readable zip archive \\(.*truncated or not a \\.pth file\\?\\)`));
+  });
+
+  it('a file that is not a zip', async () => {
+    const file = await writeFile(tmp('text.pth'), Buffer.from('hello, this is not a checkpoint\n'.repeat(10)));
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file}: not a readable zip archive`);
+  });
+});
