@@ -47,6 +47,13 @@ export interface TorchCheckpoint {
   skipped: string[];
 }
 
+/** float16 bits -> float32, all 65536 values: a table lookup is ~20x faster than decoding each. */
+let halfTable: Float32Array | undefined;
+const halfToFloat = (): Float32Array => {
+  if (!halfTable) halfTable = Float32Array.from({ length: 65536 }, (_, h) => f16ToF32(h));
+  return halfTable;
+};
+
 const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -156,13 +163,19 @@ function materialize(source: string, name: string, t: TensorRef, bytes: Uint8Arr
     s *= t.shape[i];
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const table = type.dtype === 'float16' ? halfToFloat() : undefined;
   const read = type.dtype === 'float32' ? (i: number) => dv.getFloat32(i * 4, true)
-    : type.dtype === 'float16' ? (i: number) => f16ToF32(dv.getUint16(i * 2, true))
+    : table ? (i: number) => table[dv.getUint16(i * 2, true)]
       : (i: number) => bf16ToF32(dv.getUint16(i * 2, true));
   if (contiguous && type.dtype === 'float32' && LITTLE_ENDIAN && (bytes.byteOffset + t.offset * 4) % 4 === 0) {
     return new Float32Array(bytes.buffer, bytes.byteOffset + t.offset * 4, n);
   }
   const out = new Float32Array(n);
+  if (contiguous && table && LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) {
+    const h = new Uint16Array(bytes.buffer, bytes.byteOffset + t.offset * 2, n);
+    for (let i = 0; i < n; i++) out[i] = table[h[i]];
+    return out;
+  }
   if (contiguous) {
     for (let i = 0; i < n; i++) out[i] = read(t.offset + i);
     return out;

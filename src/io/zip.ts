@@ -3,6 +3,7 @@
  * deflated entries, size validation). Only the entries asked for are read, one at a time, each
  * into its own buffer, so a 1.3 GB checkpoint is never held twice.
  */
+import { promises as fs } from 'fs';
 import * as yauzl from 'yauzl';
 
 export class ZipError extends Error {
@@ -23,6 +24,8 @@ export class ZipArchive {
     readonly source: string,
     private readonly zip: yauzl.ZipFile,
     private readonly byName: Map<string, yauzl.Entry>,
+    private readonly fh: fs.FileHandle,
+    private readonly fileSize: number,
   ) {}
 
   /** Opens `path` and reads its central directory (names and sizes only, no data). */
@@ -48,7 +51,8 @@ export class ZipArchive {
       zip.close();
       throw new ZipError(path, `corrupt zip central directory (${(e as Error).message})`);
     }
-    return new ZipArchive(path, zip, byName);
+    const fh = await fs.open(path, 'r');
+    return new ZipArchive(path, zip, byName, fh, (await fh.stat()).size);
   }
 
   entries(): ZipEntryInfo[] {
@@ -71,6 +75,7 @@ export class ZipArchive {
     const entry = this.byName.get(name);
     if (!entry) throw new ZipError(this.source, `zip entry "${name}" is missing`);
     const out = new Uint8Array(new ArrayBuffer(entry.uncompressedSize));
+    if (entry.compressionMethod === 0 && !entry.isEncrypted()) return this.readStored(entry, out);
     let pos = 0;
     try {
       const stream = await this.zip.openReadStreamPromise(entry);
@@ -88,7 +93,29 @@ export class ZipArchive {
     return out;
   }
 
+  /** Stored entries (all of torch.save's) are read in one call at their data offset. */
+  private async readStored(entry: yauzl.Entry, out: Uint8Array): Promise<Uint8Array> {
+    const name = entry.fileName;
+    let start: number;
+    try {
+      start = (await this.zip.readLocalFileHeaderPromise(entry, { minimal: true })).fileDataStart;
+    } catch (e) {
+      throw new ZipError(this.source, `cannot read zip entry "${name}" (${(e as Error).message}; truncated file?)`);
+    }
+    if (start + out.length > this.fileSize) {
+      throw new ZipError(this.source, `zip entry "${name}" (bytes ${start}..${start + out.length}) runs past the end of the file (${this.fileSize} bytes; truncated?)`);
+    }
+    let pos = 0;
+    while (pos < out.length) {
+      const { bytesRead } = await this.fh.read(out, pos, Math.min(out.length - pos, 1 << 30), start + pos);
+      if (bytesRead === 0) throw new ZipError(this.source, `zip entry "${name}" ends early at ${pos} of ${out.length} bytes`);
+      pos += bytesRead;
+    }
+    return out;
+  }
+
   close(): void {
     this.zip.close();
+    this.fh.close().catch(() => undefined);
   }
 }

@@ -1,25 +1,62 @@
 /**
- * Reads a weights file into a StateDict (official key names, PyTorch shapes, float32) plus the
- * configuration the file records, if any.
+ * Reads any supported weights file into a StateDict (official key names, PyTorch shapes, float32)
+ * plus its resolved configuration. Formats are told apart by their bytes, not their names:
+ * - a zip (`PK\x03\x04`): an official `torch.save` checkpoint (.pth, pytorch_model.bin);
+ * - safetensors with official keys: ours (config in `__metadata__.config`) or any other;
+ * - safetensors with Hugging Face keys (`backbone.`, `neck.`, `head.`): remapped, config from
+ *   HF `config.json` (given, or beside the file).
  */
 import { promises as fs } from 'fs';
-import { ModelConfig, configFromJson } from '../config';
+import * as path from 'path';
+import { ModelConfig, Version, configFromJson } from '../config';
 import { parseSafetensors, entryToFloat32, ParsedSafetensors } from '../io/safetensors';
+import { readTorchCheckpoint } from '../io/torch_zip';
 import { StateDict, WeightsError } from './state_dict';
+import { configFromHfConfig, isHfLayout, remapHfStateDict } from './remap_hf';
+import { ResolveInputs, resolveConfig } from './detect';
+
+export type WeightsFormat = 'pth' | 'hf-safetensors' | 'safetensors';
 
 export interface LoadedWeights {
   stateDict: StateDict;
-  /** From the file's metadata (`__metadata__.config` in our safetensors), when present. */
+  /** The resolved configuration; undefined only when nothing can tell (see `configProblem`). */
   config?: ModelConfig;
   source: string;
+  format?: WeightsFormat;
+  /** Where the configuration came from (`__metadata__.config`, `--config`, `file name + tensors`, ...). */
+  configFrom?: string;
+  /** Why `config` is undefined, naming the flag that would settle it. */
+  configProblem?: string;
+  /** Stored dtypes of the weights (e.g. ['F32'] or ['float16']). */
+  dtypes?: string[];
 }
 
+export interface LoadOptions {
+  version?: Version;
+  /** Metric models: max depth in metres. */
+  maxDepth?: number;
+  /** A complete configuration, or a path to one in the fixtures' config.json schema. */
+  config?: ModelConfig | string;
+  /** Hugging Face `config.json`: parsed, or its path. Default: `config.json` beside the weights. */
+  hfConfig?: unknown;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Float32 tensors become views into the file's bytes when aligned (no second copy of the model);
+ * others are decoded. Integer tensors (BatchNorm's num_batches_tracked) are left out.
+ */
 export function stateDictFromSafetensors(parsed: ParsedSafetensors): StateDict {
   const sd: StateDict = new Map();
   for (const [name, entry] of parsed.tensors) {
     // num_batches_tracked (I64) is bookkeeping that inference never reads.
     if (entry.dtype === 'I64' || entry.dtype === 'I32') continue;
-    sd.set(name, { shape: entry.shape, data: entryToFloat32(entry, parsed.source) });
+    const aligned = entry.dtype === 'F32' && LITTLE_ENDIAN && entry.bytes.byteOffset % 4 === 0;
+    const data = aligned
+      ? new Float32Array(entry.bytes.buffer, entry.bytes.byteOffset, entry.bytes.byteLength / 4)
+      : entryToFloat32(entry, parsed.source);
+    sd.set(name, { shape: entry.shape, data });
   }
   return sd;
 }
@@ -36,14 +73,109 @@ export function configFromMetadata(parsed: ParsedSafetensors): ModelConfig | und
   return configFromJson(json, `${parsed.source} (__metadata__.config)`);
 }
 
-/** Our (or the fixtures') safetensors: official key names, optional config in the metadata. */
-export async function loadWeightsFile(path: string): Promise<LoadedWeights> {
-  let bytes: Buffer;
+async function readJson(file: string, what: string): Promise<unknown> {
+  let text: string;
   try {
-    bytes = await fs.readFile(path);
+    text = await fs.readFile(file, 'utf8');
   } catch (e) {
-    throw new WeightsError(`cannot read weights file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new WeightsError(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const parsed = parseSafetensors(bytes, path);
-  return { stateDict: stateDictFromSafetensors(parsed), config: configFromMetadata(parsed), source: path };
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new WeightsError(`${file}: ${what} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** `config.json` beside the weights, if there is one. */
+async function siblingConfig(file: string): Promise<{ json: unknown; path: string } | undefined> {
+  const p = path.join(path.dirname(file), 'config.json');
+  try {
+    await fs.access(p);
+  } catch {
+    return undefined;
+  }
+  return { json: await readJson(p, 'config'), path: p };
+}
+
+/** Reads the first bytes to tell a zip from a safetensors file (and from legacy torch pickles). */
+async function sniff(file: string): Promise<'zip' | 'safetensors'> {
+  let head: Buffer;
+  let size: number;
+  try {
+    const fh = await fs.open(file, 'r');
+    try {
+      size = (await fh.stat()).size;
+      head = Buffer.alloc(16);
+      await fh.read(head, 0, 16, 0);
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw new WeightsError(`cannot read weights file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (head.readUInt32LE(0) === 0x04034b50) return 'zip';
+  // Pre-1.6 torch.save wrote a bare pickle stream starting with PROTO and a magic number.
+  if (head[0] === 0x80 && head[2] === 0x8a) {
+    throw new WeightsError(`${file}: a legacy (pre-1.6) PyTorch pickle checkpoint; re-save it with torch.save(state_dict, path) on PyTorch >= 1.6 or convert it to safetensors`);
+  }
+  if (size >= 9 && head[8] === 0x7b /* '{' */) return 'safetensors';
+  throw new WeightsError(`${file}: unrecognised weights format: neither a PyTorch zip checkpoint (.pth) nor a safetensors file`);
+}
+
+/** Loads `.pth`, Hugging Face safetensors or our safetensors; see the module comment. */
+export async function loadWeightsFile(file: string, opts: LoadOptions = {}): Promise<LoadedWeights> {
+  const kind = await sniff(file);
+  const inputs: ResolveInputs = { version: opts.version, maxDepth: opts.maxDepth, fileName: file };
+  if (typeof opts.config === 'string') inputs.config = configFromJson(await readJson(opts.config, 'config'), opts.config);
+  else if (opts.config) inputs.config = opts.config;
+  const hfFromOpts = async () => {
+    if (opts.hfConfig === undefined) return undefined;
+    if (typeof opts.hfConfig === 'string') return { json: await readJson(opts.hfConfig, 'Hugging Face config'), path: opts.hfConfig };
+    return { json: opts.hfConfig, path: 'hfConfig option' };
+  };
+
+  let stateDict: StateDict;
+  let format: WeightsFormat;
+  let dtypes: string[];
+  if (kind === 'zip') {
+    const ckpt = await readTorchCheckpoint(file);
+    stateDict = ckpt.stateDict;
+    format = 'pth';
+    dtypes = [...ckpt.dtypes];
+    // V1 is also published as pytorch_model.bin + a config.json with encoder/features/out_channels.
+    const side = (await hfFromOpts()) ?? (await siblingConfig(file));
+    const j = side?.json as Record<string, unknown> | undefined;
+    if (side && j && typeof j === 'object' && 'backbone_config' in j) {
+      inputs.recorded = { config: configFromHfConfig(j, side.path), from: side.path };
+    } else if (side && j && typeof j === 'object' && 'encoder' in j && !('version' in j) && !('model_type' in j)) {
+      inputs.recorded = { config: configFromJson({ version: opts.version ?? 'v1', ...j }, side.path), from: side.path };
+    }
+  } else {
+    let bytes: Buffer;
+    try {
+      bytes = await fs.readFile(file);
+    } catch (e) {
+      throw new WeightsError(`cannot read weights file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const parsed = parseSafetensors(bytes, file);
+    dtypes = [...new Set([...parsed.tensors.values()].filter((t) => t.dtype !== 'I64').map((t) => t.dtype))];
+    const raw = stateDictFromSafetensors(parsed);
+    if (isHfLayout(raw.keys())) {
+      format = 'hf-safetensors';
+      stateDict = remapHfStateDict(raw, file);
+      const hf = (await hfFromOpts()) ?? (await siblingConfig(file));
+      if (hf) inputs.recorded = { config: configFromHfConfig(hf.json, hf.path), from: hf.path };
+    } else {
+      format = 'safetensors';
+      stateDict = raw;
+      const recorded = configFromMetadata(parsed);
+      if (recorded) inputs.recorded = { config: recorded, from: `${file} (__metadata__.config)` };
+    }
+  }
+  const resolved = resolveConfig(stateDict, file, inputs);
+  const base = { stateDict, source: file, format, dtypes };
+  return resolved.config
+    ? { ...base, config: resolved.config, configFrom: resolved.from }
+    : { ...base, configProblem: resolved.problem };
 }

@@ -188,3 +188,21 @@ export async function writeFile(path: string, bytes: Uint8Array): Promise<string
   await fs.writeFile(path, bytes);
   return path;
 }
+
+/**
+ * A torch.save-style zip holding the tensors of a parsed safetensors file, one storage each, in
+ * their stored dtype (F32 -> FloatStorage, F16 -> HalfStorage).
+ */
+export function pthFromSafetensors(tensors: Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }>, folder = 'archive'): Uint8Array {
+  const specs: TensorSpec[] = [];
+  const storages: Record<string, Uint8Array> = {};
+  let i = 0;
+  for (const [name, t] of tensors) {
+    const storage = t.dtype === 'F16' ? 'HalfStorage' : t.dtype === 'F32' ? 'FloatStorage' : undefined;
+    if (!storage) throw new Error(`pthFromSafetensors: unsupported dtype ${t.dtype}`);
+    const key = String(i++);
+    specs.push({ name, storage, key, numel: t.shape.reduce((a, b) => a * b, 1), shape: t.shape, parameter: i % 2 === 0 });
+    storages[key] = t.bytes;
+  }
+  return torchZip(folder, stateDictPickle(specs), storages);
+}
