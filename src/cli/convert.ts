@@ -1,0 +1,190 @@
+/**
+ * `depth-anything convert IN OUT`: any supported weights file (official .pth, Hugging Face
+ * safetensors, our safetensors) -> our safetensors: official key names, PyTorch shapes, and the
+ * configuration in `__metadata__.config`. Written tensor by tensor to a temporary file that is
+ * renamed at the end, so memory holds the model once and a failure leaves no OUT.
+ */
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { Command, Option } from 'commander';
+import { ModelConfig, VARIANTS, Version, configToJson } from '../config';
+import { DTYPE_BYTES } from '../io/safetensors';
+import { f32ToF16 } from '../io/half';
+import { downloadModel } from '../io/hub';
+import { loadWeightsFile } from '../weights/load';
+import { detectArchitecture } from '../weights/detect';
+import { StateDict, WeightsError } from '../weights/state_dict';
+import { progressReporter } from './download';
+
+export type OutDtype = 'f32' | 'f16';
+
+export interface ConvertOptions {
+  version?: Version;
+  maxDepth?: number;
+  /** Path to a configuration in the fixtures' schema. */
+  config?: string;
+  /** Path to a Hugging Face config.json. */
+  hfConfig?: string;
+  dtype?: OutDtype;
+}
+
+export interface ConvertSummary {
+  variant: string;
+  config: ModelConfig;
+  configFrom: string;
+  format: string;
+  parameters: number;
+  tensors: number;
+  dtype: OutDtype;
+  bytes: number;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The official variant this configuration is, if any (`v2-vits`, `v2-metric-hypersim-vitl`, ...). */
+export function variantName(cfg: ModelConfig): string | undefined {
+  const want = JSON.stringify(configToJson(cfg));
+  return Object.entries(VARIANTS).find(([, v]) => JSON.stringify(configToJson(v)) === want)?.[0];
+}
+
+/**
+ * Streams a safetensors file (same header layout as `serializeSafetensors`: JSON padded with
+ * spaces to 8-byte alignment) to a temporary file beside `target`, then renames it. Streaming
+ * rather than serialising to one buffer keeps a 1.3 GB model from being held twice.
+ */
+export async function writeSafetensorsFile(target: string, sd: StateDict, metadata: Record<string, string>, dtype: OutDtype): Promise<number> {
+  const st = dtype === 'f16' ? 'F16' : 'F32';
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, t] of sd) {
+    const len = t.data.length * DTYPE_BYTES[st];
+    header[name] = { dtype: st, shape: t.shape, data_offsets: [offset, offset + len] };
+    offset += len;
+  }
+  const enc = new TextEncoder();
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + enc.encode(json).length) % 8)) % 8);
+  const headerBytes = enc.encode(json);
+  const lenBytes = new Uint8Array(8);
+  new DataView(lenBytes.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
+  const fh = await fs.open(tmp, 'wx');
+  try {
+    await fh.write(lenBytes);
+    await fh.write(headerBytes);
+    for (const [, t] of sd) {
+      if (st === 'F32' && LITTLE_ENDIAN) {
+        await fh.write(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      } else if (st === 'F32') {
+        const out = new DataView(new ArrayBuffer(t.data.length * 4));
+        t.data.forEach((v, i) => out.setFloat32(i * 4, v, true));
+        await fh.write(new Uint8Array(out.buffer));
+      } else {
+        const out = new DataView(new ArrayBuffer(t.data.length * 2));
+        for (let i = 0; i < t.data.length; i++) out.setUint16(i * 2, f32ToF16(t.data[i]), true);
+        await fh.write(new Uint8Array(out.buffer));
+      }
+    }
+    await fh.close();
+    await fs.rename(tmp, target);
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+  return 8 + headerBytes.length + offset;
+}
+
+/** Converts `input` to our safetensors at `output`; throws (leaving no output) on any problem. */
+export async function convertWeights(input: string, output: string, opts: ConvertOptions = {}): Promise<ConvertSummary> {
+  const loaded = await loadWeightsFile(input, {
+    version: opts.version, maxDepth: opts.maxDepth, config: opts.config, hfConfig: opts.hfConfig,
+  });
+  // The loader tolerates partial state dicts; a converted file must be a whole model.
+  detectArchitecture(loaded.stateDict, input);
+  if (!loaded.config) throw new WeightsError(loaded.configProblem ?? `${input}: cannot tell the model configuration`);
+  const dtype = opts.dtype ?? 'f32';
+  const metadata = {
+    format: 'official',
+    config: JSON.stringify(configToJson(loaded.config)),
+    converted_from: path.basename(input),
+  };
+  const bytes = await writeSafetensorsFile(output, loaded.stateDict, metadata, dtype);
+  let parameters = 0;
+  for (const t of loaded.stateDict.values()) parameters += t.data.length;
+  return {
+    variant: variantName(loaded.config) ?? `custom (${loaded.config.version}, ${loaded.config.encoder}-like, embed ${loaded.config.embedDim}, depth ${loaded.config.depth})`,
+    config: loaded.config,
+    configFrom: loaded.configFrom ?? '',
+    format: loaded.format ?? 'safetensors',
+    parameters,
+    tensors: loaded.stateDict.size,
+    dtype,
+    bytes,
+  };
+}
+
+export function formatSummary(s: ConvertSummary, output: string): string {
+  const mb = (s.bytes / 1e6).toFixed(1);
+  const params = s.parameters >= 1e6 ? `${(s.parameters / 1e6).toFixed(1)}M` : String(s.parameters);
+  const metric = s.config.maxDepth !== undefined ? `metric, max depth ${s.config.maxDepth} m` : 'relative';
+  return [
+    `wrote ${output}`,
+    `  variant:    ${s.variant} (${metric}; configuration from ${s.configFrom})`,
+    `  source:     ${s.format}`,
+    `  parameters: ${params} in ${s.tensors} tensors`,
+    `  dtype:      ${s.dtype}`,
+    `  size:       ${mb} MB`,
+  ].join('\n');
+}
+
+interface CliOptions {
+  model?: string;
+  version?: Version;
+  maxDepth?: string;
+  config?: string;
+  hfConfig?: string;
+  dtype: OutDtype;
+}
+
+export function registerConvert(program: Command): void {
+  // The root program owns `--version` (its own version); positional options let `convert --version v2`
+  // reach this command instead of printing the package version.
+  program.enablePositionalOptions();
+  program
+    .command('convert')
+    .description('convert official .pth or Hugging Face weights to safetensors with the configuration in its metadata')
+    .argument('[in]', 'weights file: .pth, Hugging Face model.safetensors, or ours')
+    .argument('[out]', 'output .safetensors file')
+    .option('--model <name>', 'download an official checkpoint by name (v2-small, v1-large, metric-indoor-base, ...) instead of IN')
+    .addOption(new Option('--version <v>', 'V1 or V2 (when the file name does not tell)').choices(['v1', 'v2']))
+    .option('--max-depth <m>', 'metric model: maximum depth in metres (when the file name does not tell)')
+    .option('--config <file>', 'model configuration (fixtures\' config.json schema), for non-standard sizes')
+    .option('--hf-config <file>', 'Hugging Face config.json (default: config.json beside IN)')
+    .addOption(new Option('--dtype <d>', 'stored dtype').choices(['f32', 'f16']).default('f32'))
+    .action(async (a: string | undefined, b: string | undefined, opts: CliOptions) => {
+      let input: string;
+      let output: string | undefined;
+      if (opts.model) {
+        if (b !== undefined) throw new Error('convert --model NAME takes only OUT, not IN as well');
+        output = a;
+        input = (await downloadModel(opts.model, { onProgress: progressReporter(opts.model) })).path;
+      } else {
+        if (a === undefined || b === undefined) throw new Error('convert needs IN and OUT (or --model NAME and OUT)');
+        input = a;
+        output = b;
+      }
+      if (output === undefined) throw new Error('convert needs an OUT file');
+      let maxDepth: number | undefined;
+      if (opts.maxDepth !== undefined) {
+        maxDepth = Number(opts.maxDepth);
+        if (!(maxDepth > 0)) throw new Error(`--max-depth must be a positive number of metres, got "${opts.maxDepth}"`);
+      }
+      if (path.resolve(input) === path.resolve(output)) throw new Error(`OUT ${output} would overwrite IN`);
+      const summary = await convertWeights(input, output, {
+        version: opts.version, maxDepth, config: opts.config, hfConfig: opts.hfConfig, dtype: opts.dtype,
+      });
+      console.log(formatSummary(summary, output));
+    });
+}

@@ -1,0 +1,35 @@
+/** `depth-anything download NAME`: fetch an official checkpoint into the cache and print its path. */
+import { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { OFFICIAL_MODELS, cacheDir, downloadModel, modelUrl, officialModel } from '../io/hub';
+
+/** A progress bar on stderr when it is a terminal; nothing otherwise (logs, CI, tests). */
+export function progressReporter(name: string): ((done: number, total: number | undefined) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  let bar: SingleBar | undefined;
+  return (done, total) => {
+    if (!bar) {
+      bar = new SingleBar({ format: `${name} [{bar}] {percentage}% {value}/{total} MB`, stream: process.stderr }, Presets.shades_classic);
+      bar.start(Math.round((total ?? 0) / 1e6), 0);
+    }
+    bar.update(Math.round(done / 1e6));
+    if (total !== undefined && done >= total) bar.stop();
+  };
+}
+
+export function registerDownload(program: Command): void {
+  program
+    .command('download')
+    .description(`download an official checkpoint into the cache (${cacheDir()}) and print its path`)
+    .argument('<name>', Object.keys(OFFICIAL_MODELS).join(', '))
+    .option('--force', 'download again even if cached')
+    .action(async (name: string, opts: { force?: boolean }) => {
+      const m = officialModel(name);
+      const r = await downloadModel(name, { force: opts.force, onProgress: progressReporter(name) });
+      if (!r.cached) {
+        const resumed = r.resumedFrom ? `, resumed at ${r.resumedFrom} bytes` : '';
+        process.stderr.write(`downloaded ${modelUrl(m)} (${r.bytes} bytes${resumed}${r.sha256 ? `, sha256 ${r.sha256}` : ''})\n`);
+      }
+      console.log(r.path);
+    });
+}
