@@ -1,0 +1,46 @@
+/**
+ * depth-anything-tfjs: Depth Anything (V1, V2, V2 metric) on TensorFlow.js.
+ *
+ *   import { DepthAnything } from 'depth-anything-tfjs';
+ *   const model = await DepthAnything.load('depth_anything_v2_vits.pth');
+ *   const { data, width, height, metric } = await model.predict('photo.jpg');
+ *   model.dispose();
+ */
+
+// The one-call API.
+export { DepthAnything } from './pipeline/estimator';
+export type { LoadOptions, PredictOptions, WeightsInMemory, EncodedImage, FeatureMap } from './pipeline/estimator';
+
+// Images in, depth out.
+export { decodeImage, loadImage, ImageError, MAX_INPUT_PIXELS } from './pipeline/image';
+export type { ImageInput, RgbImage } from './pipeline/image';
+export { preprocess, targetSize, toInputTensor, toNchw, DEFAULT_PREPROCESS, PreprocessError } from './pipeline/preprocess';
+export type { PreprocessConfig, NetworkInput } from './pipeline/preprocess';
+export { resizeDepth } from './pipeline/postprocess';
+export type { DepthMap } from './pipeline/postprocess';
+export { colormapTable, normalizeToUint8, applyColormap, COLORMAP_NAMES } from './pipeline/colormap';
+export type { ColormapName } from './pipeline/colormap';
+export {
+  depthToNpy, depthToUint16, depthToPng16, colorizeDepth, sideBySide, rgbToPng, depthToPointCloud, pointCloudToPly,
+  writeOutputFile, OutputError, OUTPUT_FORMATS, DEFAULT_FOCAL,
+} from './pipeline/outputs';
+export type { OutputFormat, Intrinsics } from './pipeline/outputs';
+
+// The model as functions over explicit weights.
+export { bindWeights, disposeWeights, forward, encode } from './depth_anything';
+export type { DepthAnythingWeights, EncodedFeatures } from './depth_anything';
+
+// Configuration, weights, backends, file formats.
+export { VARIANTS, officialConfig, configFromJson, configToJson, isMetric, ConfigError } from './config';
+export type { ModelConfig, VariantName, Version, EncoderName } from './config';
+export { loadWeightsFile } from './weights/load';
+export type { LoadedWeights } from './weights/load';
+export { StateDictReader, WeightsError } from './weights/state_dict';
+export type { StateDict, RawTensor } from './weights/state_dict';
+export { initBackend, BACKEND_NAMES } from './backend';
+export type { BackendName, BackendInfo } from './backend';
+export { parseSafetensors, serializeSafetensors, entryToFloat32, SafetensorsError } from './io/safetensors';
+export type { ParsedSafetensors, SafetensorsEntry, TensorToWrite } from './io/safetensors';
+export { encodeNpy, decodeNpy, NpyError } from './io/npy';
+export { encodePly, decodePly } from './io/ply';
+export type { PointCloud } from './io/ply';
