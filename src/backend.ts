@@ -1,10 +1,12 @@
 /**
  * Backend selection. `auto` prefers libtensorflow (tfjs-node-gpu, then tfjs-node: optional
- * dependencies that only install where libtensorflow can be downloaded), then wasm, then cpu.
+ * dependencies that only install where libtensorflow can be downloaded), then wasm (multithreaded in
+ * Node through src/wasm_threads.ts), then cpu.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { defaultThreads, runningWasmThreads, startWasm } from './wasm_threads';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -12,8 +14,23 @@ export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'was
 export interface BackendInfo {
   /** tfjs's name for the active backend: `tensorflow`, `wasm` or `cpu`. */
   name: string;
-  /** Human-readable: which package and device. */
+  /** Human-readable: which package and device (and threads, for wasm). */
   description: string;
+  /** wasm only: threads XNNPACK runs with. */
+  threads?: number;
+  /** Set when something asked for could not be had (e.g. wasm threads fell back to 1). */
+  warning?: string;
+}
+
+export interface BackendOptions {
+  /**
+   * wasm only: threads for XNNPACK's matrix products and convolutions (default: the environment
+   * variable DEPTH_ANYTHING_THREADS, else the number of logical cores, at most 8). Fixed when the
+   * wasm backend first starts in a process.
+   */
+  threads?: number;
+  /** Print `warning` (if any) on stderr (default true). */
+  warn?: boolean;
 }
 
 let tensorflowPackage: string | null | undefined;
@@ -42,10 +59,23 @@ async function trySet(name: string): Promise<boolean> {
   }
 }
 
+/** `DEPTH_ANYTHING_THREADS`: the default thread count when the caller names none. */
+function threadsFromEnv(): number | undefined {
+  const v = process.env.DEPTH_ANYTHING_THREADS;
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`DEPTH_ANYTHING_THREADS must be a positive integer; got "${v}"`);
+  return n;
+}
+
 /** Activates a backend and says which one runs. Throws if an explicitly named one cannot start. */
-export async function initBackend(requested: BackendName = 'auto'): Promise<BackendInfo> {
+export async function initBackend(requested: BackendName = 'auto', options: BackendOptions = {}): Promise<BackendInfo> {
   if (!BACKEND_NAMES.includes(requested)) {
     throw new Error(`unknown backend "${requested}"; expected one of ${BACKEND_NAMES.join(', ')}`);
+  }
+  const threads = options.threads ?? threadsFromEnv() ?? defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new Error(`threads must be a positive integer; got ${options.threads}`);
   }
   const order: Exclude<BackendName, 'auto'>[] = requested === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [requested];
   for (const name of order) {
@@ -59,21 +89,32 @@ export async function initBackend(requested: BackendName = 'auto'): Promise<Back
       }
       continue;
     }
+    if (name === 'wasm') {
+      let started;
+      try {
+        started = await startWasm(threads);
+      } catch (e) {
+        if (requested !== 'auto') throw new Error(`backend "wasm" failed to initialise: ${(e as Error).message}`);
+        continue;
+      }
+      if (started.warning && options.warn !== false) process.stderr.write(`depth-anything: ${started.warning}\n`);
+      const t = started.threads;
+      return {
+        name, description: `wasm (${t} thread${t === 1 ? '' : 's'})`, threads: t,
+        ...(started.warning ? { warning: started.warning } : {}),
+      };
+    }
     if (await trySet(name)) {
-      return { name, description: name === 'wasm' ? `wasm (${wasmThreads()} thread${wasmThreads() === 1 ? '' : 's'})` : 'cpu (plain JavaScript)' };
+      // The cpu backend prints an advert for tfjs-node on first use; `auto` already prefers it.
+      if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+      return { name, description: 'cpu (plain JavaScript)' };
     }
     if (requested !== 'auto') throw new Error(`backend "${name}" failed to initialise`);
   }
   throw new Error('no tfjs backend could be initialised');
 }
 
-/** Threads the wasm backend runs with (1 unless its threaded build was started). */
+/** Threads the wasm backend runs with (1 if it has not started). */
 export function wasmThreads(): number {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
-    return wasm.getThreadsCount();
-  } catch {
-    return 1;
-  }
+  return runningWasmThreads() ?? 1;
 }

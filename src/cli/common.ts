@@ -1,0 +1,34 @@
+/** Helpers shared by the CLI commands: backend and weights options, config files. */
+import { promises as fs } from 'fs';
+import { Command, Option } from 'commander';
+import { BACKEND_NAMES, BackendName, initBackend } from '../backend';
+import { ModelConfig, configFromJson } from '../config';
+
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'tfjs backend').choices(BACKEND_NAMES as string[]).default('auto');
+}
+
+/** Starts the backend and says which one runs (on stderr, so stdout stays clean for --json). */
+export async function startBackend(name: string, quiet = false): Promise<void> {
+  const info = await initBackend(name as BackendName);
+  if (!quiet) process.stderr.write(`backend: ${info.description}\n`);
+}
+
+/** Reads a config file in the fixtures' schema (`config.json`). */
+export async function readConfigFile(path: string): Promise<ModelConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  return configFromJson(json, path);
+}
+
+export type { Command };

@@ -1,0 +1,54 @@
+/** `depth-anything parity`: compare this port, layer by layer, with a recorded PyTorch reference. */
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { Command } from 'commander';
+import { configFromMetadata, loadWeightsFile } from '../weights/load';
+import { bindWeights, disposeWeights } from '../depth_anything';
+import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
+import { formatParityReport, runParity } from '../parity';
+import { backendOption, readConfigFile, startBackend } from './common';
+import { writeFileAtomic } from '../io/atomic';
+
+interface ParityOptions {
+  weights: string;
+  config?: string;
+  reference: string;
+  backend: string;
+  dump?: string;
+}
+
+export function registerParity(program: Command): void {
+  program
+    .command('parity')
+    .description('run the model on a reference\'s input and compare every recorded tensor (relative L2, max abs)')
+    .requiredOption('--weights <file>', 'weights file (official key names)')
+    .option('--config <file>', 'model configuration (fixtures\' config.json schema); default: from the weights or the reference metadata')
+    .requiredOption('--reference <file>', 'activations recorded from the official code (safetensors: input, output, module paths)')
+    .addOption(backendOption())
+    .option('--dump <file>', 'write every tensor computed, under the reference\'s names, in PyTorch layouts (safetensors)')
+    .action(async (opts: ParityOptions) => {
+      await startBackend(opts.backend);
+      const loaded = await loadWeightsFile(opts.weights);
+      let refBytes: Buffer;
+      try {
+        refBytes = await fs.readFile(opts.reference);
+      } catch (e) {
+        throw new Error(`cannot read reference ${opts.reference}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      const reference = parseSafetensors(refBytes, opts.reference);
+      const cfg = opts.config ? await readConfigFile(opts.config) : loaded.config ?? configFromMetadata(reference);
+      if (!cfg) throw new Error(`no model configuration: ${opts.weights} and ${opts.reference} carry none; pass --config FILE`);
+      const w = bindWeights(loaded.stateDict, cfg, loaded.source);
+      try {
+        const report = await runParity(w, cfg, reference);
+        console.log(formatParityReport(report));
+        if (opts.dump) {
+          await writeFileAtomic(opts.dump, serializeSafetensors(report.computed, { source: path.basename(opts.weights), reference: path.basename(opts.reference) }));
+          console.log(`wrote ${report.computed.length} tensors to ${opts.dump}`);
+        }
+        process.exitCode = report.ok ? 0 : 1;
+      } finally {
+        disposeWeights(w);
+      }
+    });
+}

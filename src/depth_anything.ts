@@ -1,0 +1,93 @@
+/**
+ * Depth Anything (V1, V2, V2 metric): `pretrained` (DINOv2) + `depth_head` (DPT), as the
+ * official DepthAnythingV2 / DPT_DINOv2 modules compose them.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ModelConfig } from './config';
+import { DinoV2Weights, IntermediateLayer, getIntermediateLayers, loadDinoV2 } from './dinov2/vision_transformer';
+import { DptHeadWeights, dptHead, loadDptHead } from './dpt/dpt_head';
+import { Tap } from './nn/tap';
+import { StateDict, StateDictReader } from './weights/state_dict';
+
+export interface DepthAnythingWeights {
+  pretrained: DinoV2Weights;
+  depth_head: DptHeadWeights;
+}
+
+/**
+ * Keys the official checkpoints carry that inference never reads: DINOv2's `mask_token`
+ * (training-time masking), and refinenet4's resConfUnit1 (refinenet4 has no skip input, yet the
+ * module is constructed, so its weights are saved).
+ */
+export const IGNORED_KEYS: readonly RegExp[] = [
+  /^pretrained\.mask_token$/,
+  /^depth_head\.scratch\.refinenet4\.resConfUnit1\./,
+  /\.num_batches_tracked$/,
+];
+
+/**
+ * Binds a state dict (official key names, PyTorch shapes) to the model, strictly: one
+ * WeightsError lists every missing, mis-shaped and unexpected key, and no tensor is left behind.
+ */
+export function bindWeights(sd: StateDict, cfg: ModelConfig, source: string): DepthAnythingWeights {
+  const reader = new StateDictReader(sd, source);
+  return tf.tidy(() => {
+    const w = { pretrained: loadDinoV2(reader, 'pretrained', cfg), depth_head: loadDptHead(reader, 'depth_head', cfg) };
+    reader.finish(IGNORED_KEYS);
+    return w as unknown as tf.TensorContainer;
+  }) as unknown as DepthAnythingWeights;
+}
+
+export function disposeWeights(w: DepthAnythingWeights): void {
+  tf.dispose(w as unknown as tf.TensorContainer);
+}
+
+/** Throws a clear error unless x is [B, H, W, 3] with H and W multiples of the patch size. */
+export function checkInput(x: tf.Tensor, cfg: ModelConfig): asserts x is tf.Tensor4D {
+  const p = cfg.patchSize;
+  if (x.rank !== 4 || x.shape[3] !== 3) {
+    throw new Error(`model input must be [batch, height, width, 3] (NHWC, normalised RGB); got [${x.shape.join(', ')}]`);
+  }
+  const [, H, W] = x.shape;
+  if (H === 0 || W === 0 || H % p !== 0 || W % p !== 0) {
+    throw new Error(`model input height and width must be positive multiples of the patch size ${p}; got ${H}x${W} (nearest: ${Math.max(p, Math.round(H / p) * p)}x${Math.max(p, Math.round(W / p) * p)})`);
+  }
+  if (x.dtype !== 'float32') throw new Error(`model input must be float32; got ${x.dtype}`);
+}
+
+export interface EncodedFeatures {
+  patchH: number;
+  patchW: number;
+  /** The four normalised intermediate layers handed to the head. */
+  layers: IntermediateLayer[];
+}
+
+/** The encoder part alone (the four intermediate layers), e.g. as a backbone for other tasks. */
+export function encode(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D, tap?: Tap): EncodedFeatures {
+  checkInput(x, cfg);
+  return tf.tidy(() => {
+    const layers = getIntermediateLayers(x, w.pretrained, cfg, tap);
+    return { patchH: x.shape[1] / cfg.patchSize, patchW: x.shape[2] / cfg.patchSize, layers } as unknown as tf.TensorContainer;
+  }) as unknown as EncodedFeatures;
+}
+
+/**
+ * Normalised NHWC image [B, H, W, 3] -> depth [B, H, W]: relative (affine-invariant disparity,
+ * >= 0) or, for metric models, metres.
+ */
+export function forward(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D, tap?: Tap): tf.Tensor3D {
+  checkInput(x, cfg);
+  return tf.tidy(() => {
+    const [B, H, W] = x.shape;
+    const patchH = H / cfg.patchSize;
+    const patchW = W / cfg.patchSize;
+    const layers = getIntermediateLayers(x, w.pretrained, cfg, tap);
+    const head = dptHead(layers, patchH, patchW, w.depth_head, tap); // [B, 14h, 14w, 1]
+    // V2 applies a last ReLU (a no-op after the head's own); V1 first resizes to the input size,
+    // which is the same size because H and W are multiples of 14; metric scales the sigmoid.
+    const depth = cfg.maxDepth !== undefined ? tf.mul(head, cfg.maxDepth) : tf.relu(head);
+    const out = tf.reshape(depth, [B, H, W]) as tf.Tensor3D;
+    tap?.('output', out);
+    return out;
+  });
+}

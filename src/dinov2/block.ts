@@ -1,0 +1,56 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ModelConfig } from '../config';
+import { LayerNormWeights, layerNorm, loadLayerNorm } from '../nn/layer_norm';
+import { Tap } from '../nn/tap';
+import { StateDictReader } from '../weights/state_dict';
+import { AttentionWeights, attention, loadAttention } from './attention';
+import { LayerScaleWeights, layerScale, loadLayerScale } from './layer_scale';
+import { MlpWeights, loadMlp, mlp } from './mlp';
+import { SwiGluWeights, loadSwiGlu, swiglu } from './swiglu_ffn';
+
+/** dinov2 Block (pre-norm; drop-path is training-only). */
+export interface BlockWeights {
+  key: string;
+  norm1: LayerNormWeights;
+  attn: AttentionWeights;
+  ls1?: LayerScaleWeights;
+  norm2: LayerNormWeights;
+  mlp: MlpWeights | SwiGluWeights;
+  ls2?: LayerScaleWeights;
+  eps: number;
+}
+
+export function loadBlock(sd: StateDictReader, key: string, cfg: ModelConfig): BlockWeights {
+  const C = cfg.embedDim;
+  return {
+    key,
+    norm1: loadLayerNorm(sd, `${key}.norm1`, C),
+    attn: loadAttention(sd, `${key}.attn`, cfg),
+    ls1: cfg.layerScale ? loadLayerScale(sd, `${key}.ls1`, C) : undefined,
+    norm2: loadLayerNorm(sd, `${key}.norm2`, C),
+    mlp: cfg.ffn === 'swiglu' ? loadSwiGlu(sd, `${key}.mlp`, C) : loadMlp(sd, `${key}.mlp`, C, 4 * C),
+    ls2: cfg.layerScale ? loadLayerScale(sd, `${key}.ls2`, C) : undefined,
+    eps: cfg.layerNormEps,
+  };
+}
+
+/** x + ls1(attn(norm1(x))), then + ls2(mlp(norm2(x))). [B, N, C] -> [B, N, C]. */
+export function block(x: tf.Tensor3D, w: BlockWeights, tap?: Tap): tf.Tensor3D {
+  const k = w.key;
+  const n1 = layerNorm(x, w.norm1, w.eps) as tf.Tensor3D;
+  tap?.(`${k}.norm1`, n1);
+  const a = attention(n1, w.attn, tap);
+  tap?.(`${k}.attn`, a);
+  const s1 = layerScale(a, w.ls1);
+  tap?.(`${k}.ls1`, s1);
+  const x1 = tf.add(x, s1) as tf.Tensor3D;
+  const n2 = layerNorm(x1, w.norm2, w.eps) as tf.Tensor3D;
+  tap?.(`${k}.norm2`, n2);
+  const m = w.mlp.kind === 'swiglu' ? swiglu(n2, w.mlp, tap) : mlp(n2, w.mlp, tap);
+  tap?.(`${k}.mlp`, m);
+  const s2 = layerScale(m, w.ls2);
+  tap?.(`${k}.ls2`, s2);
+  const out = tf.add(x1, s2) as tf.Tensor3D;
+  tap?.(k, out);
+  return out;
+}

@@ -1,0 +1,87 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ModelConfig, isMetric } from '../config';
+import { Conv2dWeights, conv2d, loadConv2d } from '../nn/conv2d';
+import { resizeBilinearAlignCorners } from '../nn/interpolate';
+import { Tap } from '../nn/tap';
+import { IntermediateLayer } from '../dinov2/vision_transformer';
+import { StateDictReader } from '../weights/state_dict';
+import { FeatureFusionBlockWeights, featureFusionBlock, loadFeatureFusionBlock } from './feature_fusion_block';
+import { ReassembleWeights, loadReassemble, reassemble } from './reassemble';
+
+/** Hidden width of output_conv2 in the official head (`head_features_2`). */
+const HEAD_FEATURES_2 = 32;
+
+/** `depth_head.scratch`: names kept from the official module tree. */
+export interface ScratchWeights {
+  layer1_rn: Conv2dWeights;
+  layer2_rn: Conv2dWeights;
+  layer3_rn: Conv2dWeights;
+  layer4_rn: Conv2dWeights;
+  refinenet1: FeatureFusionBlockWeights;
+  refinenet2: FeatureFusionBlockWeights;
+  refinenet3: FeatureFusionBlockWeights;
+  refinenet4: FeatureFusionBlockWeights;
+  output_conv1: Conv2dWeights;
+  /** Sequential indices 0 (3x3 conv) and 2 (1x1 conv); 1 and 3 are activations. */
+  output_conv2: [Conv2dWeights, Conv2dWeights];
+}
+
+export interface DptHeadWeights {
+  levels: ReassembleWeights[];
+  scratch: ScratchWeights;
+  /** Metric heads end in a sigmoid, relative ones in a ReLU. */
+  metric: boolean;
+}
+
+export function loadDptHead(sd: StateDictReader, key: string, cfg: ModelConfig): DptHeadWeights {
+  const F = cfg.features;
+  const s = `${key}.scratch`;
+  const rn = (n: number) => loadConv2d(sd, `${s}.layer${n}_rn`, { inC: cfg.outChannels[n - 1], outC: F, k: 3, pad: 1, bias: false });
+  const fusion = (n: number) => loadFeatureFusionBlock(sd, `${s}.refinenet${n}`, F, cfg.useBn, n !== 4);
+  return {
+    levels: [0, 1, 2, 3].map((i) => loadReassemble(sd, key, i, cfg)),
+    scratch: {
+      layer1_rn: rn(1), layer2_rn: rn(2), layer3_rn: rn(3), layer4_rn: rn(4),
+      refinenet1: fusion(1), refinenet2: fusion(2), refinenet3: fusion(3), refinenet4: fusion(4),
+      output_conv1: loadConv2d(sd, `${s}.output_conv1`, { inC: F, outC: F / 2, k: 3, pad: 1 }),
+      output_conv2: [
+        loadConv2d(sd, `${s}.output_conv2.0`, { inC: F / 2, outC: HEAD_FEATURES_2, k: 3, pad: 1 }),
+        loadConv2d(sd, `${s}.output_conv2.2`, { inC: HEAD_FEATURES_2, outC: 1, k: 1 }),
+      ],
+    },
+    metric: isMetric(cfg),
+  };
+}
+
+const sizeOf = (t: tf.Tensor4D): [number, number] => [t.shape[1], t.shape[2]];
+
+/** Four intermediate layers -> depth map [B, 14h, 14w, 1] (after the head's last activation). */
+export function dptHead(layers: IntermediateLayer[], patchH: number, patchW: number, w: DptHeadWeights, tap?: Tap): tf.Tensor4D {
+  const s = w.scratch;
+  // Scopes per stage free large intermediate maps early (the wasm heap is limited to 4 GB).
+  const [l1, l2, l3, l4] = layers.map((layer, i) => tf.tidy(() => reassemble(layer, i, w.levels[i], patchH, patchW, tap)));
+  const rn = [conv2d(l1, s.layer1_rn), conv2d(l2, s.layer2_rn), conv2d(l3, s.layer3_rn), conv2d(l4, s.layer4_rn)];
+  rn.forEach((t, i) => tap?.(`depth_head.scratch.layer${i + 1}_rn`, t));
+  const path4 = tf.tidy(() => featureFusionBlock(rn[3], undefined, s.refinenet4, sizeOf(rn[2]), tap));
+  const path3 = tf.tidy(() => featureFusionBlock(path4, rn[2], s.refinenet3, sizeOf(rn[1]), tap));
+  const path2 = tf.tidy(() => featureFusionBlock(path3, rn[1], s.refinenet2, sizeOf(rn[0]), tap));
+  const path1 = tf.tidy(() => featureFusionBlock(path2, rn[0], s.refinenet1, undefined, tap));
+  return tf.tidy(() => outputConvs(path1, patchH, patchW, s, w.metric, tap));
+}
+
+/** output_conv1, bilinear to 14x the patch grid, output_conv2 (conv, ReLU, conv, ReLU or sigmoid). */
+export function outputConvs(path1: tf.Tensor4D, patchH: number, patchW: number, s: ScratchWeights, metric: boolean, tap?: Tap): tf.Tensor4D {
+  const out1 = conv2d(path1, s.output_conv1);
+  tap?.('depth_head.scratch.output_conv1', out1);
+  const up = resizeBilinearAlignCorners(out1, patchH * 14, patchW * 14);
+  const pre = conv2d(up, s.output_conv2[0]);
+  tap?.('depth_head.scratch.output_conv2.0', pre);
+  const hidden = tf.relu(pre);
+  tap?.('depth_head.scratch.output_conv2.1', hidden);
+  const raw = conv2d(hidden, s.output_conv2[1]);
+  tap?.('depth_head.scratch.output_conv2.2', raw);
+  const out = metric ? tf.sigmoid(raw) : tf.relu(raw);
+  tap?.('depth_head.scratch.output_conv2', out);
+  tap?.('depth_head', out);
+  return out;
+}

@@ -1,0 +1,62 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { StateDictReader } from '../weights/state_dict';
+
+/** nn.Conv2d (groups 1) with the kernel stored HWIO for tfjs's NHWC convolutions. */
+export interface Conv2dWeights {
+  w: tf.Tensor4D;
+  b?: tf.Tensor1D;
+  stride: number;
+  /** Symmetric zero padding, as PyTorch's `padding=p`. */
+  pad: number;
+}
+
+export interface Conv2dSpec {
+  inC: number;
+  outC: number;
+  k: number;
+  stride?: number;
+  pad?: number;
+  bias?: boolean;
+}
+
+/** BatchNorm2d's default eps. */
+const BN_EPS = 1e-5;
+
+/**
+ * Loads `key.weight` [O, I, k, k] (+ `key.bias`). With `bnKey`, an eval-mode BatchNorm2d that
+ * follows the conv is folded into it: w' = w s, b' = (b - mean) s + beta with
+ * s = gamma / sqrt(var + eps), computed in float64 (one conv instead of conv + 4 elementwise ops).
+ */
+export function loadConv2d(sd: StateDictReader, key: string, spec: Conv2dSpec, bnKey?: string): Conv2dWeights {
+  const { inC, outC, k, stride = 1, pad = 0, bias = true } = spec;
+  const w = sd.take(`${key}.weight`, [outC, inC, k, k]).data;
+  const b = bias ? sd.take(`${key}.bias`, [outC]).data : undefined;
+  let kernel = w;
+  let shift: Float32Array | undefined = b;
+  if (bnKey) {
+    const gamma = sd.take(`${bnKey}.weight`, [outC]).data;
+    const beta = sd.take(`${bnKey}.bias`, [outC]).data;
+    const mean = sd.take(`${bnKey}.running_mean`, [outC]).data;
+    const variance = sd.take(`${bnKey}.running_var`, [outC]).data;
+    sd.takeOptional(`${bnKey}.num_batches_tracked`, []);
+    const per = inC * k * k;
+    kernel = new Float32Array(w.length);
+    shift = new Float32Array(outC);
+    for (let o = 0; o < outC; o++) {
+      const s = gamma[o] / Math.sqrt(variance[o] + BN_EPS);
+      for (let i = 0; i < per; i++) kernel[o * per + i] = w[o * per + i] * s;
+      shift[o] = ((b ? b[o] : 0) - mean[o]) * s + beta[o];
+    }
+  }
+  return {
+    w: tf.transpose(tf.tensor4d(kernel, [outC, inC, k, k]), [2, 3, 1, 0]),
+    b: shift ? tf.tensor1d(shift) : undefined,
+    stride,
+    pad,
+  };
+}
+
+/** NHWC convolution with optional fused bias and ReLU. */
+export function conv2d(x: tf.Tensor4D, p: Conv2dWeights, activation?: 'relu'): tf.Tensor4D {
+  return tf.fused.conv2d({ x, filter: p.w, strides: p.stride, pad: p.pad === 0 ? 'valid' : p.pad, bias: p.b, activation });
+}

@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+const f = Math.fround;
+/** PyTorch's bicubic kernel constant (cubic convolution, A = -0.75). */
+const A = -0.75;
+const cubic1 = (x: number) => f(f(f(f(f(f(A + 2) * x) - f(A + 3)) * x) * x) + 1); // |x| <= 1
+const cubic2 = (x: number) => f(f(f(f(f(f(A * x) - f(5 * A)) * x) + f(8 * A)) * x) - f(4 * A)); // 1 < |x| < 2
+
+/**
+ * Row-major [outSize, inSize] weights of torch.nn.functional.interpolate(mode='bicubic',
+ * align_corners=False, scale_factor=s) along one axis, in PyTorch's float32 arithmetic: the
+ * source coordinate is (i + 0.5) / s - 0.5 with the given scale factor (not in/out, which differs
+ * when out = floor(in * s)), taps clamped to the border.
+ */
+export function bicubicMatrix(inSize: number, outSize: number, scaleFactor: number): Float32Array {
+  const scale = f(1 / scaleFactor);
+  const m = new Float32Array(outSize * inSize);
+  for (let i = 0; i < outSize; i++) {
+    const real = f(f(scale * f(i + 0.5)) - 0.5);
+    const i0 = Math.floor(real);
+    const t = f(real - i0);
+    const coeffs = [cubic2(f(t + 1)), cubic1(t), cubic1(f(1 - t)), cubic2(f(f(1 - t) + 1))];
+    for (let k = 0; k < 4; k++) {
+      const src = Math.min(Math.max(i0 - 1 + k, 0), inSize - 1);
+      m[i * inSize + src] += coeffs[k];
+    }
+  }
+  return m;
+}
+
+/**
+ * Separable bicubic resize of one [H, W, C] grid to [outH, outW, C] with per-axis PyTorch
+ * scale factors, as two matrix products (exact, and fast on every backend).
+ */
+export function resizeBicubic(x: tf.Tensor3D, outH: number, outW: number, scaleH: number, scaleW: number): tf.Tensor3D {
+  const [H, W, C] = x.shape;
+  const mh = tf.tensor2d(bicubicMatrix(H, outH, scaleH), [outH, H]);
+  const mw = tf.tensor2d(bicubicMatrix(W, outW, scaleW), [outW, W]);
+  const rows = tf.reshape(tf.matMul(mh, tf.reshape(x, [H, W * C])), [outH, W, C]);
+  const cols = tf.matMul(mw, tf.reshape(tf.transpose(rows, [1, 0, 2]), [W, outH * C])); // [outW, outH*C]
+  return tf.transpose(tf.reshape(cols, [outW, outH, C]), [1, 0, 2]);
+}
+
+/** F.interpolate(mode='bilinear', align_corners=True) on NHWC maps. */
+export function resizeBilinearAlignCorners(x: tf.Tensor4D, outH: number, outW: number): tf.Tensor4D {
+  if (x.shape[1] === outH && x.shape[2] === outW) return x; // align_corners to the same size is the identity
+  return tf.image.resizeBilinear(x, [outH, outW], true);
+}

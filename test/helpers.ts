@@ -1,0 +1,77 @@
+/** Shared test helpers: fixture paths, parsed fixtures, backends, closeness. */
+import { readFileSync } from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { BackendName, initBackend } from '../src/backend';
+import { ModelConfig, configFromJson } from '../src/config';
+import { ParsedSafetensors, entryToFloat32, parseSafetensors } from '../src/io/safetensors';
+import { loadWeightsFile } from '../src/weights/load';
+import { StateDict } from '../src/weights/state_dict';
+
+/** `../shared/fixtures` beside the repository root; never copied into the repo. */
+export const FIXTURES = path.resolve(__dirname, '../../shared/fixtures');
+export const PARITY_CASES = ['v2-tiny', 'v2-tiny-giantlike', 'v1-tiny', 'v2-tiny-metric', 'v2-vits-full'] as const;
+export type ParityCase = (typeof PARITY_CASES)[number];
+
+export const caseDir = (name: string) => path.join(FIXTURES, 'parity', name);
+
+export interface Case {
+  name: string;
+  config: ModelConfig;
+  stateDict: StateDict;
+  activations: ParsedSafetensors;
+}
+
+const cache = new Map<string, Case>();
+
+export async function loadCase(name: string): Promise<Case> {
+  const hit = cache.get(name);
+  if (hit) return hit;
+  const dir = caseDir(name);
+  const config = configFromJson(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')), name);
+  const { stateDict } = await loadWeightsFile(path.join(dir, 'weights.safetensors'));
+  const activations = parseSafetensors(readFileSync(path.join(dir, 'activations.safetensors')), `${name}/activations.safetensors`);
+  const c = { name, config, stateDict, activations };
+  cache.set(name, c);
+  return c;
+}
+
+export async function useBackend(name: BackendName): Promise<void> {
+  const info = await initBackend(name);
+  if (info.name !== name) throw new Error(`wanted backend ${name}, got ${info.name}`);
+}
+
+/** A recorded activation as a tensor in our layout: maps NCHW -> NHWC, tokens as they are. */
+export function activation(c: Case, key: string): tf.Tensor {
+  const e = c.activations.tensors.get(key);
+  if (!e) throw new Error(`${c.name}: no recorded activation "${key}"`);
+  const t = tf.tensor(entryToFloat32(e), e.shape);
+  if (e.shape.length !== 4) return t;
+  const nhwc = tf.transpose(t, [0, 2, 3, 1]);
+  t.dispose();
+  return nhwc;
+}
+
+/** Relative L2 and max abs error of `ours` against `ref`, and whether they meet the fixtures' tolerances. */
+export function closeness(ours: tf.Tensor, ref: tf.Tensor): { relL2: number; maxAbs: number; limit: number; ok: boolean } {
+  expect(ours.shape).toEqual(ref.shape);
+  const a = ours.dataSync();
+  const b = ref.dataSync();
+  let d2 = 0, r2 = 0, maxAbs = 0, refMax = 0;
+  for (let i = 0; i < b.length; i++) {
+    const d = a[i] - b[i];
+    d2 += d * d;
+    r2 += b[i] * b[i];
+    maxAbs = Math.max(maxAbs, Math.abs(d));
+    refMax = Math.max(refMax, Math.abs(b[i]));
+  }
+  const relL2 = Math.sqrt(d2 / r2);
+  const limit = 1e-4 * Math.max(1, refMax);
+  return { relL2, maxAbs, limit, ok: relL2 <= 1e-5 && maxAbs <= limit };
+}
+
+/** Asserts fixtures-README parity: relative L2 <= 1e-5 and max abs <= 1e-4 x max(1, max|ref|). */
+export function expectParity(ours: tf.Tensor, ref: tf.Tensor, what: string): void {
+  const r = closeness(ours, ref);
+  if (!r.ok) throw new Error(`${what}: relL2 ${r.relL2.toExponential(2)} (<= 1e-5), maxAbs ${r.maxAbs.toExponential(2)} (<= ${r.limit.toExponential(1)})`);
+}
