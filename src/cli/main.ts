@@ -1,0 +1,36 @@
+/**
+ * `depth-anything` command line: argument parsing only; each command lives in its own file and
+ * calls the library.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerParity } from './parity';
+import { registerPredict } from './predict';
+import { registerPreprocess } from './preprocess';
+import { registerConvert } from './convert';
+import { registerDownload } from './download';
+
+export function buildProgram(): Command {
+  const program = new Command('depth-anything')
+    .description('Depth Anything (V1, V2, metric) on TensorFlow.js')
+    .version(require('../../package.json').version)
+    .exitOverride()
+    .showHelpAfterError();
+  registerParity(program);
+  registerPredict(program);
+  registerPreprocess(program);
+  registerConvert(program);
+  registerDownload(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    throw e;
+  }
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
