@@ -69,7 +69,12 @@ export async function writeSafetensorsFile(target: string, sd: StateDict, metada
   new DataView(lenBytes.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
 
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
-  const fh = await fs.open(tmp, 'wx');
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(tmp, 'wx');
+  } catch (e) {
+    throw new Error(`cannot write ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
   try {
     await fh.write(lenBytes);
     await fh.write(headerBytes);

@@ -124,6 +124,11 @@ describe('convert refuses bad input: a clear error naming the file, and no outpu
     expect(await fs.readdir(outDir)).toEqual([]); // neither OUT nor a temporary file
   });
 
+  it('an OUT folder that does not exist', async () => {
+    const out = path.join(dir, 'no-such-dir', 'x.safetensors');
+    await expect(cli('convert', path.join(FIXTURES, 'v2-tiny', 'weights.safetensors'), out)).rejects.toThrow(`cannot write ${out}: ENOENT`);
+  });
+
   it('as a real process: exit code 1 and a one-line message, no stack trace', async () => {
     const input = path.join(dir, 'evil2.pth');
     await fs.writeFile(input, torchZip('e', new PickleWriter().proto(2).global('subprocess', 'Popen').stop().bytes(), {}));
