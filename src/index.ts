@@ -16,7 +16,7 @@ export { decodeImage, loadImage, ImageError, MAX_INPUT_PIXELS } from './pipeline
 export type { ImageInput, RgbImage } from './pipeline/image';
 export { preprocess, targetSize, toInputTensor, toNchw, DEFAULT_PREPROCESS, PreprocessError } from './pipeline/preprocess';
 export type { PreprocessConfig, NetworkInput } from './pipeline/preprocess';
-export { resizeDepth } from './pipeline/postprocess';
+export { resizeBilinearAlignCorners } from './pipeline/postprocess';
 export type { DepthMap } from './pipeline/postprocess';
 export { colormapTable, normalizeToUint8, applyColormap, COLORMAP_NAMES } from './pipeline/colormap';
 export type { ColormapName } from './pipeline/colormap';

@@ -13,6 +13,7 @@ export class NpyError extends Error {
   }
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 /** Encodes a float32 array of the given shape (`np.load` gives it back as `float32`). */
@@ -31,7 +32,8 @@ export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Ar
   dv.setUint16(8, header.length, true);
   for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
   const off = 10 + header.length;
-  for (let i = 0; i < n; i++) dv.setFloat32(off + i * 4, data[i], true);
+  if (LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, n * 4), off);
+  else for (let i = 0; i < n; i++) dv.setFloat32(off + i * 4, data[i], true);
   return out;
 }
 

@@ -16,7 +16,7 @@ import { StateDict, WeightsError } from '../weights/state_dict';
 import { loadWeightsFile } from '../weights/load';
 import { ImageInput, RgbImage, loadImage } from './image';
 import { DEFAULT_PREPROCESS, NetworkInput, preprocess, toInputTensor } from './preprocess';
-import { DepthMap, resizeDepth } from './postprocess';
+import { DepthMap, resizeBilinearAlignCorners } from './postprocess';
 
 /** Weights already in memory: official key names, PyTorch shapes (what `loadWeightsFile` returns). */
 export interface WeightsInMemory {
@@ -135,17 +135,15 @@ export class DepthAnything {
     const w = this.live();
     const img: RgbImage = await loadImage(image);
     const input = preprocess(img, { inputSize: opts.inputSize ?? DEFAULT_PREPROCESS.inputSize });
-    const depth = tf.tidy(() => {
-      const x = toInputTensor(input);
-      const d = forward(w, this.config, x);
-      return resizeDepth(d, img.height, img.width);
-    });
+    const depth = tf.tidy(() => forward(w, this.config, toInputTensor(input)));
+    let net: Float32Array;
     try {
-      const data = (await depth.data()) as Float32Array;
-      return { data, width: img.width, height: img.height, metric: this.metric };
+      net = (await depth.data()) as Float32Array;
     } finally {
       depth.dispose();
     }
+    const data = resizeBilinearAlignCorners(net, input.height, input.width, img.height, img.width);
+    return { data, width: img.width, height: img.height, metric: this.metric };
   }
 
   /** The encoder's four intermediate layers for an image; the caller owns (and disposes) them. */

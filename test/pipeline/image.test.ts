@@ -52,7 +52,7 @@ describe('decodeImage matches cv2.imread + BGR2RGB', () => {
   test('GIF: the first frame', async () => {
     const frames = new Uint8Array(2 * 3 * 2 * 4);
     for (let i = 0; i < 6; i++) { frames.set([255, 0, 0, 255], i * 4); frames.set([0, 0, 255, 255], (6 + i) * 4); }
-    const gif = await sharp(frames, { raw: { width: 3, height: 4, channels: 4, pageHeight: 2 } as sharp.CreateRaw }).gif().toBuffer();
+    const gif = await sharp(frames, { raw: { width: 3, height: 4, channels: 4, pageHeight: 2 } } as Parameters<typeof sharp>[1]).gif().toBuffer();
     expect((await sharp(gif).metadata()).pages).toBe(2);
     const img = await decodeImage(gif);
     expect([img.width, img.height]).toEqual([3, 2]);
