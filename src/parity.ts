@@ -37,7 +37,7 @@ export interface ParityReport {
 }
 
 /** NHWC maps -> NCHW; tokens [B, N, C], vectors and the [B, H, W] output stay as they are. */
-function toTorchLayout(key: string, t: tf.Tensor): tf.Tensor {
+function toTorchLayout(t: tf.Tensor): tf.Tensor {
   return t.rank === 4 ? tf.transpose(t, [0, 3, 1, 2]) : tf.clone(t);
 }
 
@@ -64,18 +64,22 @@ export async function runParity(w: DepthAnythingWeights, cfg: ModelConfig, refer
   if (inputEntry.shape.length !== 4 || inputEntry.shape[1] !== 3) {
     throw new Error(`${reference.source}: "input" must be [B, 3, H, W]; got [${inputEntry.shape.join(', ')}]`);
   }
-  const captured = new Map<string, tf.Tensor>();
+  // Captured tensors are copied out to JS memory at once: keeping a full-size pass's ~150
+  // intermediates on the backend would overflow the wasm heap.
+  const captured = new Map<string, TensorToWrite>();
   const tap = (key: string, t: tf.Tensor) => {
-    if (!captured.has(key)) captured.set(key, tf.keep(toTorchLayout(key, t)));
+    if (captured.has(key)) return;
+    const torch = toTorchLayout(t);
+    captured.set(key, { name: key, shape: torch.shape, data: torch.dataSync() as Float32Array });
+    torch.dispose();
   };
   const input = tf.tidy(() => tf.transpose(tf.tensor4d(entryToFloat32(inputEntry, reference.source), inputEntry.shape as [number, number, number, number]), [0, 2, 3, 1])) as tf.Tensor4D;
   try {
     tf.dispose(forward(w, cfg, input, tap));
     const comparisons: TensorComparison[] = [];
     const notComputed: string[] = [];
-    const computed: TensorToWrite[] = [];
-    for (const [key, t] of captured) computed.push({ name: key, shape: t.shape, data: (await t.data()) as Float32Array });
-    const byName = new Map(computed.map((c) => [c.name, c]));
+    const computed = [...captured.values()];
+    const byName = captured;
     for (const [key, entry] of reference.tensors) {
       if (key === 'input' || !['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) continue;
       const ours = byName.get(key);
@@ -93,7 +97,7 @@ export async function runParity(w: DepthAnythingWeights, cfg: ModelConfig, refer
     const ok = comparisons.length > 0 && comparisons.every((c) => c.ok) && missingRequired.length === 0;
     return { comparisons, notComputed, ok, computed };
   } finally {
-    tf.dispose([input, ...captured.values()]);
+    input.dispose();
   }
 }
 
