@@ -154,9 +154,6 @@ interface CliOptions {
 }
 
 export function registerConvert(program: Command): void {
-  // The root program owns `--version` (its own version); positional options let `convert --version v2`
-  // reach this command instead of printing the package version.
-  program.enablePositionalOptions();
   program
     .command('convert')
     .description('convert official .pth or Hugging Face weights to safetensors with the configuration in its metadata')

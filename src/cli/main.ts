@@ -8,18 +8,23 @@ import { registerPredict } from './predict';
 import { registerPreprocess } from './preprocess';
 import { registerConvert } from './convert';
 import { registerDownload } from './download';
+import { registerBench } from './bench';
 
 export function buildProgram(): Command {
   const program = new Command('depth-anything')
     .description('Depth Anything (V1, V2, metric) on TensorFlow.js')
     .version(require('../../package.json').version)
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // The root owns `--version` (the package's); positional options let `convert --version v2`
+    // reach the command instead.
+    .enablePositionalOptions();
   registerParity(program);
   registerPredict(program);
   registerPreprocess(program);
   registerConvert(program);
   registerDownload(program);
+  registerBench(program);
   return program;
 }
 
