@@ -190,7 +190,8 @@ export function registerPredict(program: Command): void {
             say(`[${k + 1}/${inputs.length}] ${input.file} -> ${written.join(', ')} (${((Date.now() - t0) / 1000).toFixed(2)} s)`);
           } catch (e) {
             failed++;
-            say(`[${k + 1}/${inputs.length}] FAILED ${input.file}: ${(e as Error).message}`);
+            const msg = (e as Error).message;
+            say(`[${k + 1}/${inputs.length}] FAILED ${input.file}: ${msg.startsWith(`${input.file}: `) ? msg.slice(input.file.length + 2) : msg}`);
           }
           bar?.update(k + 1, { file: input.file });
         }
