@@ -1,0 +1,109 @@
+/**
+ * `depth-anything bench`: times forward passes on random weights of a real configuration (no
+ * checkpoint needed) and breaks one pass into stages. Human-readable table, or `--json`.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BackendName, initBackend } from '../backend';
+import { EncoderName, ModelConfig, officialConfig } from '../config';
+import { BenchResult, runBench } from '../bench';
+import { backendOption, readConfigFile } from './common';
+
+function positiveInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a positive integer; got "${v}"`);
+    return n;
+  };
+}
+
+function nonNegativeInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError(`${flag} must be a non-negative integer; got "${v}"`);
+    return n;
+  };
+}
+
+/** `518` or `518x392` (height x width), each a positive multiple of 14. */
+export function parseSize(v: string): [number, number] {
+  const m = /^\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*$/.exec(v);
+  if (!m) throw new InvalidArgumentError(`--size must be N or HxW (pixels, multiples of 14); got "${v}"`);
+  const h = Number(m[1]);
+  const w = m[2] === undefined ? h : Number(m[2]);
+  for (const n of [h, w]) {
+    if (n === 0 || n % 14 !== 0) throw new InvalidArgumentError(`--size sides must be positive multiples of 14; got "${v}" (nearest: ${Math.max(14, Math.round(n / 14) * 14)})`);
+  }
+  return [h, w];
+}
+
+const gf = (flop: number): string => (flop / 1e9).toFixed(1);
+
+/** The human-readable report. */
+export function formatBench(r: BenchResult, title: string, backend: string): string {
+  const lines: string[] = [];
+  lines.push(`${title}, ${r.height}x${r.width}, batch ${r.batch}, ${(r.params / 1e6).toFixed(1)}M parameters, backend ${backend}`);
+  lines.push(`${gf(r.flops.total)} GFLOP per pass (encoder ${gf(r.flops.encoder)}, head ${gf(r.flops.head)})`);
+  lines.push(`warm-up (ms): ${r.warmupMs.map((t) => t.toFixed(0)).join(' ') || '-'}`);
+  lines.push(`runs (ms):    ${r.timesMs.map((t) => t.toFixed(0)).join(' ')}`);
+  lines.push(`min ${r.minMs.toFixed(1)} ms, median ${r.medianMs.toFixed(1)} ms, max ${r.maxMs.toFixed(1)} ms: ${r.gflops.toFixed(1)} GFLOP/s at the median`);
+  if (r.stages) {
+    const total = r.stages.reduce((s, x) => s + (x.name.startsWith('block 0:') ? 0 : x.ms), 0);
+    lines.push('');
+    lines.push('one pass by stage (each synchronised; block 0 parts are also inside "blocks"):');
+    lines.push(`  ${'stage'.padEnd(34)} ${'ms'.padStart(9)} ${'share'.padStart(6)} ${'GFLOP'.padStart(7)} ${'GFLOP/s'.padStart(8)}`);
+    for (const s of r.stages) {
+      const share = s.name.startsWith('block 0:') ? '' : `${((100 * s.ms) / total).toFixed(1)}%`;
+      const rate = s.flop > 0 && s.ms > 0 ? (s.flop / s.ms / 1e6).toFixed(1) : '';
+      lines.push(`  ${s.name.padEnd(34)} ${s.ms.toFixed(1).padStart(9)} ${share.padStart(6)} ${(s.flop > 0 ? gf(s.flop) : '').padStart(7)} ${rate.padStart(8)}`);
+    }
+    lines.push(`  ${'sum of stages'.padEnd(34)} ${total.toFixed(1).padStart(9)}`);
+  }
+  return lines.join('\n');
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('time forward passes on random weights of a real configuration (no weights file needed)')
+    .addOption(new Option('--encoder <name>', 'backbone').choices(['vits', 'vitb', 'vitl', 'vitg']).default('vits'))
+    .addOption(new Option('--model-version <v>', 'Depth Anything version (which blocks feed the head)').choices(['v1', 'v2']).default('v2'))
+    .option('--config <file>', 'a config.json (fixtures\' schema) instead of --encoder/--model-version')
+    .option('--size <n|HxW>', 'input size in pixels, multiples of 14', parseSize, [518, 518] as [number, number])
+    .option('--batch <n>', 'images per pass', positiveInt('--batch'), 1)
+    .addOption(backendOption())
+    .option('--threads <n>', 'wasm threads (default: logical cores, or DEPTH_ANYTHING_THREADS)', positiveInt('--threads'))
+    .option('--runs <n>', 'timed passes', positiveInt('--runs'), 5)
+    .option('--warmup <n>', 'untimed passes first', nonNegativeInt('--warmup'), 1)
+    .option('--no-stages', 'skip the stage-by-stage pass')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (opts: {
+      encoder: EncoderName; modelVersion: 'v1' | 'v2'; config?: string; size: [number, number]; batch: number; backend: string;
+      threads?: number; runs: number; warmup: number; stages: boolean; json?: boolean;
+    }) => {
+      const cfg: ModelConfig = opts.config ? await readConfigFile(opts.config) : officialConfig(opts.modelVersion, opts.encoder);
+      const info = await initBackend(opts.backend as BackendName, opts.threads !== undefined ? { threads: opts.threads } : {});
+      process.stderr.write(`backend: ${info.description}\n`);
+      const title = opts.config ? `config ${opts.config} (${cfg.encoder})` : `Depth Anything ${cfg.version}-${cfg.encoder}`;
+      const [height, width] = opts.size;
+      if (!opts.json) process.stderr.write(`${title}: binding random weights...\n`);
+      const r = await runBench(cfg, {
+        height, width, batch: opts.batch, runs: opts.runs, warmup: opts.warmup, stages: opts.stages,
+        onRun: opts.json ? undefined : (i, ms) => process.stderr.write(`run ${i + 1}/${opts.runs}: ${ms.toFixed(0)} ms\n`),
+      });
+      if (opts.json) {
+        const out = {
+          model: { version: cfg.version, encoder: cfg.encoder, config: opts.config ?? null },
+          backend: info.name, backend_description: info.description, threads: info.threads ?? null,
+          height: r.height, width: r.width, batch: r.batch, params: r.params,
+          bind_ms: r.bindMs, warmup_ms: r.warmupMs, times_ms: r.timesMs,
+          min_ms: r.minMs, median_ms: r.medianMs, max_ms: r.maxMs,
+          gflop: r.flops.total / 1e9, gflop_encoder: r.flops.encoder / 1e9, gflop_head: r.flops.head / 1e9,
+          gflops: r.gflops, tensor_bytes: r.tensorBytes, rss_bytes: process.memoryUsage().rss,
+          stages: r.stages?.map((s) => ({ name: s.name, ms: s.ms, gflop: s.flop / 1e9 })) ?? null,
+        };
+        process.stdout.write(`${JSON.stringify(out)}\n`);
+      } else {
+        process.stdout.write(`${formatBench(r, title, info.description)}\n`);
+      }
+    });
+}
