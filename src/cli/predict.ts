@@ -19,6 +19,8 @@ import {
   pointCloudToPly, rgbToPng, sideBySide, writeOutputFile,
 } from '../pipeline/outputs';
 import { backendOption } from './common';
+import { progressReporter } from './download';
+import { downloadModel } from '../io/hub';
 
 /** Extensions looked for inside folders (explicit files are always tried, whatever their name). */
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'jpe', 'png', 'webp', 'tif', 'tiff', 'gif', 'avif'];
@@ -84,7 +86,8 @@ export function parseFormats(value: string): OutputFormat[] {
 }
 
 export interface PredictCliOptions {
-  weights: string;
+  weights?: string;
+  model?: string;
   config?: string;
   outdir: string;
   inputSize: number;
@@ -143,7 +146,8 @@ export function registerPredict(program: Command): void {
     .command('predict')
     .description('estimate depth for images: colour PNG (official look), 16-bit PNG, .npy, point cloud (metric models)')
     .argument('<inputs...>', 'image files, folders (searched recursively) or glob patterns (quote them)')
-    .requiredOption('--weights <file>', 'weights: official .pth, Hugging Face safetensors, or converted safetensors')
+    .option('--weights <file>', 'weights: official .pth, Hugging Face safetensors, or converted safetensors')
+    .option('--model <name>', 'an official model by name, downloaded once into the cache (v2-small, v2-base, v2-large, v1-small, metric-indoor-small, ...), instead of --weights')
     .option('--config <file|variant>', 'model configuration: config.json (fixtures\' schema) or a variant name such as v2-vits; default: from the weights')
     .option('--outdir <dir>', 'output folder', 'vis_depth')
     .option('--input-size <n>', 'network input lower bound, a multiple of 14', inputSizeArg, 518)
@@ -159,9 +163,11 @@ export function registerPredict(program: Command): void {
       for (const u of unmatched) process.stderr.write(`error: ${u}: no such file, or no image matches\n`);
       if (!inputs.length) cmd.error(`error: no images to process in ${args.join(', ')}`);
 
-      const model = await DepthAnything.load(opts.weights, { backend: opts.backend as BackendName, config: opts.config });
+      if ((opts.weights === undefined) === (opts.model === undefined)) cmd.error('error: pass either --weights FILE or --model NAME');
+      const weights = opts.weights ?? (await downloadModel(opts.model!, { onProgress: progressReporter(opts.model!) })).path;
+      const model = await DepthAnything.load(weights, { backend: opts.backend as BackendName, config: opts.config });
       try {
-        process.stderr.write(`model: ${model.config.version} ${model.config.encoder} (width ${model.config.embedDim}, ${model.config.depth} blocks)${model.metric ? ` metric (max ${model.config.maxDepth} m)` : ''} from ${opts.weights}; backend: ${model.backend.description}\n`);
+        process.stderr.write(`model: ${model.config.version} ${model.config.encoder} (width ${model.config.embedDim}, ${model.config.depth} blocks)${model.metric ? ` metric (max ${model.config.maxDepth} m)` : ''} from ${weights}; backend: ${model.backend.description}\n`);
         if (opts.format.includes('ply') && !model.metric) {
           cmd.error('error: --format ply needs a metric model (depth in metres); this model predicts relative depth');
         }

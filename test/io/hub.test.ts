@@ -181,6 +181,13 @@ describe('downloadModel from a local hub', () => {
       expect(got.tensors.size).toBe(want.tensors.size);
       for (const [k, w] of want.tensors) expect(Buffer.from(got.tensors.get(k)!.bytes).equals(Buffer.from(w.bytes))).toBe(true);
       expect(hub.requests.length).toBe(2); // the convert used the cache
+      // `predict --model NAME` resolves the same cached file.
+      const outdir = path.join(home, 'depth');
+      const image = path.join(FIXTURES, '..', 'preprocess', 'tiny', 'image.png');
+      expect(await main(['node', 'depth-anything', 'predict', image, '--model', 'v2-small', '--config', path.join(FIXTURES, 'v2-tiny', 'config.json'),
+        '--input-size', '28', '--backend', 'cpu', '--format', 'npy', '--outdir', outdir])).toBe(0);
+      expect((await fs.readdir(outdir))).toEqual(['image_depth.npy']);
+      expect(hub.requests.length).toBe(2);
     } finally {
       process.env = saved;
       spy.mockRestore();
