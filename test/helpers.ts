@@ -6,6 +6,7 @@ import { BackendName, initBackend } from '../src/backend';
 import { ModelConfig, configFromJson } from '../src/config';
 import { ParsedSafetensors, entryToFloat32, parseSafetensors } from '../src/io/safetensors';
 import { loadWeightsFile } from '../src/weights/load';
+import { PARITY_TOLERANCE, compareArrays } from '../src/parity';
 import { StateDict } from '../src/weights/state_dict';
 
 /** `../shared/fixtures` beside the repository root; never copied into the repo. */
@@ -55,19 +56,9 @@ export function activation(c: Case, key: string): tf.Tensor {
 /** Relative L2 and max abs error of `ours` against `ref`, and whether they meet the fixtures' tolerances. */
 export function closeness(ours: tf.Tensor, ref: tf.Tensor): { relL2: number; maxAbs: number; limit: number; ok: boolean } {
   expect(ours.shape).toEqual(ref.shape);
-  const a = ours.dataSync();
-  const b = ref.dataSync();
-  let d2 = 0, r2 = 0, maxAbs = 0, refMax = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = a[i] - b[i];
-    d2 += d * d;
-    r2 += b[i] * b[i];
-    maxAbs = Math.max(maxAbs, Math.abs(d));
-    refMax = Math.max(refMax, Math.abs(b[i]));
-  }
-  const relL2 = Math.sqrt(d2 / r2);
-  const limit = 1e-4 * Math.max(1, refMax);
-  return { relL2, maxAbs, limit, ok: relL2 <= 1e-5 && maxAbs <= limit };
+  const { relL2, maxAbs, refMax } = compareArrays(ours.dataSync() as Float32Array, ref.dataSync() as Float32Array);
+  const limit = PARITY_TOLERANCE.maxAbsFactor * Math.max(1, refMax);
+  return { relL2, maxAbs, limit, ok: relL2 <= PARITY_TOLERANCE.relL2 && maxAbs <= limit };
 }
 
 /** Asserts fixtures-README parity: relative L2 <= 1e-5 and max abs <= 1e-4 x max(1, max|ref|). */

@@ -8,8 +8,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { Command, Option } from 'commander';
 import { ModelConfig, VARIANTS, Version, configToJson } from '../config';
-import { DTYPE_BYTES } from '../io/safetensors';
-import { f32ToF16 } from '../io/half';
+import { encodeTensorData, safetensorsHeader } from '../io/safetensors';
 import { downloadModel } from '../io/hub';
 import { loadWeightsFile } from '../weights/load';
 import { detectArchitecture } from '../weights/detect';
@@ -39,8 +38,6 @@ export interface ConvertSummary {
   bytes: number;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 /** The official variant this configuration is, if any (`v2-vits`, `v2-metric-hypersim-vitl`, ...). */
 export function variantName(cfg: ModelConfig): string | undefined {
   const want = JSON.stringify(configToJson(cfg));
@@ -54,19 +51,7 @@ export function variantName(cfg: ModelConfig): string | undefined {
  */
 export async function writeSafetensorsFile(target: string, sd: StateDict, metadata: Record<string, string>, dtype: OutDtype): Promise<number> {
   const st = dtype === 'f16' ? 'F16' : 'F32';
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
-  for (const [name, t] of sd) {
-    const len = t.data.length * DTYPE_BYTES[st];
-    header[name] = { dtype: st, shape: t.shape, data_offsets: [offset, offset + len] };
-    offset += len;
-  }
-  const enc = new TextEncoder();
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + enc.encode(json).length) % 8)) % 8);
-  const headerBytes = enc.encode(json);
-  const lenBytes = new Uint8Array(8);
-  new DataView(lenBytes.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  const { bytes: head, dataBytes } = safetensorsHeader([...sd].map(([name, t]) => ({ name, shape: t.shape, dtype: st })), metadata);
 
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
   let fh: fs.FileHandle;
@@ -76,21 +61,8 @@ export async function writeSafetensorsFile(target: string, sd: StateDict, metada
     throw new Error(`cannot write ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   try {
-    await fh.write(lenBytes);
-    await fh.write(headerBytes);
-    for (const [, t] of sd) {
-      if (st === 'F32' && LITTLE_ENDIAN) {
-        await fh.write(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-      } else if (st === 'F32') {
-        const out = new DataView(new ArrayBuffer(t.data.length * 4));
-        t.data.forEach((v, i) => out.setFloat32(i * 4, v, true));
-        await fh.write(new Uint8Array(out.buffer));
-      } else {
-        const out = new DataView(new ArrayBuffer(t.data.length * 2));
-        for (let i = 0; i < t.data.length; i++) out.setUint16(i * 2, f32ToF16(t.data[i]), true);
-        await fh.write(new Uint8Array(out.buffer));
-      }
-    }
+    await fh.write(head);
+    for (const [, t] of sd) await fh.write(encodeTensorData(t.data, st));
     await fh.close();
     await fs.rename(tmp, target);
   } catch (e) {
@@ -98,7 +70,7 @@ export async function writeSafetensorsFile(target: string, sd: StateDict, metada
     await fs.rm(tmp, { force: true });
     throw e;
   }
-  return 8 + headerBytes.length + offset;
+  return head.length + dataBytes;
 }
 
 /** Converts `input` to our safetensors at `output`; throws (leaving no output) on any problem. */

@@ -147,40 +147,56 @@ export interface TensorToWrite {
   dtype?: 'F32' | 'F16';
 }
 
-/** Serialises tensors (in the given order) with optional string metadata. */
-export function serializeSafetensors(tensors: TensorToWrite[], metadata?: Record<string, string>): Uint8Array {
+/**
+ * The file's first part: the 8-byte length and the JSON header, padded with spaces so the data
+ * section starts 8-byte aligned (as the reference writer does). Tensors are laid out in order.
+ */
+export function safetensorsHeader(tensors: Array<{ name: string; shape: number[]; dtype: 'F32' | 'F16' }>, metadata?: Record<string, string>): { bytes: Uint8Array; dataBytes: number } {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
-  const seen = new Set<string>();
   for (const t of tensors) {
-    if (seen.has(t.name)) throw new Error(`serializeSafetensors: duplicate tensor name "${t.name}"`);
-    seen.add(t.name);
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) {
-      throw new Error(`serializeSafetensors: "${t.name}" has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
-    }
-    const dtype = t.dtype ?? 'F32';
-    const len = n * DTYPE_BYTES[dtype];
-    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + len] };
+    if (Object.prototype.hasOwnProperty.call(header, t.name)) throw new Error(`safetensors: duplicate tensor name "${t.name}"`);
+    const len = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + len] };
     offset += len;
   }
   const enc = new TextEncoder();
   let json = JSON.stringify(header);
-  // Pad the header with spaces so the data section starts 8-byte aligned (as the reference writer does).
   json += ' '.repeat((8 - ((8 + enc.encode(json).length) % 8)) % 8);
   const headerBytes = enc.encode(json);
-  const out = new Uint8Array(8 + headerBytes.length + offset);
-  const dv = new DataView(out.buffer);
-  dv.setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  let pos = 8 + headerBytes.length;
+  const bytes = new Uint8Array(8 + headerBytes.length);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  bytes.set(headerBytes, 8);
+  return { bytes, dataBytes: offset };
+}
+
+/** One tensor's data in the stored dtype (little-endian). */
+export function encodeTensorData(data: Float32Array, dtype: 'F32' | 'F16'): Uint8Array {
+  if (dtype === 'F32' && LITTLE_ENDIAN) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const out = new DataView(new ArrayBuffer(data.length * DTYPE_BYTES[dtype]));
+  if (dtype === 'F32') for (let i = 0; i < data.length; i++) out.setFloat32(i * 4, data[i], true);
+  else for (let i = 0; i < data.length; i++) out.setUint16(i * 2, f32ToF16(data[i]), true);
+  return new Uint8Array(out.buffer);
+}
+
+/** Serialises tensors (in the given order) with optional string metadata. */
+export function serializeSafetensors(tensors: TensorToWrite[], metadata?: Record<string, string>): Uint8Array {
   for (const t of tensors) {
-    if ((t.dtype ?? 'F32') === 'F32') {
-      for (let i = 0; i < t.data.length; i++, pos += 4) dv.setFloat32(pos, t.data[i], true);
-    } else {
-      for (let i = 0; i < t.data.length; i++, pos += 2) dv.setUint16(pos, f32ToF16(t.data[i]), true);
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (n !== t.data.length) {
+      throw new Error(`serializeSafetensors: "${t.name}" has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
     }
+  }
+  const typed = tensors.map((t) => ({ ...t, dtype: t.dtype ?? 'F32' }));
+  const { bytes: head, dataBytes } = safetensorsHeader(typed, metadata);
+  const out = new Uint8Array(head.length + dataBytes);
+  out.set(head, 0);
+  let pos = head.length;
+  for (const t of typed) {
+    const data = encodeTensorData(t.data, t.dtype);
+    out.set(data, pos);
+    pos += data.length;
   }
   return out;
 }
