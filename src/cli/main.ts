@@ -9,6 +9,7 @@ import { registerPreprocess } from './preprocess';
 import { registerConvert } from './convert';
 import { registerDownload } from './download';
 import { registerBench } from './bench';
+import { registerEval } from './eval';
 
 export function buildProgram(): Command {
   const program = new Command('depth-anything')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerDownload(program);
   registerBench(program);
+  registerEval(program);
   return program;
 }
 
