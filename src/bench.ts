@@ -4,6 +4,7 @@
  * synchronised with `await tensor.data()`, which only this staged pass does: the timed runs are
  * the plain `forward`).
  */
+import * as os from 'os';
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from './config';
 import { DepthAnythingWeights, bindWeights, disposeWeights, forward } from './depth_anything';
@@ -225,6 +226,13 @@ export interface BenchResult {
   bindMs: number;
   warmupMs: number[];
   timesMs: number[];
+  /**
+   * Process CPU time of each timed run (all threads). Less sensitive than wall time to other
+   * processes competing for the cores; wall ~ cpu / threads when threads scale perfectly.
+   */
+  cpuMs: number[];
+  /** 1-minute load average before and after the timed runs (other work on the machine). */
+  loadAverage: [number, number];
   minMs: number;
   medianMs: number;
   maxMs: number;
@@ -366,22 +374,29 @@ export async function runBench(cfg: ModelConfig, opts: BenchOptions): Promise<Be
   const x = benchInput(batch, H, W);
   let tensorBytes = tf.memory().numBytes;
   try {
+    const cpuMs: number[] = [];
     const pass = async (): Promise<number> => {
+      const c0 = process.cpuUsage();
       const t0 = now();
       const y = forward(w, cfg, x);
       await y.data();
       const ms = now() - t0;
+      const c = process.cpuUsage(c0);
+      cpuMs.push((c.user + c.system) / 1000);
       tensorBytes = Math.max(tensorBytes, tf.memory().numBytes);
       y.dispose();
       return ms;
     };
     const warmupMs: number[] = [];
     for (let i = 0; i < warmup; i++) warmupMs.push(await pass());
+    cpuMs.length = 0;
+    const load0 = os.loadavg()[0];
     const timesMs: number[] = [];
     for (let i = 0; i < runs; i++) {
       timesMs.push(await pass());
       opts.onRun?.(i, timesMs[i]);
     }
+    const loadAverage: [number, number] = [load0, os.loadavg()[0]];
     let stages: Stage[] | undefined;
     if (opts.stages !== false) {
       const staged = await stagedForward(w, cfg, x);
@@ -391,7 +406,7 @@ export async function runBench(cfg: ModelConfig, opts: BenchOptions): Promise<Be
     const flops = countFlops(cfg, H, W, batch);
     const med = median(timesMs);
     return {
-      backend: tf.getBackend(), height: H, width: W, batch, params, bindMs, warmupMs, timesMs,
+      backend: tf.getBackend(), height: H, width: W, batch, params, bindMs, warmupMs, timesMs, cpuMs, loadAverage,
       minMs: Math.min(...timesMs), medianMs: med, maxMs: Math.max(...timesMs),
       flops, gflops: flops.total / med / 1e6, ...(stages ? { stages } : {}), tensorBytes,
     };

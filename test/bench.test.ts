@@ -92,6 +92,8 @@ describe('timing', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(seen).toEqual([0, 1, 2]);
     expect(r.timesMs).toHaveLength(3);
+    expect(r.cpuMs).toHaveLength(3);
+    for (const c of r.cpuMs) expect(c).toBeGreaterThan(0);
     expect(r.warmupMs).toHaveLength(1);
     expect(r.minMs).toBeLessThanOrEqual(r.medianMs);
     expect(r.medianMs).toBeLessThanOrEqual(r.maxMs);

@@ -46,6 +46,7 @@ export function formatBench(r: BenchResult, title: string, backend: string): str
   lines.push(`warm-up (ms): ${r.warmupMs.map((t) => t.toFixed(0)).join(' ') || '-'}`);
   lines.push(`runs (ms):    ${r.timesMs.map((t) => t.toFixed(0)).join(' ')}`);
   lines.push(`min ${r.minMs.toFixed(1)} ms, median ${r.medianMs.toFixed(1)} ms, max ${r.maxMs.toFixed(1)} ms: ${r.gflops.toFixed(1)} GFLOP/s at the median`);
+  lines.push(`cpu time per run (ms, all threads): ${r.cpuMs.map((t) => t.toFixed(0)).join(' ')}; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' -> ')}`);
   if (r.stages) {
     const total = r.stages.reduce((s, x) => s + (x.name.startsWith('block 0:') ? 0 : x.ms), 0);
     lines.push('');
@@ -95,7 +96,7 @@ export function registerBench(program: Command): void {
           model: { version: cfg.version, encoder: cfg.encoder, config: opts.config ?? null },
           backend: info.name, backend_description: info.description, threads: info.threads ?? null,
           height: r.height, width: r.width, batch: r.batch, params: r.params,
-          bind_ms: r.bindMs, warmup_ms: r.warmupMs, times_ms: r.timesMs,
+          bind_ms: r.bindMs, warmup_ms: r.warmupMs, times_ms: r.timesMs, cpu_ms: r.cpuMs, load_average: r.loadAverage,
           min_ms: r.minMs, median_ms: r.medianMs, max_ms: r.maxMs,
           gflop: r.flops.total / 1e9, gflop_encoder: r.flops.encoder / 1e9, gflop_head: r.flops.head / 1e9,
           gflops: r.gflops, tensor_bytes: r.tensorBytes, rss_bytes: process.memoryUsage().rss,

@@ -30,6 +30,8 @@ describe('depth-anything bench', () => {
     expect(j.backend).toBe('cpu');
     expect([j.height, j.width, j.batch]).toEqual([28, 42, 1]);
     expect(j.times_ms).toHaveLength(2);
+    expect(j.cpu_ms).toHaveLength(2);
+    expect(j.load_average).toHaveLength(2);
     expect(j.warmup_ms).toHaveLength(1);
     for (const k of ['median_ms', 'min_ms', 'max_ms', 'gflop', 'gflops', 'bind_ms', 'params', 'rss_bytes', 'tensor_bytes']) expect(typeof j[k]).toBe('number');
     expect(j.min_ms).toBeLessThanOrEqual(j.median_ms);
