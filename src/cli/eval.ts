@@ -3,6 +3,7 @@
  * dataset folder under the standard protocols (zero-shot affine alignment for relative models,
  * direct comparison for metric ones) and prints per-image and mean metrics, or a JSON report.
  */
+import { constants as fsConstants, promises as fs } from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
@@ -99,6 +100,13 @@ export function registerEval(program: Command): void {
         crop: opts.crop ?? preset.crop,
       };
       if (range.minDepth >= range.maxDepth) cmd.error(`error: --min-depth ${range.minDepth} must be below --max-depth ${range.maxDepth}`);
+      // Checked before hours of evaluation, not after.
+      if (opts.report) {
+        const folder = path.dirname(path.resolve(opts.report));
+        await fs.access(folder, fsConstants.W_OK).catch((e: NodeJS.ErrnoException) => {
+          cmd.error(`error: cannot write the report ${opts.report}: folder ${folder} ${e.code === 'ENOENT' ? 'does not exist' : `is not writable (${e.code})`}`);
+        });
+      }
       let samples = await listSamples(opts.dataset, opts.data, { split: opts.split, gtDir: opts.gtDir });
       if (opts.maxImages !== undefined) samples = samples.slice(0, opts.maxImages);
 

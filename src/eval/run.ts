@@ -44,7 +44,8 @@ export interface ImageReport {
   error?: string;
 }
 
-export interface ProtocolReport extends EvalSettings {
+export interface ProtocolReport extends Omit<EvalSettings, 'protocol'> {
+  name: ProtocolName;
   description: string;
   resize: string;
   averaging: string;
@@ -62,8 +63,10 @@ export function describeProtocol(s: EvalSettings): ProtocolReport {
   const description = s.protocol === 'relative'
     ? `relative (zero-shot, MiDaS protocol): prediction taken as affine-invariant disparity, fitted to 1/GT by least-squares scale and shift over the valid pixels of each image, aligned disparity clamped below at 1/max_depth = ${1 / s.maxDepth}, inverted to depth`
     : `metric: prediction in metres compared directly, clamped to [${s.minDepth}, ${s.maxDepth}] m (NaN -> min, inf -> max) as ZoeDepth`;
+  const { protocol, ...rest } = s;
   return {
-    ...s,
+    name: protocol,
+    ...rest,
     description,
     resize: 'prediction resized to the ground truth size (bilinear, align_corners=True) where they differ',
     averaging: 'metrics per image over its valid pixels (min_depth < GT < max_depth, inside the crop), then the mean over evaluated images',

@@ -60,7 +60,7 @@ describe('eval end to end (tiny random V2 model, cpu)', () => {
     expect(JSON.parse(await fs.readFile(reportFile, 'utf8'))).toEqual(report);
     expect(report.model).toEqual({ version: 'v2', encoder: 'vits', metric: false, maxDepth: null });
     expect(report.dataset).toEqual({ kind: 'folder', dir: path.resolve(data), split: null, gtDir: null });
-    expect(report.protocol).toMatchObject({ protocol: 'relative', minDepth: 1e-3, maxDepth: 80, crop: 'none', depthScale: 1000, kbCrop: false, inputSize: 28, minValidPixels: 10 });
+    expect(report.protocol).toMatchObject({ name: 'relative', minDepth: 1e-3, maxDepth: 80, crop: 'none', depthScale: 1000, kbCrop: false, inputSize: 28, minValidPixels: 10 });
     expect(report.counts).toEqual({ images: 2, evaluated: 2, skipped: 0, failed: 0, resized: 0 });
     expect(report.images.map((r: { name: string }) => r.name)).toEqual(['first', 'second']);
     // Valid pixels: GT is 0 where i % 11 == 0 (30 of 320 pixels), everything else is in range.
@@ -94,7 +94,7 @@ describe('eval end to end (tiny random V2 model, cpu)', () => {
     expect(code).toBe(0);
     const report = JSON.parse(out);
     expect(report.model.metric).toBe(true);
-    expect(report.protocol.protocol).toBe('metric');
+    expect(report.protocol.name).toBe('metric');
     expect(report.protocol.description).toMatch(/^metric: prediction in metres compared directly/);
     expect(report.images[0].scale).toBeUndefined();
     for (const k of METRIC_NAMES) expect(Number.isFinite(report.mean[k])).toBe(true);
@@ -135,6 +135,9 @@ describe('eval end to end (tiny random V2 model, cpu)', () => {
     r = await run('eval', ...MODEL, '--data', data, '--dataset', 'sintel');
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/--dataset.*sintel.*Allowed choices are folder, nyu, kitti/);
+    r = await run('eval', ...MODEL, '--data', data, '--report', path.join(dir, 'nope', 'r.json'));
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain(`cannot write the report ${path.join(dir, 'nope', 'r.json')}: folder ${path.join(dir, 'nope')} does not exist`);
     r = await run('eval', ...MODEL, '--data', data, '--protocol', 'metric');
     expect(r.code).not.toBe(0);
     expect(r.err).toContain('--protocol metric needs a metric model (depth in metres); this model predicts relative disparity');
