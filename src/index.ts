@@ -44,3 +44,14 @@ export type { ParsedSafetensors, SafetensorsEntry, TensorToWrite } from './io/sa
 export { encodeNpy, decodeNpy, NpyError } from './io/npy';
 export { encodePly, decodePly } from './io/ply';
 export type { PointCloud } from './io/ply';
+
+// Evaluation: metrics, alignment, protocols, datasets.
+export { computeMetrics, meanMetrics, METRIC_NAMES, EvalError } from './eval/metrics';
+export type { DepthMetrics, MetricName } from './eval/metrics';
+export { fitScaleShift, alignDisparityToDepth } from './eval/align';
+export { evaluateImage, validMask, cropWindow, CROP_NAMES } from './eval/protocols';
+export type { CropName, ProtocolName, RangeAndCrop } from './eval/protocols';
+export { listSamples, readGroundTruth, DATASET_PRESETS, DATASET_KINDS, DatasetError } from './eval/datasets';
+export type { DatasetKind, DepthSample } from './eval/datasets';
+export { evaluateDataset, evaluateSample } from './eval/run';
+export type { EvalSettings, EvalReport, ImageReport, DepthPredictor } from './eval/run';
