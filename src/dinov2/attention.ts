@@ -4,42 +4,75 @@ import { LinearWeights, linear, loadLinear } from '../nn/linear';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
 
-/** dinov2 Attention: fused qkv Linear (rows q, k, v), softmax(q k^T / sqrt(d)) v, then proj. */
+/**
+ * dinov2 Attention: fused qkv Linear (rows q, k, v), softmax(q k^T / sqrt(d)) v, then proj.
+ *
+ * Two layouts, chosen once per backend when the weights are bound:
+ * - `fused` (tensorflow, cpu): one qkv product, then all heads in two batched products.
+ * - `perHead` (wasm): tfjs-backend-wasm sends a matMul to XNNPACK (SIMD, threaded) only when it
+ *   is one [M, K] x [K, N] product without transposes; batched or transposed ones go to a scalar
+ *   loop on one thread (12x slower), and its Slice copies its whole input out of the heap first.
+ *   So each head gets its own q, k^T and v weights and everything is a plain 2D product with no
+ *   slicing: q_h = x Wq_h + bq_h (pre-scaled by d^-0.5), k_h^T = Wk_h x^T, v_h = x Wv_h + bv_h.
+ *   The k bias is left out of the scores: it adds q_h . bk_h to every score of a row, which the
+ *   softmax cancels exactly.
+ */
+export type AttentionLayout = 'fused' | 'perHead';
+const LAYOUTS: Record<string, AttentionLayout> = { wasm: 'perHead' };
+export const attentionLayout = (backend: string): AttentionLayout => LAYOUTS[backend] ?? 'fused';
+
+export interface PerHeadWeights {
+  q: LinearWeights[]; // [C, D] each, scaled by D^-0.5
+  kT: tf.Tensor2D[]; // [D, C] each: the PyTorch rows as they are
+  kBias: tf.Tensor1D; // [C]; only to rebuild the qkv output for a tap
+  v: LinearWeights[]; // [C, D] each
+}
+
 export interface AttentionWeights {
   key: string;
-  qkv: LinearWeights;
+  qkv?: LinearWeights;
+  heads?: PerHeadWeights;
   proj: LinearWeights;
   numHeads: number;
 }
 
-export function loadAttention(sd: StateDictReader, key: string, cfg: ModelConfig): AttentionWeights {
+export function loadAttention(sd: StateDictReader, key: string, cfg: ModelConfig, layout = attentionLayout(tf.getBackend())): AttentionWeights {
   const C = cfg.embedDim;
-  return { key, qkv: loadLinear(sd, `${key}.qkv`, C, 3 * C), proj: loadLinear(sd, `${key}.proj`, C, C), numHeads: cfg.numHeads };
+  const H = cfg.numHeads;
+  const proj = loadLinear(sd, `${key}.proj`, C, C);
+  if (layout === 'fused') return { key, qkv: loadLinear(sd, `${key}.qkv`, C, 3 * C), proj, numHeads: H };
+  const w = sd.take(`${key}.qkv.weight`, [3 * C, C]).data; // PyTorch [out, in]: rows q, k, v
+  const b = sd.take(`${key}.qkv.bias`, [3 * C]).data;
+  const D = C / H;
+  const scale = D ** -0.5;
+  // Rows [first, first + D) of W as a [C, D] tfjs weight (transposed), times `s`.
+  const columns = (first: number, s: number): LinearWeights => {
+    const t = new Float32Array(C * D);
+    for (let o = 0; o < D; o++) for (let i = 0; i < C; i++) t[i * D + o] = w[(first + o) * C + i] * s;
+    return { w: tf.tensor2d(t, [C, D]), b: tf.tensor1d(b.slice(first, first + D).map((x) => x * s)) };
+  };
+  const heads: PerHeadWeights = {
+    q: Array.from({ length: H }, (_, h) => columns(h * D, scale)),
+    kT: Array.from({ length: H }, (_, h) => tf.tensor2d(w.slice((C + h * D) * C, (C + (h + 1) * D) * C), [D, C])),
+    kBias: tf.tensor1d(b.slice(C, 2 * C)),
+    v: Array.from({ length: H }, (_, h) => columns(2 * C + h * D, 1)),
+  };
+  return { key, heads, proj, numHeads: H };
 }
-
-/**
- * How the attention products run, chosen once per backend. tfjs-backend-wasm sends a matMul to
- * XNNPACK (SIMD, threaded) only when it is one [M, K] x [K, N] product without transposes; a
- * batched or transposed one goes to a scalar loop on one thread (measured: 12x slower). So on
- * wasm each head is its own pair of 2D products; elsewhere one batched product over all heads.
- */
-export type AttentionMode = 'per-head' | 'batched';
-const MODES: Record<string, AttentionMode> = { wasm: 'per-head' };
-export const attentionMode = (backend: string): AttentionMode => MODES[backend] ?? 'batched';
 
 /** [B, N, C] -> [B, N, C]. */
 export function attention(x: tf.Tensor3D, w: AttentionWeights, tap?: Tap): tf.Tensor3D {
   const [B, N, C] = x.shape;
-  const qkv = linear(x, w.qkv) as tf.Tensor3D;
-  tap?.(`${w.key}.qkv`, qkv);
-  const merged = attentionMode(tf.getBackend()) === 'per-head' ? perHead(qkv, w.numHeads) : batched(qkv, w.numHeads);
+  const merged = w.heads ? perHead(x, w.heads, w.key, tap) : fused(x, w.qkv as LinearWeights, w.numHeads, w.key, tap);
   return linear(tf.reshape(merged, [B, N, C]), w.proj) as tf.Tensor3D;
 }
 
-/** qkv [B, N, 3C] -> [B, N, C], all heads in two batched products. */
-function batched(qkv: tf.Tensor3D, H: number): tf.Tensor {
-  const [B, N, C3] = qkv.shape;
-  const D = C3 / 3 / H;
+/** x [B, N, C] -> [B, N, H, D]: one qkv product, then all heads in two batched products. */
+function fused(x: tf.Tensor3D, qkvWeights: LinearWeights, H: number, key: string, tap?: Tap): tf.Tensor {
+  const [B, N, C] = x.shape;
+  const D = C / H;
+  const qkv = linear(x, qkvWeights);
+  tap?.(`${key}.qkv`, qkv);
   const heads = tf.transpose(tf.reshape(qkv, [B, N, 3, H, D]), [2, 0, 3, 1, 4]); // (3, B, H, N, D)
   const [q, k, v] = tf.unstack(heads) as tf.Tensor4D[];
   const scores = tf.matMul(tf.mul(q, D ** -0.5), k, false, true); // (B, H, N, N)
@@ -47,26 +80,32 @@ function batched(qkv: tf.Tensor3D, H: number): tf.Tensor {
   return tf.transpose(ctx, [0, 2, 1, 3]); // (B, N, H, D)
 }
 
-/** qkv [B, N, 3C] -> [B, N, C], one image and one head at a time, as plain 2D products. */
-function perHead(qkv: tf.Tensor3D, H: number): tf.Tensor {
-  const [B, N, C3] = qkv.shape;
-  const C = C3 / 3;
+/** x [B, N, C] -> [B, N, C], one image and one head at a time, as plain 2D products. */
+function perHead(x: tf.Tensor3D, w: PerHeadWeights, key: string, tap?: Tap): tf.Tensor {
+  const [B, N, C] = x.shape;
+  const H = w.q.length;
   const D = C / H;
   const images: tf.Tensor[] = [];
+  const qkvImages: tf.Tensor[] = [];
   for (let b = 0; b < B; b++) {
-    const rows = tf.reshape(tf.slice(qkv, [b, 0, 0], [1, N, C3]), [N, C3]);
-    const q = tf.mul(tf.slice(rows, [0, 0], [N, C]), D ** -0.5); // (N, C)
-    const kT = tf.transpose(tf.slice(rows, [0, C], [N, C])); // (C, N): head h is rows h*D.. (contiguous)
-    const v = tf.slice(rows, [0, 2 * C], [N, C]); // (N, C)
-    const heads: tf.Tensor[] = [];
-    for (let h = 0; h < H; h++) {
-      // A scope per head keeps one N x N score matrix alive at a time.
-      heads.push(tf.tidy(() => {
-        const scores = tf.matMul(tf.slice(q, [0, h * D], [N, D]), tf.slice(kT, [h * D, 0], [D, N])); // (N, N)
-        return tf.matMul(tf.softmax(scores), tf.slice(v, [0, h * D], [N, D])); // (N, D)
-      }));
+    const xb = tf.reshape(B === 1 ? x : tf.slice(x, [b, 0, 0], [1, N, C]), [N, C]);
+    const xT = tf.transpose(xb); // (C, N)
+    // A scope per head keeps one N x N score matrix alive at a time.
+    const heads = Array.from({ length: H }, (_, h) => tf.tidy(() => {
+      const q = tf.fused.matMul({ a: xb, b: w.q[h].w, bias: w.q[h].b }); // (N, D), scaled
+      const kT = tf.matMul(w.kT[h], xT); // (D, N), without its bias
+      const v = tf.fused.matMul({ a: xb, b: w.v[h].w, bias: w.v[h].b }); // (N, D)
+      const out = tf.matMul(tf.softmax(tf.matMul(q, kT)), v); // (N, D)
+      return tap ? { out, q, kT, v } : { out };
+    }) as { out: tf.Tensor; q?: tf.Tensor; kT?: tf.Tensor; v?: tf.Tensor });
+    images.push(tf.concat(heads.map((p) => p.out), 1)); // (N, C), heads side by side
+    if (tap) {
+      // The official qkv output, for parity: q unscaled, k with its bias.
+      const q = tf.div(tf.concat(heads.map((p) => p.q as tf.Tensor), 1), D ** -0.5);
+      const k = tf.add(tf.transpose(tf.concat(heads.map((p) => p.kT as tf.Tensor), 0)), w.kBias);
+      qkvImages.push(tf.concat([q, k, tf.concat(heads.map((p) => p.v as tf.Tensor), 1)], 1));
     }
-    images.push(tf.concat(heads, 1)); // (N, C), heads side by side as in the batched layout
   }
-  return tf.stack(images); // (B, N, C)
+  if (tap) tap(`${key}.qkv`, tf.stack(qkvImages)); // (B, N, 3C)
+  return B === 1 ? images[0] : tf.stack(images); // (B, N, C)
 }
