@@ -37,8 +37,10 @@ export function depthToSpace(y: tf.Tensor4D, k: number): tf.Tensor4D {
   if (!TRANSPOSE_D2S[tf.getBackend()]) return tf.depthToSpace(y, k, 'NHWC');
   const [B, h, w, kkC] = y.shape;
   const C = kkC / (k * k);
-  const rows = tf.transpose(tf.reshape(y, [B * h, w, k, k * C]), [0, 2, 1, 3]); // (B*h, k, w, k*C)
-  return tf.reshape(rows, [B, h * k, w * k, C]);
+  return tf.tidy(() => {
+    const rows = tf.transpose(tf.reshape(y, [B * h, w, k, k * C]), [0, 2, 1, 3]); // (B*h, k, w, k*C)
+    return tf.reshape(rows, [B, h * k, w * k, C]);
+  });
 }
 
 /** [B, h, w, Cin] -> [B, h*k, w*k, Cout]. */
