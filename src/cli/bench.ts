@@ -69,7 +69,7 @@ export function registerBench(program: Command): void {
     .addOption(new Option('--encoder <name>', 'backbone').choices(['vits', 'vitb', 'vitl', 'vitg']).default('vits'))
     .addOption(new Option('--model-version <v>', 'Depth Anything version (which blocks feed the head)').choices(['v1', 'v2']).default('v2'))
     .option('--config <file>', 'a config.json (fixtures\' schema) instead of --encoder/--model-version')
-    .option('--size <n|HxW>', 'input size in pixels, multiples of 14', parseSize, [518, 518] as [number, number])
+    .addOption(new Option('--size <n|HxW>', 'input size in pixels, multiples of 14').argParser(parseSize).default([518, 518], '518'))
     .option('--batch <n>', 'images per pass', positiveInt('--batch'), 1)
     .addOption(backendOption())
     .option('--threads <n>', 'wasm threads (default: logical cores, or DEPTH_ANYTHING_THREADS)', positiveInt('--threads'))
