@@ -25,7 +25,11 @@ describe.each(['wasm', 'cpu'] as const)('parity on %s', (backend) => {
     // Every float tensor the reference records is one this model computes and compares.
     expect(report.notComputed).toEqual([]);
     const compared = new Set(report.comparisons.map((r) => r.key));
-    for (const key of REQUIRED_KEYS) expect(compared.has(key)).toBe(true);
+    // The seams the issue names, wherever the reference records them (the full-size case keeps
+    // only the main ones).
+    const recorded = REQUIRED_KEYS.filter((k) => c.activations.tensors.has(k));
+    expect(recorded).toContain('output');
+    for (const key of recorded) expect(compared.has(key)).toBe(true);
     for (let i = 0; i < 4; i++) {
       for (const key of [`features.${i}.cls`, `depth_head.projects.${i}`, `depth_head.resize_layers.${i}`]) expect(compared.has(key)).toBe(true);
     }
