@@ -6,15 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { BackendName, initBackend } from '../backend';
 import { EncoderName, ModelConfig, officialConfig } from '../config';
 import { BenchResult, runBench } from '../bench';
-import { backendOption, readConfigFile } from './common';
-
-function positiveInt(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a positive integer; got "${v}"`);
-    return n;
-  };
-}
+import { backendOption, positiveInt, readConfigFile, threadsOption } from './common';
 
 function nonNegativeInt(flag: string) {
   return (v: string): number => {
@@ -72,7 +64,7 @@ export function registerBench(program: Command): void {
     .addOption(new Option('--size <n|HxW>', 'input size in pixels, multiples of 14').argParser(parseSize).default([518, 518], '518'))
     .option('--batch <n>', 'images per pass', positiveInt('--batch'), 1)
     .addOption(backendOption())
-    .option('--threads <n>', 'wasm threads (default: logical cores, or DEPTH_ANYTHING_THREADS)', positiveInt('--threads'))
+    .addOption(threadsOption())
     .option('--runs <n>', 'timed passes', positiveInt('--runs'), 5)
     .option('--warmup <n>', 'untimed passes first', nonNegativeInt('--warmup'), 1)
     .option('--no-stages', 'skip the stage-by-stage pass')

@@ -1,6 +1,6 @@
 /** Helpers shared by the CLI commands: backend and weights options, config files. */
 import { promises as fs } from 'fs';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, BackendName, initBackend } from '../backend';
 import { ModelConfig, configFromJson } from '../config';
 
@@ -8,9 +8,22 @@ export function backendOption(): Option {
   return new Option('--backend <name>', 'tfjs backend').choices(BACKEND_NAMES as string[]).default('auto');
 }
 
+/** Parses a positive integer option value, naming the flag when it is not one. */
+export function positiveInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a positive integer; got "${v}"`);
+    return n;
+  };
+}
+
+export function threadsOption(): Option {
+  return new Option('--threads <n>', 'wasm threads (default: logical cores, or DEPTH_ANYTHING_THREADS)').argParser(positiveInt('--threads'));
+}
+
 /** Starts the backend and says which one runs (on stderr, so stdout stays clean for --json). */
-export async function startBackend(name: string, quiet = false): Promise<void> {
-  const info = await initBackend(name as BackendName);
+export async function startBackend(name: string, threads?: number, quiet = false): Promise<void> {
+  const info = await initBackend(name as BackendName, threads !== undefined ? { threads } : {});
   if (!quiet) process.stderr.write(`backend: ${info.description}\n`);
 }
 

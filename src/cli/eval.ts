@@ -15,7 +15,7 @@ import { METRIC_NAMES } from '../eval/metrics';
 import { CROP_NAMES, CropName, ProtocolName } from '../eval/protocols';
 import { DEFAULT_MIN_VALID_PIXELS, EvalReport, EvalSettings, ImageReport, evaluateDataset } from '../eval/run';
 import { inputSizeArg } from './predict';
-import { backendOption } from './common';
+import { backendOption, threadsOption } from './common';
 
 interface EvalCliOptions {
   weights: string;
@@ -35,6 +35,7 @@ interface EvalCliOptions {
   json?: boolean;
   report?: string;
   backend: string;
+  threads?: number;
 }
 
 const positive = (name: string, integer = false) => (v: string): number => {
@@ -92,6 +93,7 @@ export function registerEval(program: Command): void {
     .option('--json', 'print the JSON report on stdout (the summary goes to stderr)')
     .option('--report <file>', 'also write the JSON report to this file')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (opts: EvalCliOptions, cmd: Command) => {
       const preset = DATASET_PRESETS[opts.dataset];
       const range = {
@@ -110,7 +112,7 @@ export function registerEval(program: Command): void {
       let samples = await listSamples(opts.dataset, opts.data, { split: opts.split, gtDir: opts.gtDir });
       if (opts.maxImages !== undefined) samples = samples.slice(0, opts.maxImages);
 
-      const model = await DepthAnything.load(opts.weights, { backend: opts.backend as BackendName, config: opts.config });
+      const model = await DepthAnything.load(opts.weights, { backend: opts.backend as BackendName, threads: opts.threads, config: opts.config });
       try {
         const settings: EvalSettings = {
           protocol: opts.protocol === 'auto' ? (model.metric ? 'metric' : 'relative') : opts.protocol,

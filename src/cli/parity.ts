@@ -6,7 +6,7 @@ import { configFromMetadata, loadWeightsFile } from '../weights/load';
 import { bindWeights, disposeWeights } from '../depth_anything';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { formatParityReport, runParity } from '../parity';
-import { backendOption, readConfigFile, startBackend } from './common';
+import { backendOption, readConfigFile, startBackend, threadsOption } from './common';
 import { writeFileAtomic } from '../io/atomic';
 
 interface ParityOptions {
@@ -14,6 +14,7 @@ interface ParityOptions {
   config?: string;
   reference: string;
   backend: string;
+  threads?: number;
   dump?: string;
 }
 
@@ -25,9 +26,10 @@ export function registerParity(program: Command): void {
     .option('--config <file>', 'model configuration (fixtures\' config.json schema); default: from the weights or the reference metadata')
     .requiredOption('--reference <file>', 'activations recorded from the official code (safetensors: input, output, module paths)')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--dump <file>', 'write every tensor computed, under the reference\'s names, in PyTorch layouts (safetensors)')
     .action(async (opts: ParityOptions) => {
-      await startBackend(opts.backend);
+      await startBackend(opts.backend, opts.threads);
       const loaded = await loadWeightsFile(opts.weights);
       let refBytes: Buffer;
       try {

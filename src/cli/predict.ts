@@ -18,7 +18,7 @@ import {
   DEFAULT_FOCAL, OUTPUT_FORMATS, OutputFormat, colorizeDepth, depthToNpy, depthToPng16, depthToPointCloud,
   pointCloudToPly, rgbToPng, sideBySide, writeOutputFile,
 } from '../pipeline/outputs';
-import { backendOption } from './common';
+import { backendOption, threadsOption } from './common';
 import { progressReporter } from './download';
 import { downloadModel } from '../io/hub';
 
@@ -98,6 +98,7 @@ export interface PredictCliOptions {
   focalLengthX: number;
   focalLengthY: number;
   backend: string;
+  threads?: number;
 }
 
 /** One image through the model to every requested file; returns the files written. */
@@ -158,6 +159,7 @@ export function registerPredict(program: Command): void {
     .option('--focal-length-x <px>', 'point cloud: focal length in pixels along x', positiveNumber('--focal-length-x'), DEFAULT_FOCAL)
     .option('--focal-length-y <px>', 'point cloud: focal length in pixels along y', positiveNumber('--focal-length-y'), DEFAULT_FOCAL)
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (args: string[], opts: PredictCliOptions, cmd: Command) => {
       const { inputs, unmatched } = await expandInputs(args);
       for (const u of unmatched) process.stderr.write(`error: ${u}: no such file, or no image matches\n`);
@@ -165,7 +167,7 @@ export function registerPredict(program: Command): void {
 
       if ((opts.weights === undefined) === (opts.model === undefined)) cmd.error('error: pass either --weights FILE or --model NAME');
       const weights = opts.weights ?? (await downloadModel(opts.model!, { onProgress: progressReporter(opts.model!) })).path;
-      const model = await DepthAnything.load(weights, { backend: opts.backend as BackendName, config: opts.config });
+      const model = await DepthAnything.load(weights, { backend: opts.backend as BackendName, threads: opts.threads, config: opts.config });
       try {
         process.stderr.write(`model: ${model.config.version} ${model.config.encoder} (width ${model.config.embedDim}, ${model.config.depth} blocks)${model.metric ? ` metric (max ${model.config.maxDepth} m)` : ''} from ${weights}; backend: ${model.backend.description}\n`);
         if (opts.format.includes('ply') && !model.metric) {

@@ -28,6 +28,8 @@ export interface WeightsInMemory {
 export interface LoadOptions {
   /** tfjs backend. Default: keep the active one if a backend is already set, else `auto`. */
   backend?: BackendName;
+  /** wasm only: threads (default: logical cores, or DEPTH_ANYTHING_THREADS). */
+  threads?: number;
   /**
    * The model configuration: a `ModelConfig`, a variant name (`'v2-vits'`, see `VARIANTS`), or a
    * path to a config.json. Default: what the weights record (our safetensors' metadata, a
@@ -88,8 +90,8 @@ export class DepthAnything {
    * starts the backend and binds the weights to the model (strictly: a mismatch lists every key).
    */
   static async load(weights: string | WeightsInMemory, opts: LoadOptions = {}): Promise<DepthAnything> {
-    const backend = opts.backend !== undefined || !tf.engine().backendName
-      ? await initBackend(opts.backend ?? 'auto')
+    const backend = opts.backend !== undefined || opts.threads !== undefined || !tf.engine().backendName
+      ? await initBackend(opts.backend ?? 'auto', opts.threads !== undefined ? { threads: opts.threads } : {})
       : { name: tf.getBackend(), description: tf.getBackend() };
     const config = resolveConfigOption(opts.config);
     let stateDict: StateDict;

@@ -1,0 +1,3 @@
+import { parityOn } from './parity_suite';
+
+parityOn('cpu');
