@@ -4,11 +4,11 @@
  * configuration in `__metadata__.config`. Written tensor by tensor to a temporary file that is
  * renamed at the end, so memory holds the model once and a failure leaves no OUT.
  */
-import { promises as fs } from 'fs';
 import * as path from 'path';
 import { Command, Option } from 'commander';
 import { ModelConfig, VARIANTS, Version, configToJson } from '../config';
 import { encodeTensorData, safetensorsHeader } from '../io/safetensors';
+import { writeAtomically } from '../io/atomic';
 import { downloadModel } from '../io/hub';
 import { loadWeightsFile } from '../weights/load';
 import { detectArchitecture } from '../weights/detect';
@@ -53,22 +53,13 @@ export async function writeSafetensorsFile(target: string, sd: StateDict, metada
   const st = dtype === 'f16' ? 'F16' : 'F32';
   const { bytes: head, dataBytes } = safetensorsHeader([...sd].map(([name, t]) => ({ name, shape: t.shape, dtype: st })), metadata);
 
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
-  let fh: fs.FileHandle;
   try {
-    fh = await fs.open(tmp, 'wx');
+    await writeAtomically(target, async (fh) => {
+      await fh.write(head);
+      for (const [, t] of sd) await fh.write(encodeTensorData(t.data, st));
+    });
   } catch (e) {
     throw new Error(`cannot write ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  try {
-    await fh.write(head);
-    for (const [, t] of sd) await fh.write(encodeTensorData(t.data, st));
-    await fh.close();
-    await fs.rename(tmp, target);
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await fs.rm(tmp, { force: true });
-    throw e;
   }
   return head.length + dataBytes;
 }

@@ -1,5 +1,8 @@
 /** IEEE 754 half and bfloat16 <-> float32 conversions (bit-exact, round-to-nearest-even). */
 
+/** Typed arrays use the platform's byte order; the formats we read and write are little-endian. */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 

@@ -5,6 +5,7 @@
  *
  * Hand-written: the format is a dozen lines, and the npm readers (npyjs) do not write.
  */
+import { LITTLE_ENDIAN } from './half';
 
 export class NpyError extends Error {
   constructor(readonly source: string, detail: string) {
@@ -13,7 +14,6 @@ export class NpyError extends Error {
   }
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 /** Encodes a float32 array of the given shape (`np.load` gives it back as `float32`). */

@@ -31,8 +31,6 @@ export interface UnpickleOptions {
 /** Tuples are frozen arrays; lists plain arrays; dicts Maps. */
 export const isTuple = (v: unknown): v is readonly unknown[] => Array.isArray(v) && Object.isFrozen(v);
 
-const MARK = Symbol('mark');
-
 const OPCODE_NAMES: Record<number, string> = {
   0x81: 'NEWOBJ', 0x92: 'NEWOBJ_EX', 0x69: 'INST', 0x6f: 'OBJ', 0x50: 'PERSID', 0x97: 'BYTEARRAY8',
   0x96: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4',

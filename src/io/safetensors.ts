@@ -5,7 +5,7 @@
  * We write our own reader and writer because the npm `safetensors` package has no writer, no
  * types, and mis-handles byte offsets; the format is small enough to validate fully here.
  */
-import { f16ToF32, bf16ToF32, f32ToF16 } from './half';
+import { LITTLE_ENDIAN, f16ToF32, bf16ToF32, f32ToF16 } from './half';
 
 export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -44,7 +44,6 @@ export class SafetensorsError extends Error {
   }
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const isNonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 

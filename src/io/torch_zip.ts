@@ -7,7 +7,7 @@
  */
 import { ZipArchive } from './zip';
 import { unpickle, PyCallable, isTuple } from './pickle';
-import { f16ToF32, bf16ToF32 } from './half';
+import { LITTLE_ENDIAN, f16ToF32, bf16ToF32 } from './half';
 import { StateDict } from '../weights/state_dict';
 
 export class TorchCheckpointError extends Error {
@@ -55,7 +55,6 @@ const halfToFloat = (): Float32Array => {
 };
 
 const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function callable(pyName: string, call: (args: readonly unknown[]) => unknown): PyCallable {
   return { pyName, call };

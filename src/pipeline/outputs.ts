@@ -4,8 +4,7 @@
  * Encoders are pure (bytes out); `writeOutputFile` is the only writer.
  */
 import { promises as fs } from 'fs';
-import * as path from 'path';
-import { randomBytes } from 'crypto';
+import { writeFileAtomic } from '../io/atomic';
 import sharp from 'sharp';
 import { encodeNpy } from '../io/npy';
 import { encodePly, PointCloud } from '../io/ply';
@@ -125,10 +124,8 @@ const SIGNATURES: Record<FileKind, (head: Uint8Array) => boolean> = {
 };
 
 /**
- * Writes atomically: a temporary file in the same folder, synced, then renamed over `file`.
- * An existing `file` is replaced only if it is a regular file of the same kind (a previous
+ * Writes atomically (see writeFileAtomic). An existing `file` is replaced only if it is a regular file of the same kind (a previous
  * output); anything else (a folder, the input photo, another format) is refused.
- * Hand-written: write-file-atomic's current major needs Node 22, and the type check is ours anyway.
  */
 export async function writeOutputFile(file: string, bytes: Uint8Array, kind: FileKind): Promise<void> {
   let existing: import('fs').Stats | undefined;
@@ -144,18 +141,9 @@ export async function writeOutputFile(file: string, bytes: Uint8Array, kind: Fil
     try { await fh.read(head, 0, 16, 0); } finally { await fh.close(); }
     if (!SIGNATURES[kind](head)) throw new OutputError(`${file} exists and is not a ${kind} file; refusing to overwrite it`);
   }
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const fh = await fs.open(tmp, 'wx');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, file);
+    await writeFileAtomic(file, bytes);
   } catch (e) {
-    await fs.rm(tmp, { force: true });
     throw new OutputError(`cannot write ${file}: ${(e as Error).message}`);
   }
 }

@@ -14,6 +14,7 @@ import { readTorchCheckpoint } from '../io/torch_zip';
 import { StateDict, WeightsError } from './state_dict';
 import { configFromHfConfig, isHfLayout, remapHfStateDict } from './remap_hf';
 import { ResolveInputs, resolveConfig } from './detect';
+import { LITTLE_ENDIAN } from '../io/half';
 
 export type WeightsFormat = 'pth' | 'hf-safetensors' | 'safetensors';
 
@@ -41,7 +42,6 @@ export interface LoadOptions {
   hfConfig?: unknown;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Float32 tensors become views into the file's bytes when aligned (no second copy of the model);
