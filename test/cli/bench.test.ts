@@ -1,24 +1,9 @@
 import * as path from 'path';
-import { main } from '../../src/cli/main';
+import { runCli as run } from './run_cli';
 import { parseSize } from '../../src/cli/bench';
 
 const TINY = path.resolve(__dirname, '../../../shared/fixtures/parity/v2-tiny/config.json');
 
-/** Runs the CLI in-process; returns the exit code and what it wrote. */
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const spyErr = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { err += c.toString(); return true; });
-  const spyOut = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { out += c.toString(); return true; });
-  try {
-    const code = await main(['node', 'depth-anything', ...args]);
-    return { code, out, err };
-  } finally {
-    spyErr.mockRestore();
-    spyOut.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 describe('depth-anything bench', () => {
   test('--json prints one object with the timings, FLOPs and stages', async () => {

@@ -3,27 +3,13 @@ import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
-import { main } from '../../src/cli/main';
+import { runCli as run } from './run_cli';
 import { METRIC_NAMES } from '../../src/eval/metrics';
 import { initBackend } from '../../src/backend';
 
 const TINY = path.resolve(__dirname, '../../../shared/fixtures/parity/v2-tiny');
 const MODEL = ['--weights', path.join(TINY, 'weights.safetensors'), '--config', path.join(TINY, 'config.json'), '--input-size', '28', '--backend', 'cpu'];
 
-/** Runs the CLI in-process; returns the exit code, stdout and stderr. */
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const spyErr = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { err += c.toString(); return true; });
-  const spyOut = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { out += c.toString(); return true; });
-  try {
-    const code = await main(['node', 'depth-anything', ...args]);
-    return { code, out, err };
-  } finally {
-    spyErr.mockRestore();
-    spyOut.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 beforeAll(async () => { await initBackend('cpu'); });
 

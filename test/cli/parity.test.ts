@@ -2,25 +2,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { main } from '../../src/cli/main';
+import { runCli as run } from './run_cli';
 import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
 import { caseDir } from '../helpers';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a) => { out.push(a.join(' ')); });
-  const write = jest.spyOn(process.stderr, 'write').mockImplementation((s) => { err.push(String(s)); return true; });
-  process.exitCode = undefined;
-  try {
-    const code = await main(['node', 'depth-anything', ...args]);
-    return { code, out: out.join('\n'), err: err.join('') };
-  } finally {
-    log.mockRestore();
-    write.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 describe('depth-anything parity', () => {
   let tmp: string;
@@ -30,7 +14,7 @@ describe('depth-anything parity', () => {
   test('passes on a fixture, one line per tensor, and dumps PyTorch layouts', async () => {
     const dir = caseDir('v2-tiny-metric');
     const dump = path.join(tmp, 'dump.safetensors');
-    const r = await run(['parity', '--weights', `${dir}/weights.safetensors`, '--config', `${dir}/config.json`,
+    const r = await run(...['parity', '--weights', `${dir}/weights.safetensors`, '--config', `${dir}/config.json`,
       '--reference', `${dir}/activations.safetensors`, '--backend', 'cpu', '--dump', dump]);
     expect(r.code).toBe(0);
     expect(r.err).toContain('backend: cpu');
@@ -49,7 +33,7 @@ describe('depth-anything parity', () => {
   });
 
   test('fails (exit 1, FAIL lines) when the weights are not the reference\'s', async () => {
-    const r = await run(['parity', '--weights', `${caseDir('v2-tiny')}/weights.safetensors`,
+    const r = await run(...['parity', '--weights', `${caseDir('v2-tiny')}/weights.safetensors`,
       '--reference', `${caseDir('v2-tiny-metric')}/activations.safetensors`, '--config', `${caseDir('v2-tiny-metric')}/config.json`, '--backend', 'cpu']);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^pretrained\.tokens\s.*FAIL$/m);
@@ -57,7 +41,7 @@ describe('depth-anything parity', () => {
   });
 
   test('a missing reference is a clear error', async () => {
-    await expect(run(['parity', '--weights', `${caseDir('v2-tiny')}/weights.safetensors`, '--reference', path.join(tmp, 'nope.safetensors'), '--backend', 'cpu']))
+    await expect(run(...['parity', '--weights', `${caseDir('v2-tiny')}/weights.safetensors`, '--reference', path.join(tmp, 'nope.safetensors'), '--backend', 'cpu']))
       .rejects.toThrow(`cannot read reference ${path.join(tmp, 'nope.safetensors')}: ENOENT`);
   });
 });

@@ -2,7 +2,7 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { main } from '../../src/cli/main';
+import { runCli as run } from './run_cli';
 import { decodeNpy } from '../../src/io/npy';
 import { decodePly } from '../../src/io/ply';
 import { parseSafetensors, entryToFloat32 } from '../../src/io/safetensors';
@@ -13,20 +13,6 @@ const FULL = path.join(FIXTURES, 'parity/v2-vits-full');
 const tiny = (name: string) => ['--weights', path.join(FIXTURES, 'parity', name, 'weights.safetensors'), '--config', path.join(FIXTURES, 'parity', name, 'config.json')];
 const SMALL = ['--input-size', '28', '--backend', 'cpu'];
 
-/** Runs the CLI in-process; returns the exit code and what it wrote to stderr. */
-async function run(...args: string[]): Promise<{ code: number; err: string }> {
-  let err = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err += chunk.toString(); return true; });
-  const spyOut = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    const code = await main(['node', 'depth-anything', ...args]);
-    return { code, err };
-  } finally {
-    spy.mockRestore();
-    spyOut.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 const png = (w: number, h: number, seed = 1) =>
   sharp(Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 31 * seed + (i >> 5)) % 256), { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();

@@ -1,21 +1,11 @@
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { main } from '../../src/cli/main';
+import { runCli as run } from './run_cli';
 import { parseSafetensors, entryToFloat32 } from '../../src/io/safetensors';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures');
 
-async function run(...args: string[]): Promise<{ code: number; err: string }> {
-  let err = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err += chunk.toString(); return true; });
-  try {
-    return { code: await main(['node', 'depth-anything', ...args]), err };
-  } finally {
-    spy.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 let dir: string;
 beforeEach(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'da-pre-')); });
