@@ -16,6 +16,7 @@ interface ParityOptions {
   backend: string;
   threads?: number;
   dump?: string;
+  json?: boolean;
 }
 
 export function registerParity(program: Command): void {
@@ -27,6 +28,7 @@ export function registerParity(program: Command): void {
     .requiredOption('--reference <file>', 'activations recorded from the official code (safetensors: input, output, module paths)')
     .addOption(backendOption())
     .addOption(threadsOption())
+    .option('--json', 'print the comparison as one JSON object (ok, comparisons, notComputed) instead of the table')
     .option('--dump <file>', 'write every tensor computed, under the reference\'s names, in PyTorch layouts (safetensors)')
     .action(async (opts: ParityOptions) => {
       await startBackend(opts.backend, opts.threads);
@@ -43,10 +45,15 @@ export function registerParity(program: Command): void {
       const w = bindWeights(loaded.stateDict, cfg, loaded.source);
       try {
         const report = await runParity(w, cfg, reference);
-        console.log(formatParityReport(report));
+        if (opts.json) {
+          const { ok, comparisons, notComputed } = report;
+          process.stdout.write(`${JSON.stringify({ ok, comparisons, notComputed })}\n`);
+        } else {
+          console.log(formatParityReport(report));
+        }
         if (opts.dump) {
           await writeFileAtomic(opts.dump, serializeSafetensors(report.computed, { source: path.basename(opts.weights), reference: path.basename(opts.reference) }));
-          console.log(`wrote ${report.computed.length} tensors to ${opts.dump}`);
+          process.stderr.write(`wrote ${report.computed.length} tensors to ${opts.dump}\n`);
         }
         process.exitCode = report.ok ? 0 : 1;
       } finally {

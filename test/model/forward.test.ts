@@ -1,6 +1,7 @@
 /** The whole model through its public functions: batches, input checks, encode, tensor hygiene. */
 import * as tf from '@tensorflow/tfjs-core';
 import { bindWeights, disposeWeights, encode, forward, DepthAnythingWeights } from '../../src/depth_anything';
+import { runParity } from '../../src/parity';
 import { Case, activation, expectParity, loadCase, useBackend } from '../helpers';
 
 describe.each(['cpu', 'wasm'] as const)('forward on %s (v2-tiny)', (backend) => {
@@ -39,6 +40,13 @@ describe.each(['cpu', 'wasm'] as const)('forward on %s (v2-tiny)', (backend) => 
     tf.dispose(enc.layers.flatMap((l) => [l.patch, l.cls]));
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
+  });
+
+  test('runParity (in process) passes and leaves numTensors unchanged', async () => {
+    const before = tf.memory().numTensors;
+    const report = await runParity(w, c.config, c.activations);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(report.ok).toBe(true);
   });
 
   test('sides that are not multiples of 14 get a clear error, and nothing leaks', () => {
