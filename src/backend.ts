@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { defaultThreads, runningWasmThreads, startWasm } from './wasm_threads';
+import { defaultThreads, startWasm } from './wasm_threads';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -112,9 +112,4 @@ export async function initBackend(requested: BackendName = 'auto', options: Back
     if (requested !== 'auto') throw new Error(`backend "${name}" failed to initialise`);
   }
   throw new Error('no tfjs backend could be initialised');
-}
-
-/** Threads the wasm backend runs with (1 if it has not started). */
-export function wasmThreads(): number {
-  return runningWasmThreads() ?? 1;
 }
