@@ -54,6 +54,9 @@ const halfToFloat = (): Float32Array => {
   return halfTable;
 };
 
+/** Pickled values for messages: ints past 2^53 unpickle as BigInt, which JSON.stringify refuses. */
+const show = (v: unknown): string => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x)) ?? String(v);
+
 const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 function callable(pyName: string, call: (args: readonly unknown[]) => unknown): PyCallable {
@@ -96,9 +99,9 @@ function rebuildTensor(source: string, args: readonly unknown[]): TensorRef {
   if (args.length < 4) bad(`expected at least 4 arguments, got ${args.length}`);
   if (storage?.kind !== 'storage') bad('first argument is not a storage');
   if (!isNat(offset)) bad(`storage offset ${String(offset)} is not a non-negative integer`);
-  if (!isTuple(size) || !size.every(isNat)) bad(`size ${JSON.stringify(size)} is not a tuple of non-negative integers`);
+  if (!isTuple(size) || !size.every(isNat)) bad(`size ${show(size)} is not a tuple of non-negative integers`);
   if (!isTuple(stride) || !stride.every(isNat) || (stride as unknown[]).length !== (size as unknown[]).length) {
-    bad(`stride ${JSON.stringify(stride)} does not match size ${JSON.stringify(size)}`);
+    bad(`stride ${show(stride)} does not match size ${show(size)}`);
   }
   return { kind: 'tensor', storage, offset: offset as number, shape: [...(size as number[])], stride: [...(stride as number[])] };
 }
@@ -106,10 +109,10 @@ function rebuildTensor(source: string, args: readonly unknown[]): TensorRef {
 function persistentLoad(source: string) {
   return (pid: unknown): StorageRef => {
     const bad = (detail: string): never => { throw new TorchCheckpointError(source, `persistent id ${detail}`); };
-    if (!isTuple(pid) || pid[0] !== 'storage' || pid.length !== 5) bad(`${JSON.stringify(pid)} is not ('storage', type, key, location, numel)`);
+    if (!isTuple(pid) || pid[0] !== 'storage' || pid.length !== 5) bad(`${show(pid)} is not ('storage', type, key, location, numel)`);
     const [, type, key, , numel] = pid as readonly unknown[];
     if ((type as StorageType | undefined)?.kind !== 'storageType') bad(`names no storage type`);
-    if (typeof key !== 'string' || !/^[\w.-]+$/.test(key)) bad(`has a bad storage key ${JSON.stringify(key)}`);
+    if (typeof key !== 'string' || !/^[\w.-]+$/.test(key)) bad(`has a bad storage key ${show(key)}`);
     if (!isNat(numel)) bad(`has a bad element count ${String(numel)}`);
     return { kind: 'storage', type: type as StorageType, key: key as string, numel: numel as number };
   };
@@ -189,6 +192,32 @@ function materialize(source: string, name: string, t: TensorRef, bytes: Uint8Arr
   return out;
 }
 
+/**
+ * torch.save puts every entry in one folder (`archive/`, or the file's stem); anything outside
+ * it is not part of the checkpoint: a damaged name or a tampered archive.
+ */
+function checkOneFolder(source: string, prefix: string, names: string[]): void {
+  const outside = names.filter((n) => !n.startsWith(prefix));
+  if (outside.length) {
+    const shown = outside.slice(0, 3).map((n) => `"${n}"`).join(', ');
+    throw new TorchCheckpointError(source, `zip entr${outside.length > 1 ? 'ies' : 'y'} ${shown}${outside.length > 3 ? ` and ${outside.length - 3} more` : ''} outside the checkpoint's folder "${prefix}" (damaged or not written by torch.save)`);
+  }
+}
+
+/** Tensor names by storage key, so an error about a storage entry can say whose bytes it holds. */
+function tensorsByStorage(refs: Map<string, TensorRef>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [name, t] of refs) {
+    const list = out.get(t.storage.key);
+    if (list) list.push(name);
+    else out.set(t.storage.key, [name]);
+  }
+  return out;
+}
+
+const describeHolders = (names: string[]): string =>
+  `storage of ${names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more tensors` : names.join(', ')}`;
+
 /** Reads a `torch.save` zip checkpoint into a StateDict (official names, float32). */
 export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint> {
   const zip = await ZipArchive.open(path);
@@ -198,17 +227,19 @@ export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint
       throw new TorchCheckpointError(path, `expected one <folder>/data.pkl in the zip, found ${pkls.length ? pkls.join(', ') : 'none'} (not a torch.save checkpoint?)`);
     }
     const prefix = pkls[0].slice(0, -'data.pkl'.length);
+    checkOneFolder(path, prefix, zip.entries().map((e) => e.name));
     if (zip.has(`${prefix}byteorder`)) {
-      const order = new TextDecoder().decode(await zip.read(`${prefix}byteorder`)).trim();
+      const order = new TextDecoder().decode(await zip.read(`${prefix}byteorder`, 'the byte order')).trim();
       if (order !== 'little') throw new TorchCheckpointError(path, `byte order "${order}" is not supported (only little-endian checkpoints)`);
     }
     const pklSource = `${path} (${pkls[0]})`;
-    const root = unpickle(await zip.read(pkls[0]), {
+    const root = unpickle(await zip.read(pkls[0], 'the pickled state dict'), {
       source: pklSource,
       findClass: findClass(pklSource),
       persistentLoad: persistentLoad(pklSource),
     });
     const refs = unwrapStateDict(pklSource, root);
+    const holders = tensorsByStorage(refs);
     const storages = new Map<string, Uint8Array>();
     const stateDict: StateDict = new Map();
     const dtypes = new Set<StorageDtype>();
@@ -230,7 +261,7 @@ export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint
         if (size !== numel * type.itemBytes) {
           throw new TorchCheckpointError(path, `storage ${entry} is ${size} bytes, but the pickle declares ${numel} ${type.dtype} elements (${numel * type.itemBytes} bytes)`);
         }
-        bytes = await zip.read(entry);
+        bytes = await zip.read(entry, describeHolders(holders.get(key) ?? []));
         storages.set(key, bytes);
       }
       stateDict.set(name, { shape: t.shape, data: materialize(path, name, t, bytes) });

@@ -113,6 +113,12 @@ export class PickleWriter {
   int(v: number): this {
     if (v >= 0 && v < 256) return this.op(0x4b, v);
     if (v >= 0 && v < 65536) return this.op(0x4d, v & 0xff, v >> 8);
+    if (v < -(2 ** 31) || v >= 2 ** 31) {
+      // LONG1: little-endian two's complement, as pickle writes Python ints past 32 bits.
+      const n = Buffer.alloc(8);
+      n.writeBigInt64LE(BigInt(v));
+      return this.op(0x8a, 8, ...n);
+    }
     const n = Buffer.alloc(4);
     n.writeInt32LE(v);
     return this.op(0x4a, ...n);
