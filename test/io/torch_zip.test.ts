@@ -5,6 +5,10 @@ import { readTorchCheckpoint } from '../../src/io/torch_zip';
 import { loadWeightsFile } from '../../src/weights/load';
 import { f32ToF16 } from '../../src/io/half';
 import { PickleWriter, buildZip, f32Bytes, stateDictPickle, torchZip, writeFile } from './torch_writer';
+import { crc32 as zlibCrc32 } from 'zlib';
+import { crc32, crc32Table } from '../../src/io/zip';
+import { main } from '../../src/cli/main';
+import { ZipLayout, zipLayout } from '../fuzz/mutants';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/parity');
 let dir: string;
@@ -12,6 +16,7 @@ beforeAll(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'torch-zip
 afterAll(async () => { await fs.rm(dir, { recursive: true, force: true }); });
 
 const tmp = (name: string) => path.join(dir, name);
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('readTorchCheckpoint on the fixtures (files written by torch.save)', () => {
   it.each(['v2-tiny', 'v1-tiny', 'v2-tiny-metric', 'v2-tiny-giantlike'])('%s: every tensor equals weights.safetensors exactly', async (c) => {
@@ -145,5 +150,106 @@ describe('readTorchCheckpoint refuses bad checkpoints with a message naming the 
   it('a file that is not a zip', async () => {
     const file = await writeFile(tmp('text.pth'), Buffer.from('hello, this is not a checkpoint\n'.repeat(10)));
     await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file}: not a readable zip archive`);
+  });
+});
+
+describe('readTorchCheckpoint verifies every entry it reads', () => {
+  const fixture = path.join(FIXTURES, 'v2-tiny', 'weights.pth');
+  let good: Uint8Array;
+  let layout: ZipLayout;
+  beforeAll(async () => {
+    good = new Uint8Array(await fs.readFile(fixture));
+    layout = zipLayout(good);
+  });
+  const entry = (name: string) => layout.entries.find((e) => e.name === name)!;
+  const damaged = async (name: string, at: number, mask = 0x10) => {
+    const bytes = good.slice();
+    bytes[at] ^= mask;
+    return writeFile(tmp(name), bytes);
+  };
+  const recorded = (name: string) => crc32(good.subarray(entry(name).dataStart, entry(name).dataEnd));
+
+  it('a flipped bit in a storage: the CRC-32 names the entry and its tensor, and convert writes nothing', async () => {
+    const e = entry('weights/data/1');
+    const file = await damaged('crc-storage.pth', e.dataStart + 1000);
+    const bytes = new Uint8Array(await fs.readFile(file));
+    const now = crc32(bytes.subarray(e.dataStart, e.dataEnd));
+    const hex = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
+    const msg = `${file}: zip entry "weights/data/1" (storage of pretrained.pos_embed) is damaged: its bytes have CRC-32 ${hex(now)}, ` +
+      `the zip records ${hex(recorded('weights/data/1'))} (corrupted in transit or on disk? get the file again)`;
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(msg);
+    const out = tmp('crc-storage.safetensors');
+    await expect(main(['node', 'depth-anything', 'convert', file, out, '--config', path.join(FIXTURES, 'v2-tiny', 'config.json')])).rejects.toThrow(msg);
+    await expect(fs.access(out)).rejects.toThrow();
+    expect((await fs.readdir(dir)).filter((f) => f.includes('crc-storage.safetensors'))).toEqual([]);
+  });
+
+  it('a flipped bit in data.pkl', async () => {
+    const file = await damaged('crc-pkl.pth', entry('weights/data.pkl').dataStart + 200);
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(new RegExp(`^${esc(file)}: zip entry "weights/data\\.pkl" \\(the pickled state dict\\) is damaged: its bytes have CRC-32 0x[0-9a-f]{8}, the zip records 0x[0-9a-f]{8} `));
+  });
+
+  it('a local header whose name differs from the central directory', async () => {
+    const e = entry('weights/data/0');
+    const file = await damaged('local-name.pth', e.localHeader + 30 + 'weights/d'.length, 0x03); // data -> dbta
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file}: zip entry "weights/data/0" (storage of pretrained.cls_token) is damaged: its local header records the name "weights/dbta/0", the central directory "weights/data/0"`);
+  });
+
+  it('a data descriptor (after the data, as torch.save writes) that disagrees with the central directory', async () => {
+    const e = entry('weights/data/0');
+    const file = await damaged('descriptor.pth', e.dataEnd + 4 + 1); // signature, then the CRC-32
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(new RegExp(`^${esc(file)}: zip entry "weights/data/0" \\(storage of pretrained\\.cls_token\\) is damaged: its data descriptor \\(at byte ${e.dataEnd}\\) disagrees with the central directory`));
+  });
+
+  const pkl = () => stateDictPickle([{ name: 'x', storage: 'FloatStorage', key: '0', numel: 4, shape: [4] }]);
+
+  it('a local header (no data descriptor) whose CRC-32 or sizes differ from the central directory', async () => {
+    const zip = torchZip('bad', pkl(), { 0: f32Bytes([1, 2, 3, 4]) });
+    const e = zipLayout(zip).entries.find((x) => x.name === 'bad/data/0')!;
+    const crcBad = zip.slice();
+    crcBad[e.localHeader + 14] ^= 1;
+    const f1 = await writeFile(tmp('local-crc.pth'), crcBad);
+    await expect(readTorchCheckpoint(f1)).rejects.toThrow(new RegExp(`^${esc(f1)}: zip entry "bad/data/0" \\(storage of x\\) is damaged: its local header records CRC-32 0x[0-9a-f]{8}, the central directory 0x[0-9a-f]{8}$`));
+    const sizeBad = zip.slice();
+    sizeBad[e.localHeader + 22] ^= 1;
+    const f2 = await writeFile(tmp('local-size.pth'), sizeBad);
+    await expect(readTorchCheckpoint(f2)).rejects.toThrow(`${f2}: zip entry "bad/data/0" (storage of x) is damaged: its local header records sizes 16/17, the central directory 16/16 (compressed/uncompressed)`);
+  });
+
+  it('a storage larger than one read chunk (8 MiB): read whole, and damage in its second chunk is found', async () => {
+    const n = 2_500_000; // 10 MB
+    const values = Float32Array.from({ length: n }, (_, i) => i % 977);
+    const zip = torchZip('big', stateDictPickle([{ name: 'w', storage: 'FloatStorage', key: '0', numel: n, shape: [n] }]), { 0: f32Bytes(values) });
+    const okFile = await writeFile(tmp('big.pth'), zip);
+    expect(Buffer.from((await readTorchCheckpoint(okFile)).stateDict.get('w')!.data.buffer).equals(Buffer.from(values.buffer))).toBe(true);
+    const e = zipLayout(zip).entries.find((x) => x.name === 'big/data/0')!;
+    zip[e.dataStart + 9_000_000] ^= 0x80;
+    const bad = await writeFile(tmp('big-bad.pth'), zip);
+    await expect(readTorchCheckpoint(bad)).rejects.toThrow(`${bad}: zip entry "big/data/0" (storage of w) is damaged: its bytes have CRC-32`);
+  });
+
+  it('duplicate entry names', async () => {
+    const file = await writeFile(tmp('dup.pth'), buildZip([
+      { name: 'bad/data.pkl', data: pkl() },
+      { name: 'bad/data/0', data: f32Bytes([1, 2, 3, 4]) },
+      { name: 'bad/data/0', data: f32Bytes([5, 6, 7, 8]) },
+    ]));
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file}: damaged zip: the central directory lists "bad/data/0" more than once`);
+  });
+
+  it('entries outside the checkpoint folder', async () => {
+    const file = await writeFile(tmp('outside.pth'), buildZip([
+      { name: 'bad/data.pkl', data: pkl() },
+      { name: 'bad/data/0', data: f32Bytes([1, 2, 3, 4]) },
+      { name: 'elsewhere/data/0', data: f32Bytes([5, 6, 7, 8]) },
+    ]));
+    await expect(readTorchCheckpoint(file)).rejects.toThrow(`${file}: zip entry "elsewhere/data/0" outside the checkpoint's folder "bad/" (damaged or not written by torch.save)`);
+  });
+
+  it('the table CRC-32 (for Node < 20.15) equals zlib.crc32, in one piece and in chunks', () => {
+    const data = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 2654435761) >>> 24);
+    expect(crc32Table(data)).toBe(zlibCrc32(data));
+    expect(crc32Table(data.subarray(5000), crc32Table(data.subarray(0, 5000)))).toBe(zlibCrc32(data));
+    expect(crc32Table(new Uint8Array(0))).toBe(0);
   });
 });
