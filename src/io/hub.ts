@@ -2,12 +2,14 @@
  * Official checkpoints by name, downloaded once from the Hugging Face hub into a cache folder.
  * Downloads go to `<file>.part` and are renamed when complete and verified (size, and sha256 when
  * the hub gives it: LFS files carry it as `X-Linked-ETag`), so an interrupted download resumes
- * with an HTTP Range request, and a server that ignores the range restarts it cleanly.
+ * with an HTTP Range request, and a server that ignores the range restarts it cleanly. The sha256
+ * of every completed download is recorded beside it (`<file>.sha256`) and checked on each later use.
  */
 import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { writeFileAtomic } from './atomic';
 
 export class HubError extends Error {
   constructor(message: string) { super(message); this.name = 'HubError'; }
@@ -88,18 +90,75 @@ export interface DownloadResult { path: string; cached: boolean; bytes: number; 
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
-/** The weights file for an official name, from the cache or downloaded into it. */
+/** Where the sha256 of a downloaded file is recorded: `<file>.sha256`, in `sha256sum` format. */
+export const digestPath = (file: string): string => `${file}.sha256`;
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+type CacheState =
+  | { state: 'missing' }
+  | { state: 'ok'; bytes: number; sha256?: string }
+  | { state: 'damaged'; problem: string };
+
+/**
+ * A cached file is used only if its content still has the sha256 recorded when it was downloaded
+ * (hashing a 1.3 GB file takes a few seconds; a damaged file would otherwise be used as is).
+ * Files cached before digests were recorded, or placed there by hand, have none: used as they are.
+ */
+async function checkCached(target: string): Promise<CacheState> {
+  let bytes: number;
+  try {
+    bytes = (await fs.stat(target)).size;
+  } catch {
+    return { state: 'missing' };
+  }
+  let recorded: string | undefined;
+  try {
+    recorded = /^([0-9a-f]{64})\b/.exec(await fs.readFile(digestPath(target), 'utf8'))?.[1];
+    if (!recorded) return { state: 'damaged', problem: `${digestPath(target)} holds no sha256` };
+  } catch {
+    return { state: 'ok', bytes };
+  }
+  const actual = await sha256File(target);
+  if (actual !== recorded) {
+    return { state: 'damaged', problem: `cached ${target} no longer matches the sha256 recorded when it was downloaded (${recorded}; now ${actual}): damaged on disk` };
+  }
+  return { state: 'ok', bytes, sha256: actual };
+}
+
+/**
+ * The weights file for an official name, from the cache (verified against its recorded sha256)
+ * or downloaded into it; a damaged cached file is downloaded again, or refused when that fails.
+ */
 export async function downloadModel(name: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
   const env = opts.env ?? process.env;
   const m = officialModel(name);
   const target = cachedPath(m, env);
-  const part = `${target}.part`;
   if (!opts.force) {
-    try {
-      const st = await fs.stat(target);
-      return { path: target, cached: true, bytes: st.size, resumedFrom: 0 };
-    } catch { /* not cached */ }
+    const cached = await checkCached(target);
+    if (cached.state === 'ok') {
+      return { path: target, cached: true, bytes: cached.bytes, resumedFrom: 0, ...(cached.sha256 ? { sha256: cached.sha256 } : {}) };
+    }
+    if (cached.state === 'damaged') {
+      try {
+        return await fetchIntoCache(name, m, target, opts);
+      } catch (e) {
+        if (!(e instanceof HubError)) throw e;
+        throw new HubError(`${cached.problem}; it was not used, and downloading it again failed: ${e.message}`);
+      }
+    }
   }
+  return fetchIntoCache(name, m, target, opts);
+}
+
+/** Downloads (or resumes) into `<target>.part`, verifies, records the sha256, then renames. */
+async function fetchIntoCache(name: string, m: OfficialModel, target: string, opts: DownloadOptions): Promise<DownloadResult> {
+  const env = opts.env ?? process.env;
+  const part = `${target}.part`;
   await fs.mkdir(path.dirname(target), { recursive: true });
   const url = modelUrl(m, env);
   const offline = (e: unknown): never => {
@@ -178,6 +237,7 @@ export async function downloadModel(name: string, opts: DownloadOptions = {}): P
       await fs.rm(part, { force: true });
       throw new HubError(`download of ${name} is corrupt: sha256 ${sha256}, the hub says ${expected.sha256}; the partial file was deleted, run the command again`);
     }
+    await writeFileAtomic(digestPath(target), `${sha256}  ${path.basename(target)}\n`);
     await fs.rename(part, target);
     return { path: target, cached: false, bytes: done, resumedFrom: start, sha256 };
   }

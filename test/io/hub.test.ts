@@ -4,7 +4,7 @@ import * as path from 'path';
 import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
 import { AddressInfo } from 'net';
-import { cacheDir, cachedPath, downloadModel, modelUrl, OFFICIAL_MODELS, HUB_URL_ENV } from '../../src/io/hub';
+import { cacheDir, cachedPath, digestPath, downloadModel, modelUrl, OFFICIAL_MODELS, HUB_URL_ENV } from '../../src/io/hub';
 import { main } from '../../src/cli/main';
 import { parseSafetensors } from '../../src/io/safetensors';
 
@@ -86,9 +86,10 @@ describe('downloadModel from a local hub', () => {
       expect((await fs.readFile(r.path)).equals(body)).toBe(true);
       expect(r.sha256).toBe(createHash('sha256').update(body).digest('hex'));
       expect(seen[seen.length - 1]).toBe(body.length);
-      expect(await fs.readdir(path.dirname(r.path))).toEqual(['depth_anything_v2_vits.pth']);
+      expect(await fs.readdir(path.dirname(r.path))).toEqual(['depth_anything_v2_vits.pth', 'depth_anything_v2_vits.pth.sha256']);
+      expect(await fs.readFile(digestPath(r.path), 'utf8')).toBe(`${r.sha256}  depth_anything_v2_vits.pth\n`);
       const again = await downloadModel('v2-small', { env });
-      expect(again).toEqual({ path: r.path, cached: true, bytes: body.length, resumedFrom: 0 });
+      expect(again).toEqual({ path: r.path, cached: true, bytes: body.length, resumedFrom: 0, sha256: r.sha256 });
       expect(hub.requests.map((q) => q.path)).toEqual([V2_SMALL, '/blob/abc']); // no request for the cached file
     } finally {
       await hub.close();
@@ -126,6 +127,45 @@ describe('downloadModel from a local hub', () => {
     } finally {
       await hub.close();
     }
+  });
+
+  it('downloads a cached file again when its content no longer matches the recorded sha256', async () => {
+    const hub = await startHub(body, {});
+    try {
+      const env = { [HUB_URL_ENV]: hub.url, HF_HOME: home };
+      const first = await downloadModel('v2-small', { env });
+      const damaged = Buffer.from(body);
+      damaged[123456] ^= 0x01;
+      await fs.writeFile(first.path, damaged);
+      const r = await downloadModel('v2-small', { env });
+      expect(r).toMatchObject({ path: first.path, cached: false, resumedFrom: 0, sha256: first.sha256 });
+      expect((await fs.readFile(r.path)).equals(body)).toBe(true);
+      expect(hub.requests.map((q) => q.path)).toEqual([V2_SMALL, '/blob/abc', V2_SMALL, '/blob/abc']);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('refuses a damaged cached file when it cannot be downloaded again (offline)', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((r) => closed.close(r));
+    const env = { [HUB_URL_ENV]: `http://127.0.0.1:${port}`, HF_HOME: home };
+    const target = cachedPath(OFFICIAL_MODELS['v2-small'], env);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    const sha = createHash('sha256').update(body).digest('hex');
+    const damaged = Buffer.from(body);
+    damaged[0] ^= 0x01;
+    await fs.writeFile(target, damaged);
+    await fs.writeFile(digestPath(target), `${sha}  depth_anything_v2_vits.pth\n`);
+    const now = createHash('sha256').update(damaged).digest('hex');
+    await expect(downloadModel('v2-small', { env })).rejects.toThrow(
+      `cached ${target} no longer matches the sha256 recorded when it was downloaded (${sha}; now ${now}): damaged on disk; ` +
+      `it was not used, and downloading it again failed: cannot download v2-small from http://127.0.0.1:${port}/`);
+    // A file cached without a recorded digest (before digests were kept, or put there by hand) is used as it is.
+    await fs.rm(digestPath(target));
+    expect(await downloadModel('v2-small', { env })).toEqual({ path: target, cached: true, bytes: body.length, resumedFrom: 0 });
   });
 
   it('deletes a download whose sha256 does not match and leaves no file', async () => {
