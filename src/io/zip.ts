@@ -3,7 +3,7 @@
  * deflated entries, size validation). Only the entries asked for are read, one at a time, each
  * into its own buffer, so a 1.3 GB checkpoint is never held twice.
  *
- * Every entry read is verified (see `verifyLocalRecord`, `verifyDataDescriptor`, `verifyCrc`):
+ * Every entry read is verified (see `verifyLocalHeader`, `verifyDataDescriptor`, `verifyCrc`):
  * its local header agrees with the central directory (name, method, CRC-32, sizes), its data
  * descriptor too when it has one, and the CRC-32 of its bytes, computed while they are read, is
  * the one recorded. Neither yauzl nor PyTorch's loader checks the CRC.
@@ -117,13 +117,48 @@ export class ZipArchive {
     if (!entry) throw new ZipError(this.source, `${label} is missing`);
     const fail = (detail: string): never => { throw new ZipError(this.source, `${label} ${detail}`); };
     const out = new Uint8Array(new ArrayBuffer(entry.uncompressedSize));
-    const { start, descriptor } = await this.verifyLocalRecord(entry, fail);
+    const local = await this.readLocalHeader(entry, fail);
+    verifyLocalHeader(entry, local, fail);
+    // torch.save writes a data descriptor after every entry's data: fetch it alongside the data.
+    const descriptor = local.flags & FLAG_DATA_DESCRIPTOR ? this.readAt(local.dataStart + entry.compressedSize, 24) : undefined;
+    descriptor?.catch(() => undefined); // awaited below; don't report it unhandled if the data read fails first
     const crc = entry.compressionMethod === 0 && !entry.isEncrypted()
-      ? await this.readStored(start, out, fail)
+      ? await this.readStored(local.dataStart, out, fail)
       : await this.readCompressed(entry, out, fail);
     verifyCrc(entry, crc, fail);
-    if (descriptor) await this.verifyDataDescriptor(entry, start, fail);
+    if (descriptor) verifyDataDescriptor(entry, local.dataStart + entry.compressedSize, await descriptor, fail);
     return out;
+  }
+
+  private async readAt(position: number, length: number): Promise<Buffer> {
+    const buf = Buffer.alloc(Math.max(0, Math.min(length, this.fileSize - position)));
+    const { bytesRead } = buf.length ? await this.fh.read(buf, 0, buf.length, position) : { bytesRead: 0 };
+    return buf.subarray(0, bytesRead);
+  }
+
+  /**
+   * The entry's local header, parsed here (yauzl's reader takes two reads per header, which
+   * shows on a loaded machine over hundreds of entries): one read covers it unless its extra
+   * field is unusually long.
+   */
+  private async readLocalHeader(entry: yauzl.Entry, fail: (d: string) => never): Promise<LocalHeader> {
+    const at = entry.relativeOffsetOfLocalHeader;
+    let buf = await this.readAt(at, 30 + entry.fileNameLength + 256);
+    if (buf.length < 30 || buf.readUInt32LE(0) !== 0x04034b50) fail(`is damaged: no local file header at byte ${at} (truncated or damaged file?)`);
+    const nameLength = buf.readUInt16LE(26);
+    const end = 30 + nameLength + buf.readUInt16LE(28);
+    if (buf.length < end) buf = await this.readAt(at, end);
+    if (buf.length < end) fail(`is truncated: its local header (at byte ${at}) runs past the end of the file`);
+    return {
+      flags: buf.readUInt16LE(6),
+      method: buf.readUInt16LE(8),
+      crc32: buf.readUInt32LE(14),
+      compressedSize: buf.readUInt32LE(18),
+      uncompressedSize: buf.readUInt32LE(22),
+      name: buf.subarray(30, 30 + nameLength),
+      extra: buf.subarray(30 + nameLength, end),
+      dataStart: at + end,
+    };
   }
 
   private async readCompressed(entry: yauzl.Entry, out: Uint8Array, fail: (d: string) => never): Promise<number> {
@@ -167,58 +202,57 @@ export class ZipArchive {
     return crc;
   }
 
-  /**
-   * The entry's local header must repeat what the central directory says: name, compression
-   * method and, unless a data descriptor follows the data (bit 3, as torch.save writes), the
-   * CRC-32 and both sizes. Returns where the data starts.
-   */
-  private async verifyLocalRecord(entry: yauzl.Entry, fail: (d: string) => never): Promise<{ start: number; descriptor: boolean }> {
-    let local: yauzl.LocalFileHeader;
-    try {
-      local = await this.zip.readLocalFileHeaderPromise(entry);
-    } catch (e) {
-      return fail(`cannot be read (${(e as Error).message}; truncated or damaged file?)`);
-    }
-    const differs = (what: string, localValue: string | number, central: string | number) =>
-      fail(`is damaged: its local header records ${what} ${localValue}, the central directory ${central}`);
-    if (!Buffer.from(local.fileName).equals(Buffer.from(entry.fileNameRaw))) {
-      differs('the name', JSON.stringify(Buffer.from(local.fileName).toString('latin1')), JSON.stringify(Buffer.from(entry.fileNameRaw).toString('latin1')));
-    }
-    if (local.compressionMethod !== entry.compressionMethod) differs('compression method', local.compressionMethod, entry.compressionMethod);
-    const descriptor = (local.generalPurposeBitFlag & FLAG_DATA_DESCRIPTOR) !== 0;
-    if (!descriptor) {
-      if (local.crc32 !== entry.crc32) differs('CRC-32', hex(local.crc32), hex(entry.crc32));
-      const sizes = localSizes(local);
-      if (!sizes) fail('is damaged: its local header says zip64 but has no zip64 sizes');
-      if (sizes!.compressed !== entry.compressedSize || sizes!.uncompressed !== entry.uncompressedSize) {
-        differs('sizes', `${sizes!.compressed}/${sizes!.uncompressed}`, `${entry.compressedSize}/${entry.uncompressedSize} (compressed/uncompressed)`);
-      }
-    }
-    return { start: local.fileDataStart, descriptor };
-  }
-
-  /**
-   * The data descriptor after the data (optional signature, CRC-32, then 4- or 8-byte sizes for
-   * zip64) must match the central directory.
-   */
-  private async verifyDataDescriptor(entry: yauzl.Entry, start: number, fail: (d: string) => never): Promise<void> {
-    const at = start + entry.compressedSize;
-    const buf = Buffer.alloc(Math.max(0, Math.min(24, this.fileSize - at)));
-    if (buf.length) await this.fh.read(buf, 0, buf.length, at);
-    const off = buf.length >= 4 && buf.readUInt32LE(0) === 0x08074b50 ? 4 : 0;
-    if (buf.length < off + 12) return fail(`is truncated: its data descriptor (at byte ${at}) is missing`);
-    const crc = buf.readUInt32LE(off);
-    const small = buf.readUInt32LE(off + 4) === entry.compressedSize && buf.readUInt32LE(off + 8) === entry.uncompressedSize;
-    const big = buf.length >= off + 20 &&
-      Number(buf.readBigUInt64LE(off + 4)) === entry.compressedSize && Number(buf.readBigUInt64LE(off + 12)) === entry.uncompressedSize;
-    if (crc !== entry.crc32 || !(small || big)) {
-      fail(`is damaged: its data descriptor (at byte ${at}) disagrees with the central directory (CRC-32 ${hex(crc)} vs ${hex(entry.crc32)}, or the sizes)`);
-    }
-  }
-
   close(): void {
     this.zip.close();
     this.fh.close().catch(() => undefined);
+  }
+}
+
+interface LocalHeader {
+  flags: number;
+  method: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  name: Buffer;
+  extra: Buffer;
+  /** Where the entry's data starts in the file. */
+  dataStart: number;
+}
+
+/**
+ * The local header must repeat what the central directory says: name, compression method and,
+ * unless a data descriptor follows the data (flag bit 3, as torch.save writes), the CRC-32 and
+ * both sizes.
+ */
+function verifyLocalHeader(entry: yauzl.Entry, local: LocalHeader, fail: (d: string) => never): void {
+  const differs = (what: string, localValue: string | number, central: string | number) =>
+    fail(`is damaged: its local header records ${what} ${localValue}, the central directory ${central}`);
+  if (!local.name.equals(entry.fileNameRaw)) {
+    differs('the name', JSON.stringify(local.name.toString('latin1')), JSON.stringify(entry.fileNameRaw.toString('latin1')));
+  }
+  if (local.method !== entry.compressionMethod) differs('compression method', local.method, entry.compressionMethod);
+  if (local.flags & FLAG_DATA_DESCRIPTOR) return;
+  if (local.crc32 !== entry.crc32) differs('CRC-32', hex(local.crc32), hex(entry.crc32));
+  const sizes = localSizes(local) ?? fail('is damaged: its local header says zip64 but has no zip64 sizes');
+  if (sizes.compressed !== entry.compressedSize || sizes.uncompressed !== entry.uncompressedSize) {
+    differs('sizes', `${sizes.compressed}/${sizes.uncompressed}`, `${entry.compressedSize}/${entry.uncompressedSize} (compressed/uncompressed)`);
+  }
+}
+
+/**
+ * The data descriptor after the data (optional signature, CRC-32, then 4-byte sizes, or 8-byte
+ * ones for zip64) must match the central directory.
+ */
+function verifyDataDescriptor(entry: yauzl.Entry, at: number, buf: Buffer, fail: (d: string) => never): void {
+  const off = buf.length >= 4 && buf.readUInt32LE(0) === 0x08074b50 ? 4 : 0;
+  if (buf.length < off + 12) fail(`is truncated: its data descriptor (at byte ${at}) is missing`);
+  const crc = buf.readUInt32LE(off);
+  const small = buf.readUInt32LE(off + 4) === entry.compressedSize && buf.readUInt32LE(off + 8) === entry.uncompressedSize;
+  const big = buf.length >= off + 20 &&
+    Number(buf.readBigUInt64LE(off + 4)) === entry.compressedSize && Number(buf.readBigUInt64LE(off + 12)) === entry.uncompressedSize;
+  if (crc !== entry.crc32 || !(small || big)) {
+    fail(`is damaged: its data descriptor (at byte ${at}) disagrees with the central directory (CRC-32 ${hex(crc)} vs ${hex(entry.crc32)}, or the sizes)`);
   }
 }
 
@@ -230,11 +264,11 @@ function verifyCrc(entry: yauzl.Entry, crc: number, fail: (d: string) => never):
 }
 
 /** The local header's sizes, from its zip64 extra field when they are 0xffffffff. */
-function localSizes(local: yauzl.LocalFileHeader): { compressed: number; uncompressed: number } | undefined {
+function localSizes(local: LocalHeader): { compressed: number; uncompressed: number } | undefined {
   if (local.compressedSize !== 0xffffffff && local.uncompressedSize !== 0xffffffff) {
     return { compressed: local.compressedSize, uncompressed: local.uncompressedSize };
   }
-  const extra = Buffer.from(local.extraField);
+  const extra = local.extra;
   for (let i = 0; i + 4 <= extra.length;) {
     const id = extra.readUInt16LE(i);
     const len = extra.readUInt16LE(i + 2);
