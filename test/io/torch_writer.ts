@@ -6,7 +6,12 @@
 import { crc32 } from 'zlib';
 import { promises as fs } from 'fs';
 
-export interface ZipInput { name: string; data: Uint8Array }
+export interface ZipInput {
+  name: string;
+  data: Uint8Array;
+  /** Store this raw-deflated form of `data` instead (compression method 8). */
+  deflated?: Uint8Array;
+}
 
 /** A zip of stored (uncompressed) entries, each data start 64-byte aligned as torch writes them. */
 export function buildZip(entries: ZipInput[], opts: { zip64?: boolean } = {}): Uint8Array {
@@ -22,25 +27,27 @@ export function buildZip(entries: ZipInput[], opts: { zip64?: boolean } = {}): U
     extra.writeUInt16LE(0xcafe, 0);
     extra.writeUInt16LE(padLen, 2);
     const crc = crc32(e.data);
+    const stored = e.deflated ?? e.data;
+    const method = e.deflated ? 8 : 0;
     const offset = pos;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(opts.zip64 ? 45 : 20, 4);
     local.writeUInt16LE(0, 6); // flags
-    local.writeUInt16LE(0, 8); // stored
+    local.writeUInt16LE(method, 8);
     local.writeUInt32LE(0, 10); // time/date
     local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(e.data.length, 18);
+    local.writeUInt32LE(stored.length, 18);
     local.writeUInt32LE(e.data.length, 22);
     local.writeUInt16LE(name.length, 26);
     local.writeUInt16LE(extra.length, 28);
-    push(local); push(name); push(extra); push(Buffer.from(e.data));
+    push(local); push(name); push(extra); push(Buffer.from(stored));
     const z64 = Buffer.alloc(opts.zip64 ? 28 : 0);
     if (opts.zip64) {
       z64.writeUInt16LE(0x0001, 0);
       z64.writeUInt16LE(24, 2);
       z64.writeBigUInt64LE(BigInt(e.data.length), 4);
-      z64.writeBigUInt64LE(BigInt(e.data.length), 12);
+      z64.writeBigUInt64LE(BigInt(stored.length), 12);
       z64.writeBigUInt64LE(BigInt(offset), 20);
     }
     const cd = Buffer.alloc(46);
@@ -48,10 +55,10 @@ export function buildZip(entries: ZipInput[], opts: { zip64?: boolean } = {}): U
     cd.writeUInt16LE(opts.zip64 ? 45 : 20, 4);
     cd.writeUInt16LE(opts.zip64 ? 45 : 20, 6);
     cd.writeUInt16LE(0, 8);
-    cd.writeUInt16LE(0, 10);
+    cd.writeUInt16LE(method, 10);
     cd.writeUInt32LE(0, 12);
     cd.writeUInt32LE(crc, 16);
-    cd.writeUInt32LE(opts.zip64 ? 0xffffffff : e.data.length, 20);
+    cd.writeUInt32LE(opts.zip64 ? 0xffffffff : stored.length, 20);
     cd.writeUInt32LE(opts.zip64 ? 0xffffffff : e.data.length, 24);
     cd.writeUInt16LE(name.length, 28);
     cd.writeUInt16LE(z64.length, 30);

@@ -5,7 +5,7 @@ import { readTorchCheckpoint } from '../../src/io/torch_zip';
 import { loadWeightsFile } from '../../src/weights/load';
 import { f32ToF16 } from '../../src/io/half';
 import { PickleWriter, buildZip, f32Bytes, stateDictPickle, torchZip, writeFile } from './torch_writer';
-import { crc32 as zlibCrc32 } from 'zlib';
+import { crc32 as zlibCrc32, deflateRawSync } from 'zlib';
 import { crc32, crc32Table } from '../../src/io/zip';
 import { main } from '../../src/cli/main';
 import { ZipLayout, zipLayout } from '../fuzz/mutants';
@@ -202,6 +202,7 @@ describe('readTorchCheckpoint verifies every entry it reads', () => {
   });
 
   const pkl = () => stateDictPickle([{ name: 'x', storage: 'FloatStorage', key: '0', numel: 4, shape: [4] }]);
+  const pkl64 = () => stateDictPickle([{ name: 'x', storage: 'FloatStorage', key: '0', numel: 64, shape: [64] }]);
 
   it('a local header (no data descriptor) whose CRC-32 or sizes differ from the central directory', async () => {
     const zip = torchZip('bad', pkl(), { 0: f32Bytes([1, 2, 3, 4]) });
@@ -226,6 +227,19 @@ describe('readTorchCheckpoint verifies every entry it reads', () => {
     zip[e.dataStart + 9_000_000] ^= 0x80;
     const bad = await writeFile(tmp('big-bad.pth'), zip);
     await expect(readTorchCheckpoint(bad)).rejects.toThrow(`${bad}: zip entry "big/data/0" (storage of w) is damaged: its bytes have CRC-32`);
+  });
+
+  it('deflated entries (not torch.save\'s, but valid zip) are read, and their CRC-32 checked too', async () => {
+    const values = f32Bytes(Array.from({ length: 64 }, (_, i) => i / 8));
+    // Level 0: stored deflate blocks, so a flipped payload byte still inflates and only the CRC can tell.
+    const deflated = deflateRawSync(values, { level: 0 });
+    const zip = buildZip([{ name: 'd/data.pkl', data: pkl64(), deflated: deflateRawSync(pkl64()) }, { name: 'd/data/0', data: values, deflated }]);
+    const okFile = await writeFile(tmp('deflated.pth'), zip);
+    expect(Buffer.from((await readTorchCheckpoint(okFile)).stateDict.get('x')!.data.buffer).equals(Buffer.from(values))).toBe(true);
+    const e = zipLayout(zip).entries.find((x) => x.name === 'd/data/0')!;
+    zip[e.dataEnd - 3] ^= 0x40;
+    const bad = await writeFile(tmp('deflated-bad.pth'), zip);
+    await expect(readTorchCheckpoint(bad)).rejects.toThrow(new RegExp(`^${esc(bad)}: zip entry "d/data/0" \\(storage of x\\) is damaged: its bytes have CRC-32 0x[0-9a-f]{8}, the zip records 0x[0-9a-f]{8} `));
   });
 
   it('duplicate entry names', async () => {
