@@ -218,6 +218,19 @@ function tensorsByStorage(refs: Map<string, TensorRef>): Map<string, string[]> {
 const describeHolders = (names: string[]): string =>
   `storage of ${names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more tensors` : names.join(', ')}`;
 
+/**
+ * The entries the tensors did not need (`version`, int64 `num_batches_tracked` storages, ...)
+ * are small; they are read and verified too, so a file with any damaged entry is refused.
+ */
+async function verifyUnread(zip: ZipArchive, read: string[], prefix: string, holders: Map<string, string[]>): Promise<void> {
+  const done = new Set(read);
+  for (const { name } of zip.entries()) {
+    if (done.has(name)) continue;
+    const key = name.startsWith(`${prefix}data/`) ? name.slice(`${prefix}data/`.length) : undefined;
+    await zip.read(name, key !== undefined && holders.has(key) ? describeHolders(holders.get(key)!) : undefined);
+  }
+}
+
 /** Reads a `torch.save` zip checkpoint into a StateDict (official names, float32). */
 export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint> {
   const zip = await ZipArchive.open(path);
@@ -267,6 +280,7 @@ export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint
       stateDict.set(name, { shape: t.shape, data: materialize(path, name, t, bytes) });
       dtypes.add(type.dtype);
     }
+    await verifyUnread(zip, [pkls[0], `${prefix}byteorder`, ...[...storages.keys()].map((k) => `${prefix}data/${k}`)], prefix, holders);
     return { stateDict, dtypes, skipped };
   } finally {
     zip.close();

@@ -267,3 +267,23 @@ describe('readTorchCheckpoint verifies every entry it reads', () => {
     expect(crc32Table(new Uint8Array(0))).toBe(0);
   });
 });
+
+describe('entries the tensors do not need are verified too', () => {
+  it('a damaged "version" entry, or a damaged int64 num_batches_tracked storage, is refused', async () => {
+    const good = new Uint8Array(await fs.readFile(path.join(FIXTURES, 'v2-tiny-giantlike', 'weights.pth')));
+    const layout = zipLayout(good);
+    const version = layout.entries.find((e) => e.name.endsWith('/version'))!;
+    const v = good.slice();
+    v[version.dataStart] ^= 0x01;
+    const f1 = await writeFile(tmp('version.pth'), v);
+    await expect(readTorchCheckpoint(f1)).rejects.toThrow(`${f1}: zip entry "${version.name}" is damaged: its bytes have CRC-32`);
+    const ckpt = await readTorchCheckpoint(path.join(FIXTURES, 'v2-tiny-giantlike', 'weights.pth'));
+    expect(ckpt.skipped.length).toBe(16);
+    // Which storage holds a skipped tensor: the only 8-byte entries are the int64 counters.
+    const counter = layout.entries.find((e) => /\/data\/\d+$/.test(e.name) && e.dataEnd - e.dataStart === 8)!;
+    const c = good.slice();
+    c[counter.dataStart] ^= 0x01;
+    const f2 = await writeFile(tmp('counter.pth'), c);
+    await expect(readTorchCheckpoint(f2)).rejects.toThrow(new RegExp(`^${esc(f2)}: zip entry "${esc(counter.name)}" \\(storage of [\\w.]+num_batches_tracked\\) is damaged: its bytes have CRC-32`));
+  });
+});
