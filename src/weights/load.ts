@@ -161,6 +161,7 @@ export async function loadWeightsFile(file: string, opts: LoadOptions = {}): Pro
     const parsed = parseSafetensors(bytes, file);
     dtypes = [...new Set([...parsed.tensors.values()].filter((t) => t.dtype !== 'I64').map((t) => t.dtype))];
     const raw = stateDictFromSafetensors(parsed);
+    if (raw.has('backbone.dinov2.pos_embed')) throw new WeightsError(`${file}: this is a segmentation model (Mask2Former, backbone.dinov2.* / decode_head.* keys), not a depth model; use \`depth-anything segment\``);
     if (isHfLayout(raw.keys())) {
       format = 'hf-safetensors';
       stateDict = remapHfStateDict(raw, file);
