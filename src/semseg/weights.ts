@@ -80,7 +80,17 @@ function segConfigFromJson(json: unknown, sd: StateDict, source: string): SegCon
   const backbone = backboneFromTensors(sd, source, tiny?.heads);
   const m = { ...(model as Record<string, unknown>) };
   if (j.test_cfg !== undefined && 'model' in j) m.test_cfg = j.test_cfg;
-  return segConfigFromMmseg(m, backbone, source);
+  const cfg = segConfigFromMmseg(m, backbone, source);
+  // The test pipeline's Resize(scale, keep_ratio=True), when the file lists the pipeline.
+  const resize = Array.isArray(j.pipeline) ? (j.pipeline as Array<Record<string, unknown>>).find((t) => t?.type === 'Resize') : undefined;
+  if (resize) {
+    const sc = resize.scale;
+    if (!(Array.isArray(sc) && sc.length === 2 && sc.every((v) => typeof v === 'number' && v > 0)) || resize.keep_ratio !== true) {
+      throw new ConfigError(`${source}: pipeline Resize must have scale [long, short] and keep_ratio true; got ${JSON.stringify(resize)}`);
+    }
+    cfg.testResize = [sc[0], sc[1]];
+  }
+  return cfg;
 }
 
 /** mmengine meta.dataset_meta {classes, palette}, when well-formed. */

@@ -1,0 +1,112 @@
+/**
+ * `depth-anything segment IMAGES... --weights W`: semantic segmentation with the Depth Anything
+ * Mask2Former models (mmseg checkpoints or safetensors). Outputs per image: label PNG (class
+ * index), colour PNG (dataset palette), overlay, logits .npy. Progress and failures as `predict`:
+ * one image failing is reported and the batch goes on; the exit code is non-zero if any failed.
+ */
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BackendName } from '../backend';
+import { decodeImage } from '../pipeline/image';
+import { rgbToPng, writeOutputFile } from '../pipeline/outputs';
+import { SegMode } from '../semseg/config';
+import { SEG_OUTPUT_FORMATS, SEG_OUTPUT_NAMES, SegOutputFormat, colorizeLabels, labelsToPng, logitsToNpy, overlay } from '../semseg/outputs';
+import { Segmenter } from '../semseg/segmenter';
+import { backendOption, positiveInt, threadsOption } from './common';
+import { InputFile, expandInputs } from './predict';
+
+interface SegmentCliOptions {
+  weights: string;
+  config?: string;
+  outdir: string;
+  mode?: SegMode;
+  crop?: number;
+  stride?: number;
+  format: SegOutputFormat[];
+  backend: string;
+  threads?: number;
+}
+
+function parseSegFormats(value: string): SegOutputFormat[] {
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.filter((f) => !SEG_OUTPUT_FORMATS.includes(f as SegOutputFormat));
+  if (bad.length || !list.length) throw new InvalidArgumentError(`unknown format ${bad.map((b) => `"${b}"`).join(', ') || '(empty)'}; choose from ${SEG_OUTPUT_FORMATS.join(', ')}`);
+  return [...new Set(list as SegOutputFormat[])];
+}
+
+async function segmentOne(model: Segmenter, input: InputFile, opts: SegmentCliOptions, protectedPaths: Set<string>): Promise<string[]> {
+  const image = await decodeImage(input.file);
+  const seg = await model.segment(image, { mode: opts.mode, crop: opts.crop, stride: opts.stride, logits: opts.format.includes('npy') });
+  // Everything is encoded before the first file is written: a failure leaves no partial set.
+  const files: Array<{ out: string; bytes: Uint8Array; kind: 'png' | 'npy' }> = [];
+  for (const format of opts.format) {
+    const { suffix, kind } = SEG_OUTPUT_NAMES[format];
+    const out = path.join(opts.outdir, input.stem + suffix);
+    if (protectedPaths.has(path.resolve(out))) throw new Error(`output ${out} would replace an input image; choose another --outdir`);
+    let bytes: Uint8Array;
+    if (format === 'labels') bytes = await labelsToPng(seg);
+    else if (format === 'npy') bytes = logitsToNpy(seg);
+    else if (format === 'color') bytes = await rgbToPng(colorizeLabels(seg));
+    else bytes = await rgbToPng(overlay(image, colorizeLabels(seg)));
+    files.push({ out, bytes, kind });
+  }
+  for (const f of files) {
+    await fs.mkdir(path.dirname(f.out), { recursive: true });
+    await writeOutputFile(f.out, f.bytes, f.kind);
+  }
+  return files.map((f) => f.out);
+}
+
+export function registerSegment(program: Command): void {
+  program
+    .command('segment')
+    .description('semantic segmentation (Depth Anything + Mask2Former, ADE20K / Cityscapes): label, colour and overlay PNGs, logits .npy')
+    .argument('<inputs...>', 'image files, folders (searched recursively) or glob patterns (quote them)')
+    .requiredOption('--weights <file>', 'segmentation weights: the released mmseg .pth (ade20k_vitl_mIoU_59.4.pth, cityscapes_vitl_mIoU_86.4.pth) or safetensors with mmseg keys')
+    .option('--config <file|variant>', 'configuration: seg-ade20k, seg-cityscapes, an mmseg model dict JSON or the fixtures\' config.json; default: from the weights')
+    .option('--outdir <dir>', 'output folder', 'vis_seg')
+    .addOption(new Option('--mode <mode>', 'inference mode (default: the config\'s; the released models use slide)').choices(['whole', 'slide']))
+    .option('--crop <n>', 'slide crop side, a multiple of 14 (default: the config\'s, 896)', positiveInt('--crop'))
+    .option('--stride <n>', 'slide stride (default: the config\'s, 426 ADE20K / 518 Cityscapes)', positiveInt('--stride'))
+    .option('--format <list>', `comma-separated outputs: ${SEG_OUTPUT_FORMATS.join(', ')}`, parseSegFormats, ['labels', 'color'] as SegOutputFormat[])
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (args: string[], opts: SegmentCliOptions, cmd: Command) => {
+      const { inputs, unmatched } = await expandInputs(args);
+      for (const u of unmatched) process.stderr.write(`error: ${u}: no such file, or no image matches\n`);
+      if (!inputs.length) cmd.error(`error: no images to process in ${args.join(', ')}`);
+      const model = await Segmenter.load(opts.weights, { backend: opts.backend as BackendName, threads: opts.threads, config: opts.config });
+      try {
+        const test = model.testConfig({ mode: opts.mode, crop: opts.crop, stride: opts.stride });
+        const c = model.config;
+        process.stderr.write(`model: Mask2Former, DINOv2 width ${c.backbone.embedDim} x ${c.backbone.depth} blocks, ${c.head.numClasses} classes, ${c.head.numQueries} queries; ` +
+          `${test.mode}${test.mode === 'slide' ? ` (crop ${test.crop!.join('x')}, stride ${test.stride!.join('x')})` : ''}; from ${opts.weights}; backend: ${model.backend.description}\n`);
+        await fs.mkdir(opts.outdir, { recursive: true });
+        const protectedPaths = new Set(inputs.map((i) => path.resolve(i.file)));
+        const stems = new Map<string, string>();
+        let failed = unmatched.length;
+        let ok = 0;
+        const start = Date.now();
+        for (const [k, input] of inputs.entries()) {
+          const t0 = Date.now();
+          try {
+            const clash = stems.get(input.stem);
+            if (clash !== undefined) throw new Error(`its outputs would have the same names as those of ${clash}`);
+            stems.set(input.stem, input.file);
+            const written = await segmentOne(model, input, opts, protectedPaths);
+            ok++;
+            process.stderr.write(`[${k + 1}/${inputs.length}] ${input.file} -> ${written.join(', ')} (${((Date.now() - t0) / 1000).toFixed(2)} s)\n`);
+          } catch (e) {
+            failed++;
+            const msg = (e as Error).message;
+            process.stderr.write(`[${k + 1}/${inputs.length}] FAILED ${input.file}: ${msg.startsWith(`${input.file}: `) ? msg.slice(input.file.length + 2) : msg}\n`);
+          }
+        }
+        process.stderr.write(`done: ${ok} written, ${failed} failed, ${((Date.now() - start) / 1000).toFixed(1)} s; outputs in ${opts.outdir}\n`);
+        process.exitCode = failed ? 1 : 0;
+      } finally {
+        model.dispose();
+      }
+    });
+}
