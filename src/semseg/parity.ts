@@ -195,3 +195,46 @@ export function formatSegParityReport(r: SegParityReport): string {
   lines.push(`${r.comparisons.length - failed} of ${r.comparisons.length} tensors within tolerance (relL2 <= ${PARITY_TOLERANCE.relL2}, maxAbs <= ${PARITY_TOLERANCE.maxAbsFactor} x max(1, max|ref|)); worst relL2 ${worst ? `${worst.relL2.toExponential(2)} at ${worst.key}` : 'n/a'}: ${r.ok ? 'PASS' : 'FAIL'}`);
   return lines.join('\n');
 }
+
+export interface SegParityCliOptions {
+  weights: string;
+  config?: string;
+  reference: string;
+  json?: boolean;
+  dump?: string;
+}
+
+/** The `parity` command for segmentation weights (dispatched from cli/parity). */
+export async function segParityCommand(opts: SegParityCliOptions): Promise<void> {
+  const { promises: fs } = await import('fs');
+  const path = await import('path');
+  const { parseSafetensors, serializeSafetensors } = await import('../io/safetensors');
+  const { writeFileAtomic } = await import('../io/atomic');
+  const { loadSegWeightsFile } = await import('./weights');
+  const { bindSegWeights, disposeSegWeights } = await import('./encoder_decoder');
+  const loaded = await loadSegWeightsFile(opts.weights, { config: opts.config });
+  let refBytes: Buffer;
+  try {
+    refBytes = await fs.readFile(opts.reference);
+  } catch (e) {
+    throw new Error(`cannot read reference ${opts.reference}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const reference = parseSafetensors(refBytes, opts.reference);
+  const w = bindSegWeights(loaded.stateDict, loaded.config, loaded.source);
+  try {
+    const report = runSegParity(w, loaded.config, loaded.config.test, reference);
+    if (opts.json) {
+      const { ok, comparisons, notComputed, masks, labels, boxes } = report;
+      process.stdout.write(`${JSON.stringify({ ok, comparisons, notComputed, masks, labels, boxes })}\n`);
+    } else {
+      console.log(formatSegParityReport(report));
+    }
+    if (opts.dump) {
+      await writeFileAtomic(opts.dump, serializeSafetensors(report.computed, { source: path.basename(opts.weights), reference: path.basename(opts.reference) }));
+      process.stderr.write(`wrote ${report.computed.length} tensors to ${opts.dump}\n`);
+    }
+    process.exitCode = report.ok ? 0 : 1;
+  } finally {
+    disposeSegWeights(w);
+  }
+}

@@ -174,3 +174,27 @@ export async function loadSegWeightsFile(file: string, opts: SegLoadOptions = {}
   return { stateDict, config, configFrom, metainfo, metainfoFrom, source: file };
 }
 
+
+/** Whether a weights file holds a segmentation model (safetensors: header only; .pth: its pickle). */
+export async function isSegWeightsFile(file: string): Promise<boolean> {
+  let fh: import('fs').promises.FileHandle;
+  try { fh = await fs.open(file, 'r'); } catch { return false; }
+  try {
+    const head = Buffer.alloc(8);
+    await fh.read(head, 0, 8, 0);
+    if (head.readUInt32LE(0) === 0x04034b50) {
+      await fh.close();
+      return isSegStateDict((await readTorchCheckpoint(file)).stateDict);
+    }
+    const n = Number(head.readBigUInt64LE(0));
+    if (!(n > 0 && n < 100 * 1024 * 1024)) return false;
+    const json = Buffer.alloc(n);
+    await fh.read(json, 0, n, 8);
+    const keys = Object.keys(JSON.parse(json.toString('utf8')) as object);
+    return keys.includes('backbone.dinov2.pos_embed') && keys.some((k) => k.startsWith('decode_head.'));
+  } catch {
+    return false;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
