@@ -23,7 +23,6 @@ export interface Architecture {
 }
 
 export function detectArchitecture(sd: StateDict, source: string): Architecture {
-  if (sd.has('backbone.dinov2.pos_embed')) throw new WeightsError(`${source}: this is a segmentation model (Mask2Former, backbone.dinov2.* / decode_head.* keys), not a depth model; use \`depth-anything segment\``);
   const get = (key: string): number[] => {
     const t = sd.get(key);
     if (!t) throw new WeightsError(`${source}: not a Depth Anything state dict: ${key} is missing`);
