@@ -17,7 +17,7 @@ export const SEG_OUTPUT_NAMES: Record<SegOutputFormat, { suffix: string; kind: '
 /** Class indices as a greyscale PNG: 8-bit up to 256 classes, else 16-bit. */
 export async function labelsToPng(seg: Segmentation): Promise<Uint8Array> {
   const img = sharp(seg.labels, { raw: { width: seg.width, height: seg.height, channels: 1 } });
-  return (seg.labels instanceof Uint16Array ? img.toColourspace('grey16') : img).png().toBuffer();
+  return img.toColourspace(seg.labels instanceof Uint16Array ? 'grey16' : 'b-w').png().toBuffer();
 }
 
 /** Each pixel in its class's palette colour. */
