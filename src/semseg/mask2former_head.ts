@@ -127,14 +127,74 @@ export function mask2formerForward(x: tf.Tensor4D[], w: Mask2FormerHeadWeights, 
  */
 export function mask2formerPredict(x: tf.Tensor4D[], w: Mask2FormerHeadWeights, cfg: SegConfig, size: [number, number], tap?: Tap, maskTap?: MaskTap): tf.Tensor4D {
   const { clsPreds, maskPreds } = mask2formerForward(x, w, cfg, tap, maskTap);
-  const cls = clsPreds[clsPreds.length - 1];
-  const mask = maskPreds[maskPreds.length - 1];
+  const seg = segLogitsFromPredictions(clsPreds[clsPreds.length - 1], maskPreds[maskPreds.length - 1], size);
+  tap?.(`${KEY}.predict`, seg);
+  return seg;
+}
+
+/**
+ * predict()'s mixture: cls [B, Q, K+1], mask logits NHWC [B, h, w, Q] -> [B, H, W, K]. Above
+ * `bandValues` upsampled values it works in bands of output rows (same result, bounded memory).
+ */
+export function segLogitsFromPredictions(cls: tf.Tensor3D, mask: tf.Tensor4D, size: [number, number], bandValues = PREDICT_BAND_VALUES): tf.Tensor4D {
+  return tf.tidy(() => mixture(cls, mask, size, bandValues));
+}
+
+function mixture(cls: tf.Tensor3D, mask: tf.Tensor4D, size: [number, number], bandValues: number): tf.Tensor4D {
   const [B, Q, K1] = cls.shape;
   const K = K1 - 1;
   const score = tf.slice(tf.softmax(cls), [0, 0, 0], [B, Q, K]); // [B, Q, K]
-  const up = tf.sigmoid(tf.image.resizeBilinear(mask, size, false, true));
   const [H, W] = size;
-  const seg = tf.reshape(tf.matMul(tf.reshape(up, [B, H * W, Q]), score), [B, H, W, K]) as tf.Tensor4D;
-  tap?.(`${KEY}.predict`, seg);
+  const [, mh, mw] = mask.shape;
+  let seg: tf.Tensor4D;
+  if (B * H * W * Q <= bandValues) {
+    const up = tf.sigmoid(tf.image.resizeBilinear(mask, size, false, true));
+    seg = tf.reshape(tf.matMul(tf.reshape(up, [B, H * W, Q]), score), [B, H, W, K]) as tf.Tensor4D;
+  } else {
+    // At 896 x 896 with 200 queries the upsampled masks alone take 640 MB: upsample in bands of
+    // output rows, as the separable bilinear matrices of F.interpolate (same taps and weights).
+    const my = tf.tensor2d(bilinearMatrix(mh, H), [H, mh]);
+    const mx = tf.tensor2d(bilinearMatrix(mw, W), [W, mw]);
+    const rows = Math.max(1, Math.floor(bandValues / (B * W * Q)));
+    const bands: tf.Tensor[] = [];
+    for (let r0 = 0; r0 < H; r0 += rows) {
+      const n = Math.min(rows, H - r0);
+      bands.push(tf.tidy(() => {
+        const out: tf.Tensor[] = [];
+        for (let b = 0; b < B; b++) {
+          const m = tf.reshape(tf.slice(mask, [b, 0, 0, 0], [1, mh, mw, Q]), [mh, mw * Q]);
+          const tall = tf.reshape(tf.matMul(tf.slice(my, [r0, 0], [n, mh]), m), [n, mw, Q]); // rows
+          const up = tf.sigmoid(tf.matMul(tf.tile(tf.expandDims(mx, 0), [n, 1, 1]), tall)); // [n, W, Q]
+          out.push(tf.reshape(tf.matMul(tf.reshape(up, [n * W, Q]), tf.reshape(tf.slice(score, [b, 0, 0], [1, Q, K]), [Q, K])), [1, n, W, K]));
+        }
+        return tf.concat(out, 0);
+      }));
+    }
+    seg = tf.concat(bands, 1) as tf.Tensor4D;
+    tf.dispose([my, mx, ...bands]);
+  }
   return seg;
+}
+
+/** Upsampled values per band in `predict` (about 64 MB of float32). */
+const PREDICT_BAND_VALUES = 1 << 24;
+
+/**
+ * [out, in] weights of F.interpolate(mode='bilinear', align_corners=False) along one axis, in
+ * PyTorch's float32 arithmetic: src = max((i + 0.5) * in / out - 0.5, 0), taps floor(src) and the
+ * next (clamped), weights 1 - l and l.
+ */
+export function bilinearMatrix(inSize: number, outSize: number): Float32Array {
+  const f = Math.fround;
+  const scale = f(inSize / outSize);
+  const m = new Float32Array(outSize * inSize);
+  for (let i = 0; i < outSize; i++) {
+    const src = Math.max(f(f(scale * f(i + 0.5)) - 0.5), 0);
+    const i0 = Math.floor(src);
+    const i1 = Math.min(i0 + 1, inSize - 1);
+    const l = f(src - i0);
+    m[i * inSize + i0] += f(1 - l);
+    m[i * inSize + i1] += l;
+  }
+  return m;
 }

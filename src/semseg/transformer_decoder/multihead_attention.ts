@@ -38,7 +38,7 @@ const splitHeads = (x: tf.Tensor, H: number): tf.Tensor4D => {
  */
 export function multiheadAttention(
   query: tf.Tensor3D, key: tf.Tensor3D, value: tf.Tensor3D, queryPos: tf.Tensor3D, keyPos: tf.Tensor3D,
-  w: MultiheadAttentionWeights, mask?: tf.Tensor3D,
+  w: MultiheadAttentionWeights, mask?: tf.Tensor3D, scoresPerGroup = SCORES_PER_GROUP,
 ): tf.Tensor3D {
   const [B, nq, C] = query.shape;
   const H = w.heads;
@@ -46,9 +46,24 @@ export function multiheadAttention(
   const q = splitHeads(linear(tf.add(query, queryPos), w.q), H);
   const k = splitHeads(linear(tf.add(key, keyPos), w.k), H);
   const v = splitHeads(linear(value, w.v), H);
-  let scores = tf.matMul(tf.div(q, Math.sqrt(d)), k, false, true); // [B, H, q, k]
-  if (mask) scores = tf.where(tf.expandDims(mask, 1), tf.fill(scores.shape, -Infinity), scores);
-  const attn = tf.softmax(scores);
-  const merged = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [B, nq, C]);
+  // Masked positions get -inf (as PyTorch's boolean attn_mask); adding 0 elsewhere is exact.
+  const bias = mask ? tf.expandDims(tf.where(mask, tf.fill(mask.shape, -Infinity), tf.zeros(mask.shape)), 1) : undefined;
+  const nk = key.shape[1];
+  // Heads in groups, so the score maps stay small (200 queries x 16384 keys x 32 heads at ViT-L).
+  const group = Math.max(1, Math.min(H, Math.floor(scoresPerGroup / (B * nq * nk))));
+  const outs: tf.Tensor[] = [];
+  for (let h0 = 0; h0 < H; h0 += group) {
+    const n = Math.min(group, H - h0);
+    outs.push(tf.tidy(() => {
+      const sl = (t: tf.Tensor4D) => (n === H ? t : tf.slice(t, [0, h0, 0, 0], [-1, n, -1, -1]));
+      let scores = tf.matMul(tf.div(sl(q), Math.sqrt(d)), sl(k), false, true); // [B, n, q, k]
+      if (bias) scores = tf.add(scores, bias);
+      return tf.matMul(tf.softmax(scores), sl(v));
+    }));
+  }
+  const heads = outs.length === 1 ? outs[0] : tf.concat(outs, 1);
+  const merged = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [B, nq, C]);
   return tf.add(query, linear(merged, w.out)) as tf.Tensor3D;
 }
+
+const SCORES_PER_GROUP = 1 << 24;
