@@ -15,9 +15,12 @@ import { SEG_OUTPUT_FORMATS, SEG_OUTPUT_NAMES, SegOutputFormat, colorizeLabels, 
 import { Segmenter } from '../semseg/segmenter';
 import { backendOption, positiveInt, threadsOption } from './common';
 import { InputFile, expandInputs } from './predict';
+import { progressReporter } from './download';
+import { downloadModel } from '../io/hub';
 
 interface SegmentCliOptions {
-  weights: string;
+  weights?: string;
+  model?: string;
   config?: string;
   outdir: string;
   mode?: SegMode;
@@ -63,7 +66,8 @@ export function registerSegment(program: Command): void {
     .command('segment')
     .description('semantic segmentation (Depth Anything + Mask2Former, ADE20K / Cityscapes): label, colour and overlay PNGs, logits .npy')
     .argument('<inputs...>', 'image files, folders (searched recursively) or glob patterns (quote them)')
-    .requiredOption('--weights <file>', 'segmentation weights: the released mmseg .pth (ade20k_vitl_mIoU_59.4.pth, cityscapes_vitl_mIoU_86.4.pth) or safetensors with mmseg keys')
+    .option('--weights <file>', 'segmentation weights: the released mmseg .pth (ade20k_vitl_mIoU_59.4.pth, cityscapes_vitl_mIoU_86.4.pth) or safetensors with mmseg keys')
+    .option('--model <name>', 'a released model by name, downloaded once into the cache (seg-ade20k, seg-cityscapes), instead of --weights')
     .option('--config <file|variant>', 'configuration: seg-ade20k, seg-cityscapes, an mmseg model dict JSON or the fixtures\' config.json; default: from the weights')
     .option('--outdir <dir>', 'output folder', 'vis_seg')
     .addOption(new Option('--mode <mode>', 'inference mode (default: the config\'s; the released models use slide)').choices(['whole', 'slide']))
@@ -76,12 +80,15 @@ export function registerSegment(program: Command): void {
       const { inputs, unmatched } = await expandInputs(args);
       for (const u of unmatched) process.stderr.write(`error: ${u}: no such file, or no image matches\n`);
       if (!inputs.length) cmd.error(`error: no images to process in ${args.join(', ')}`);
-      const model = await Segmenter.load(opts.weights, { backend: opts.backend as BackendName, threads: opts.threads, config: opts.config });
+      if ((opts.weights === undefined) === (opts.model === undefined)) cmd.error('error: pass either --weights FILE or --model NAME');
+      if (opts.model !== undefined && !opts.model.startsWith('seg-')) cmd.error(`error: --model ${opts.model} is a depth model; segmentation models: seg-ade20k, seg-cityscapes`);
+      const weights = opts.weights ?? (await downloadModel(opts.model!, { onProgress: progressReporter(opts.model!) })).path;
+      const model = await Segmenter.load(weights, { backend: opts.backend as BackendName, threads: opts.threads, config: opts.config });
       try {
         const test = model.testConfig({ mode: opts.mode, crop: opts.crop, stride: opts.stride });
         const c = model.config;
         process.stderr.write(`model: Mask2Former, DINOv2 width ${c.backbone.embedDim} x ${c.backbone.depth} blocks, ${c.head.numClasses} classes, ${c.head.numQueries} queries; ` +
-          `${test.mode}${test.mode === 'slide' ? ` (crop ${test.crop!.join('x')}, stride ${test.stride!.join('x')})` : ''}; from ${opts.weights}; backend: ${model.backend.description}\n`);
+          `${test.mode}${test.mode === 'slide' ? ` (crop ${test.crop!.join('x')}, stride ${test.stride!.join('x')})` : ''}; from ${weights}; backend: ${model.backend.description}\n`);
         await fs.mkdir(opts.outdir, { recursive: true });
         const protectedPaths = new Set(inputs.map((i) => path.resolve(i.file)));
         const stems = new Map<string, string>();
