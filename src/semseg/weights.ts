@@ -149,10 +149,14 @@ export async function loadSegWeightsFile(file: string, opts: SegLoadOptions = {}
     config = SEG_VARIANTS[given as SegVariantName]; configFrom = given;
   } else if (typeof given === 'string') {
     config = segConfigFromJson(await readJson(given), stateDict, given); configFrom = given;
-  } else if (recorded && typeof recorded === 'object' && (recorded as Record<string, unknown>).type === 'EncoderDecoder') {
+  } else if (recorded && typeof recorded === 'object' && ((recorded as Record<string, unknown>).type === 'EncoderDecoder' || 'model' in (recorded as object))) {
     const r = recorded as Record<string, unknown>;
     config = segConfigFromJson(r, stateDict, `${file} (__metadata__.config)`);
     configFrom = `${file} (__metadata__.config)`;
+    if (r.dataset === 'ade20k' || r.dataset === 'cityscapes') config.dataset = r.dataset;
+    // Our converted files carry the class names and palette in the mmengine meta form.
+    const dm = r.dataset_meta as { classes?: unknown; palette?: unknown } | undefined;
+    if (dm && meta === undefined) meta = new Map([['dataset_meta', new Map([['classes', dm.classes], ['palette', dm.palette]])]]);
   } else {
     const byName = segVariantFromFileName(file);
     const cls = stateDict.get('decode_head.cls_embed.weight')?.shape[0];

@@ -13,6 +13,7 @@ import { loadWeightsFile } from '../../src/weights/load';
 import { loadSegWeightsFile, isSegWeightsFile } from '../../src/semseg/weights';
 import { PickleWriter, f32Bytes, stateDictPickle, torchZip, writeFile } from '../io/torch_writer';
 import { SEG_FIXTURES } from './parity_suite';
+import { runCli } from '../cli/run_cli';
 
 const TINY = path.join(SEG_FIXTURES, 'seg-tiny');
 let dir: string;
@@ -78,6 +79,22 @@ function trainingCheckpoint(opts: { bufferInStateDict?: boolean; extraGlobal?: [
   w.str('meta').emptyDict().str('dataset_meta').emptyDict().str('classes').mark().str('a').str('b').tuple().op(0x73).op(0x73).op(0x73);
   return w.stop().bytes();
 }
+
+describe('convert', () => {
+  it('a segmentation .pth -> safetensors that loads with no flags (config, slide settings, resize, classes)', async () => {
+    const out = path.join(dir, 'seg.safetensors');
+    const { code, out: printed } = await runCli('convert', path.join(TINY, 'weights.pth'), out, '--config', path.join(SEG_FIXTURES, 'seg-tiny-slide', 'config.json'));
+    expect(code).toBe(0);
+    expect(printed).toContain('Mask2Former segmentation, DINOv2 width 32 x 8, 7 classes');
+    const back = await loadSegWeightsFile(out);
+    const direct = await loadSegWeightsFile(path.join(TINY, 'weights.pth'), { config: path.join(SEG_FIXTURES, 'seg-tiny-slide', 'config.json') });
+    expect(back.config).toEqual(direct.config);
+    expect(back.config.test).toEqual({ mode: 'slide', crop: [84, 84], stride: [56, 56] });
+    expect(back.config.testResize).toEqual([480, 120]);
+    expect(back.metainfo).toEqual(direct.metainfo);
+    expect([...back.stateDict.keys()].sort()).toEqual([...direct.stateDict.keys()].sort());
+  });
+});
 
 describe('mmengine training state beside the state dict', () => {
   it('HistoryBuffer objects and numpy arrays become inert stand-ins; the state dict and meta are read', async () => {
