@@ -13,6 +13,8 @@ import { rgbToPng, writeOutputFile } from '../pipeline/outputs';
 import { SegMode } from '../semseg/config';
 import { SEG_OUTPUT_FORMATS, SEG_OUTPUT_NAMES, SegOutputFormat, colorizeLabels, labelsToPng, logitsToNpy, overlay } from '../semseg/outputs';
 import { Segmenter } from '../semseg/segmenter';
+import { SegDataset } from '../semseg/config';
+import { addIntersectAndUnion, emptyTotals, listSegSamples, readLabel, segMetrics } from '../semseg/eval';
 import { backendOption, positiveInt, threadsOption } from './common';
 import { InputFile, expandInputs } from './predict';
 import { progressReporter } from './download';
@@ -62,6 +64,7 @@ async function segmentOne(model: Segmenter, input: InputFile, opts: SegmentCliOp
 }
 
 export function registerSegment(program: Command): void {
+  registerSegmentEval(program);
   program
     .command('segment')
     .description('semantic segmentation (Depth Anything + Mask2Former, ADE20K / Cityscapes): label, colour and overlay PNGs, logits .npy')
@@ -112,6 +115,72 @@ export function registerSegment(program: Command): void {
         }
         process.stderr.write(`done: ${ok} written, ${failed} failed, ${((Date.now() - start) / 1000).toFixed(1)} s; outputs in ${opts.outdir}\n`);
         process.exitCode = failed ? 1 : 0;
+      } finally {
+        model.dispose();
+      }
+    });
+}
+
+interface SegEvalCliOptions {
+  weights?: string;
+  model?: string;
+  config?: string;
+  data: string;
+  dataset: SegDataset;
+  split?: string;
+  maxImages?: number;
+  mode?: SegMode;
+  crop?: number;
+  stride?: number;
+  json?: boolean;
+  backend: string;
+  threads?: number;
+}
+
+/** `depth-anything segment-eval`: mIoU / mAcc / aAcc and per-class IoU as mmseg's IoUMetric. */
+export function registerSegmentEval(program: Command): void {
+  program
+    .command('segment-eval')
+    .description('evaluate a segmentation model on an ADE20K or Cityscapes folder: mIoU, mAcc, aAcc, per-class IoU (mmseg IoUMetric)')
+    .option('--weights <file>', 'segmentation weights (.pth or safetensors)')
+    .option('--model <name>', 'seg-ade20k or seg-cityscapes, downloaded once into the cache, instead of --weights')
+    .option('--config <file|variant>', 'configuration (default: from the weights)')
+    .requiredOption('--data <dir>', 'dataset root: ADE20K (images/validation, annotations/validation) or Cityscapes (leftImg8bit/val, gtFine/val)')
+    .addOption(new Option('--dataset <name>', 'layout and label rules').choices(['ade20k', 'cityscapes']).makeOptionMandatory())
+    .option('--split <name>', 'split folder (default: validation for ADE20K, val for Cityscapes)')
+    .option('--max-images <n>', 'evaluate only the first N images (sorted)', positiveInt('--max-images'))
+    .addOption(new Option('--mode <mode>', 'inference mode (default: the config\'s)').choices(['whole', 'slide']))
+    .option('--crop <n>', 'slide crop side, a multiple of 14', positiveInt('--crop'))
+    .option('--stride <n>', 'slide stride', positiveInt('--stride'))
+    .option('--json', 'print one JSON object instead of the table')
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts: SegEvalCliOptions, cmd: Command) => {
+      if ((opts.weights === undefined) === (opts.model === undefined)) cmd.error('error: pass either --weights FILE or --model NAME');
+      const weights = opts.weights ?? (await downloadModel(opts.model!, { onProgress: progressReporter(opts.model!) })).path;
+      let samples = await listSegSamples(opts.dataset, opts.data, opts.split);
+      if (opts.maxImages !== undefined) samples = samples.slice(0, opts.maxImages);
+      const model = await Segmenter.load(weights, { backend: opts.backend as BackendName, threads: opts.threads, config: opts.config });
+      try {
+        const K = model.config.head.numClasses;
+        const totals = emptyTotals(K);
+        const t0 = Date.now();
+        for (const [i, s] of samples.entries()) {
+          const label = await readLabel(s.label, opts.dataset);
+          const seg = await model.segment(s.image, { mode: opts.mode, crop: opts.crop, stride: opts.stride });
+          if (seg.width !== label.width || seg.height !== label.height) throw new Error(`${s.label}: label is ${label.width}x${label.height} but the image ${seg.width}x${seg.height}`);
+          addIntersectAndUnion(totals, seg.labels, label.data);
+          if (!opts.json) process.stderr.write(`[${i + 1}/${samples.length}] ${s.image}\n`);
+        }
+        const m = segMetrics(totals);
+        const perClass = model.classes.map((name, c) => ({ name, iou: m.iou[c], acc: m.acc[c] }));
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ images: samples.length, aAcc: m.aAcc, mIoU: m.mIoU, mAcc: m.mAcc, perClass })}\n`);
+        } else {
+          const f = (v: number) => (Number.isNaN(v) ? '  nan' : v.toFixed(2).padStart(6));
+          for (const p of perClass) console.log(`${p.name.padEnd(20)} IoU ${f(p.iou)}  Acc ${f(p.acc)}`);
+          console.log(`${samples.length} images, ${((Date.now() - t0) / 1000).toFixed(1)} s: aAcc ${f(m.aAcc)}  mIoU ${f(m.mIoU)}  mAcc ${f(m.mAcc)}`);
+        }
       } finally {
         model.dispose();
       }
