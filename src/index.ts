@@ -55,3 +55,10 @@ export { listSamples, readGroundTruth, DATASET_PRESETS, DATASET_KINDS, DatasetEr
 export type { DatasetKind, DepthSample } from './eval/datasets';
 export { evaluateDataset, evaluateSample } from './eval/run';
 export type { EvalSettings, EvalReport, ImageReport, DepthPredictor } from './eval/run';
+
+// Semantic segmentation (Mask2Former on the Depth Anything encoder, mmseg checkpoints).
+export { Segmenter } from './semseg/segmenter';
+export type { Segmentation, SegmentOptions, SegmenterLoadOptions } from './semseg/segmenter';
+export { SEG_VARIANTS } from './semseg/config';
+export type { SegConfig } from './semseg/config';
+export { ADE20K_METAINFO, CITYSCAPES_METAINFO } from './semseg/metainfo';

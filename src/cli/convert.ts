@@ -14,6 +14,8 @@ import { loadWeightsFile } from '../weights/load';
 import { detectArchitecture } from '../weights/detect';
 import { StateDict, WeightsError } from '../weights/state_dict';
 import { progressReporter } from './download';
+import { convertSegWeights } from '../semseg/convert';
+import { isSegWeightsFile } from '../semseg/weights';
 
 export type OutDtype = 'f32' | 'f16';
 
@@ -147,6 +149,10 @@ export function registerConvert(program: Command): void {
         if (!(maxDepth > 0)) throw new Error(`--max-depth must be a positive number of metres, got "${opts.maxDepth}"`);
       }
       if (path.resolve(input) === path.resolve(output)) throw new Error(`OUT ${output} would overwrite IN`);
+      if (await isSegWeightsFile(input)) {
+        console.log(await convertSegWeights(input, output, { config: opts.config, dtype: opts.dtype }));
+        return;
+      }
       const summary = await convertWeights(input, output, {
         version: opts.version, maxDepth, config: opts.config, hfConfig: opts.hfConfig, dtype: opts.dtype,
       });

@@ -8,6 +8,8 @@ import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { formatParityReport, runParity } from '../parity';
 import { backendOption, readConfigFile, startBackend, threadsOption } from './common';
 import { writeFileAtomic } from '../io/atomic';
+import { segParityCommand } from '../semseg/parity';
+import { isSegWeightsFile } from '../semseg/weights';
 
 interface ParityOptions {
   weights: string;
@@ -32,6 +34,7 @@ export function registerParity(program: Command): void {
     .option('--dump <file>', 'write every tensor computed, under the reference\'s names, in PyTorch layouts (safetensors)')
     .action(async (opts: ParityOptions) => {
       await startBackend(opts.backend, opts.threads);
+      if (await isSegWeightsFile(opts.weights)) return segParityCommand(opts);
       const loaded = await loadWeightsFile(opts.weights);
       let refBytes: Buffer;
       try {

@@ -41,6 +41,8 @@ export const OFFICIAL_MODELS = {
   'metric-outdoor-small': metric('VKITTI', 'Small', 'vits'),
   'metric-outdoor-base': metric('VKITTI', 'Base', 'vitb'),
   'metric-outdoor-large': metric('VKITTI', 'Large', 'vitl'),
+  'seg-ade20k': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_semseg/ade20k_vitl_mIoU_59.4.pth' },
+  'seg-cityscapes': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_semseg/cityscapes_vitl_mIoU_86.4.pth' },
 } as const satisfies Record<string, OfficialModel>;
 
 export type OfficialModelName = keyof typeof OFFICIAL_MODELS;

@@ -28,11 +28,21 @@ export interface UnpickleOptions {
   persistentLoad(pid: unknown): unknown;
 }
 
+/**
+ * An inert stand-in for a global the caller tolerates but never runs (training state next to a
+ * state dict: numpy arrays, mmengine's HistoryBuffer). Calling it (REDUCE, NEWOBJ) only records a
+ * new stand-in; BUILD state is dropped. Whatever holds one is not weights.
+ */
+export class PyOpaque implements PyCallable {
+  constructor(readonly pyName: string) {}
+  call(): PyOpaque { return new PyOpaque(`${this.pyName}(...)`); }
+}
+
 /** Tuples are frozen arrays; lists plain arrays; dicts Maps. */
 export const isTuple = (v: unknown): v is readonly unknown[] => Array.isArray(v) && Object.isFrozen(v);
 
 const OPCODE_NAMES: Record<number, string> = {
-  0x81: 'NEWOBJ', 0x92: 'NEWOBJ_EX', 0x69: 'INST', 0x6f: 'OBJ', 0x50: 'PERSID', 0x97: 'BYTEARRAY8',
+  0x92: 'NEWOBJ_EX', 0x69: 'INST', 0x6f: 'OBJ', 0x50: 'PERSID', 0x97: 'BYTEARRAY8',
   0x96: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4',
 };
 
@@ -186,8 +196,15 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
       }
       case 0x62: { // BUILD
         pop();
-        // Only OrderedDict is ever built here (its `_metadata` attribute: module versions, not weights).
-        if (!(top() instanceof Map)) fail(`BUILD on a ${describe(top())}; only dicts are supported`);
+        // OrderedDict's `_metadata` (module versions, not weights), or an inert stand-in's state.
+        if (!(top() instanceof Map) && !(top() instanceof PyOpaque)) fail(`BUILD on a ${describe(top())}; only dicts are supported`);
+        break;
+      }
+      case 0x81: { // NEWOBJ: only an inert stand-in's (cls.__new__ is never run)
+        const args = pop();
+        const cls = pop();
+        if (!(cls instanceof PyOpaque) || !isTuple(args)) fail(`unsupported pickle opcode 0x81 (NEWOBJ) on a ${describe(cls)}`);
+        stack.push((cls as PyOpaque).call());
         break;
       }
       case 0x51: stack.push(opts.persistentLoad(pop())); break; // BINPERSID

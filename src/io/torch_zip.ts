@@ -6,7 +6,7 @@
  * from the zip, so the checkpoint is held in memory once.
  */
 import { ZipArchive } from './zip';
-import { unpickle, PyCallable, isTuple } from './pickle';
+import { unpickle, PyCallable, PyOpaque, isTuple } from './pickle';
 import { LITTLE_ENDIAN, f16ToF32, bf16ToF32 } from './half';
 import { StateDict } from '../weights/state_dict';
 
@@ -35,6 +35,22 @@ const ALLOWED = [
   ...Object.keys(STORAGE_CLASSES).map((s) => `torch.${s}`),
 ];
 
+/**
+ * Globals of the training state mmengine saves next to `state_dict` (`message_hub`: HistoryBuffer
+ * objects holding numpy arrays; `optimizer`, `param_schedulers`: tensors and builtins). They become
+ * inert stand-ins (PyOpaque), never run; a state dict entry that is one is still an error.
+ */
+const TRAINING_STATE_GLOBALS = new Set([
+  'mmengine.logging.history_buffer.HistoryBuffer',
+  'numpy.core.multiarray._reconstruct',
+  'numpy.core.multiarray.scalar',
+  'numpy.ndarray',
+  'numpy.dtype',
+  '_codecs.encode',
+  '__builtin__.getattr',
+  'builtins.getattr',
+]);
+
 interface StorageType { kind: 'storageType'; name: string; dtype: StorageDtype; itemBytes: number }
 interface StorageRef { kind: 'storage'; type: StorageType; key: string; numel: number }
 interface TensorRef { kind: 'tensor'; storage: StorageRef; offset: number; shape: number[]; stride: number[] }
@@ -45,6 +61,8 @@ export interface TorchCheckpoint {
   dtypes: Set<StorageDtype>;
   /** Keys left out on purpose (`num_batches_tracked`). */
   skipped: string[];
+  /** mmengine's `meta` beside `state_dict` (dicts as Maps, tuples as frozen arrays), when present. */
+  meta?: unknown;
 }
 
 /** float16 bits -> float32, all 65536 values: a table lookup is ~20x faster than decoding each. */
@@ -73,6 +91,7 @@ function findClass(source: string) {
       if (!s) bad(`unknown storage type ${full}: only ${Object.keys(STORAGE_CLASSES).map((k) => `torch.${k}`).join(', ')} are supported`);
       return { kind: 'storageType', name: full, ...s } satisfies StorageType;
     }
+    if (TRAINING_STATE_GLOBALS.has(full)) return new PyOpaque(full);
     switch (full) {
       case 'collections.OrderedDict':
         return callable(full, (args) => {
@@ -142,7 +161,10 @@ function unwrapStateDict(source: string, root: unknown): Map<string, TensorRef> 
   const out = new Map<string, TensorRef>();
   for (const [k, v] of entries) {
     if (typeof k !== 'string') throw new TorchCheckpointError(source, `state dict key ${String(k)} is not a string`);
-    if (!isTensorRef(v)) throw new TorchCheckpointError(source, `state dict entry "${k}" is not a tensor`);
+    if (!isTensorRef(v)) {
+      const what = v instanceof PyOpaque ? ` but a ${v.pyName} object (training state is allowed only outside the state dict)` : '';
+      throw new TorchCheckpointError(source, `state dict entry "${k}" is not a tensor${what}`);
+    }
     out.set(strip ? k.slice('module.'.length) : k, v);
   }
   return out;
@@ -253,6 +275,7 @@ export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint
     });
     const refs = unwrapStateDict(pklSource, root);
     const holders = tensorsByStorage(refs);
+    const meta = root instanceof Map && root.has('state_dict') ? root.get('meta') : undefined;
     const storages = new Map<string, Uint8Array>();
     const stateDict: StateDict = new Map();
     const dtypes = new Set<StorageDtype>();
@@ -281,7 +304,7 @@ export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint
       dtypes.add(type.dtype);
     }
     await verifyUnread(zip, [pkls[0], `${prefix}byteorder`, ...[...storages.keys()].map((k) => `${prefix}data/${k}`)], prefix, holders);
-    return { stateDict, dtypes, skipped };
+    return { stateDict, dtypes, skipped, ...(meta !== undefined ? { meta } : {}) };
   } finally {
     zip.close();
   }

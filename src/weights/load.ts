@@ -123,6 +123,11 @@ async function sniff(file: string): Promise<'zip' | 'safetensors'> {
   throw new WeightsError(`${file}: unrecognised weights format: neither a PyTorch zip checkpoint (.pth) nor a safetensors file`);
 }
 
+/** The segmentation models (mmseg keys) have their own loader and command. */
+function refuseSegModel(sd: StateDict, file: string): void {
+  if (sd.has('backbone.dinov2.pos_embed')) throw new WeightsError(`${file}: this is a segmentation model (Mask2Former, backbone.dinov2.* / decode_head.* keys), not a depth model; use \`depth-anything segment\``);
+}
+
 /** Loads `.pth`, Hugging Face safetensors or our safetensors; see the module comment. */
 export async function loadWeightsFile(file: string, opts: LoadOptions = {}): Promise<LoadedWeights> {
   const kind = await sniff(file);
@@ -141,6 +146,7 @@ export async function loadWeightsFile(file: string, opts: LoadOptions = {}): Pro
   if (kind === 'zip') {
     const ckpt = await readTorchCheckpoint(file);
     stateDict = ckpt.stateDict;
+    refuseSegModel(stateDict, file);
     format = 'pth';
     dtypes = [...ckpt.dtypes];
     // V1 is also published as pytorch_model.bin + a config.json with encoder/features/out_channels.
@@ -161,6 +167,7 @@ export async function loadWeightsFile(file: string, opts: LoadOptions = {}): Pro
     const parsed = parseSafetensors(bytes, file);
     dtypes = [...new Set([...parsed.tensors.values()].filter((t) => t.dtype !== 'I64').map((t) => t.dtype))];
     const raw = stateDictFromSafetensors(parsed);
+    refuseSegModel(raw, file);
     if (isHfLayout(raw.keys())) {
       format = 'hf-safetensors';
       stateDict = remapHfStateDict(raw, file);

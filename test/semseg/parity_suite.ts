@@ -1,0 +1,65 @@
+/**
+ * Both segmentation fixture cases through `depth-anything parity --json` in a child process (as
+ * the depth suite does): every float tensor the reference records is computed and within the
+ * fixtures' tolerances, no attention-mask bit and no argmax pixel differs beyond its recorded
+ * margin, and the slide boxes are equal. One test file per backend.
+ */
+import { execFile } from 'child_process';
+import { readFileSync } from 'fs';
+import * as path from 'path';
+import { parseSafetensors } from '../../src/io/safetensors';
+import { TensorComparison } from '../../src/parity';
+import { BitComparison, SegParityReport } from '../../src/semseg/parity';
+
+const ROOT = path.resolve(__dirname, '../..');
+export const SEG_FIXTURES = path.resolve(ROOT, '../shared/fixtures/seg');
+export const SEG_CASES = ['seg-tiny', 'seg-tiny-slide'] as const;
+
+interface JsonReport { ok: boolean; comparisons: TensorComparison[]; notComputed: string[]; masks: BitComparison[]; labels: SegParityReport['labels']; boxes?: SegParityReport['boxes'] }
+
+function parityCli(name: string, backend: string, weights: string): Promise<{ code: number; report: JsonReport; stderr: string }> {
+  const dir = path.join(SEG_FIXTURES, name);
+  const args = [require.resolve('tsx/cli'), 'src/cli/run.ts', 'parity', '--json', '--backend', backend, '--threads', '1',
+    '--weights', path.join(dir, weights), '--config', path.join(dir, 'config.json'), '--reference', path.join(dir, 'activations.safetensors')];
+  if (backend !== 'wasm') args.splice(args.indexOf('--threads'), 2);
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      try {
+        resolve({ code, report: JSON.parse(stdout) as JsonReport, stderr });
+      } catch {
+        reject(new Error(`parity ${name} on ${backend} printed no JSON (exit ${code}):\n${stderr}`));
+      }
+    });
+  });
+}
+
+export function segParityOn(backend: 'cpu' | 'wasm'): void {
+  describe(`segmentation parity on ${backend}`, () => {
+    // The whole case from the mmengine .pth, the slide case from safetensors: both readers covered.
+    test.each([['seg-tiny', 'weights.pth'], ['seg-tiny-slide', 'weights.safetensors']])('%s (%s): every recorded tensor, mask bit and label', async (name, weights) => {
+      const { code, report, stderr } = await parityCli(name, backend, weights);
+      expect(stderr).toContain(`backend: ${backend}`);
+      const failures = report.comparisons.filter((r) => !r.ok).map((r) => `${r.key}: relL2 ${r.relL2}, maxAbs ${r.maxAbs} (limit ${r.maxAbsLimit})`);
+      expect(failures).toEqual([]);
+      expect(report.notComputed).toEqual([]);
+      const ref = parseSafetensors(readFileSync(path.join(SEG_FIXTURES, name, 'activations.safetensors')), name);
+      const floats = [...ref.tensors].filter(([k, e]) => k !== 'input' && e.dtype.startsWith('F')).map(([k]) => k);
+      expect(report.comparisons.map((c) => c.key).sort()).toEqual(floats.sort());
+      const maskKeys = [...ref.tensors.keys()].filter((k) => k.endsWith('.attn_mask'));
+      expect(report.masks.map((m) => m.key).sort()).toEqual(maskKeys.sort());
+      // The recorded margins (>= 2.5e-4) leave every bit decidable in float32: none may differ.
+      for (const m of report.masks) expect(m.differing).toBe(0);
+      expect(report.labels!.ok).toBe(true);
+      expect(report.labels!.total).toBe(ref.tensors.get('pred_sem_seg')!.shape.reduce((a, b) => a * b, 1));
+      if (name === 'seg-tiny-slide') expect(report.boxes?.ok).toBe(true);
+      for (const key of ['seg_logits', 'decode_head.predict', 'encode_decode', 'inference']) {
+        if (ref.tensors.has(key)) expect(report.comparisons.some((c) => c.key === key && c.ok)).toBe(true);
+      }
+      expect(report.ok).toBe(true);
+      expect(code).toBe(0);
+      const worst = Math.max(...report.comparisons.map((r) => r.relL2));
+      console.log(`${backend} ${name}: ${report.comparisons.length} tensors, worst relL2 ${worst.toExponential(2)}, ${report.masks.reduce((a, m) => a + m.differing, 0)} mask bits and ${report.labels!.differing} labels differ`);
+    }, 10 * 60 * 1000);
+  });
+}

@@ -1,0 +1,3 @@
+import { segParityOn } from './parity_suite';
+
+segParityOn('wasm');
