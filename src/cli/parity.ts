@@ -5,14 +5,14 @@ import { Command } from 'commander';
 import { configFromMetadata, loadWeightsFile } from '../weights/load';
 import { bindWeights, disposeWeights } from '../depth_anything';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
-import { formatParityReport, runParity } from '../parity';
+import { formatParityReport, mergeReferences, runParity } from '../parity';
 import { backendOption, readConfigFile, startBackend, threadsOption } from './common';
 import { writeFileAtomic } from '../io/atomic';
 
 interface ParityOptions {
   weights: string;
   config?: string;
-  reference: string;
+  reference: string[];
   backend: string;
   threads?: number;
   dump?: string;
@@ -25,7 +25,7 @@ export function registerParity(program: Command): void {
     .description('run the model on a reference\'s input and compare every recorded tensor (relative L2, max abs)')
     .requiredOption('--weights <file>', 'weights file (official key names)')
     .option('--config <file>', 'model configuration (fixtures\' config.json schema); default: from the weights or the reference metadata')
-    .requiredOption('--reference <file>', 'activations recorded from the official code (safetensors: input, output, module paths)')
+    .requiredOption('--reference <files...>', 'activations recorded from the official code (safetensors: input, output, module paths); more files add their tensors. An infer.safetensors beside the first (V1 metric pipeline values) is added by default')
     .addOption(backendOption())
     .addOption(threadsOption())
     .option('--json', 'print the comparison as one JSON object (ok, comparisons, notComputed) instead of the table')
@@ -33,13 +33,20 @@ export function registerParity(program: Command): void {
     .action(async (opts: ParityOptions) => {
       await startBackend(opts.backend, opts.threads);
       const loaded = await loadWeightsFile(opts.weights);
-      let refBytes: Buffer;
-      try {
-        refBytes = await fs.readFile(opts.reference);
-      } catch (e) {
-        throw new Error(`cannot read reference ${opts.reference}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      const files = [...opts.reference];
+      const beside = path.join(path.dirname(files[0]), 'infer.safetensors');
+      if (!files.some((f) => path.resolve(f) === path.resolve(beside)) && (await fs.stat(beside).catch(() => undefined))?.isFile()) files.push(beside);
+      const refs = [];
+      for (const file of files) {
+        let refBytes: Buffer;
+        try {
+          refBytes = await fs.readFile(file);
+        } catch (e) {
+          throw new Error(`cannot read reference ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+        refs.push(parseSafetensors(refBytes, file));
       }
-      const reference = parseSafetensors(refBytes, opts.reference);
+      const reference = mergeReferences(refs);
       const cfg = opts.config ? await readConfigFile(opts.config) : loaded.config ?? configFromMetadata(reference);
       if (!cfg) throw new Error(`no model configuration: ${opts.weights} and ${opts.reference} carry none; pass --config FILE`);
       const w = bindWeights(loaded.stateDict, cfg, loaded.source);
@@ -52,7 +59,7 @@ export function registerParity(program: Command): void {
           console.log(formatParityReport(report));
         }
         if (opts.dump) {
-          await writeFileAtomic(opts.dump, serializeSafetensors(report.computed, { source: path.basename(opts.weights), reference: path.basename(opts.reference) }));
+          await writeFileAtomic(opts.dump, serializeSafetensors(report.computed, { source: path.basename(opts.weights), reference: files.map((f) => path.basename(f)).join(',') }));
           process.stderr.write(`wrote ${report.computed.length} tensors to ${opts.dump}\n`);
         }
         process.exitCode = report.ok ? 0 : 1;

@@ -1,11 +1,24 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Conv2dWeights, conv2d, loadConv2d } from '../nn/conv2d';
+import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
 
 /** ResidualConvUnit: x + conv2(relu(conv1(relu(x)))), BatchNorm (folded) after each conv when use_bn. */
 export interface ResidualConvUnitWeights {
   conv1: Conv2dWeights;
   conv2: Conv2dWeights;
+  /** BatchNorm folded into the convs: their outputs are bn1 / bn2's. */
+  bn: boolean;
+}
+
+/**
+ * Tap names of one unit's internals: its own key, and the fusion block's shared ReLU (the
+ * official block hands one `activation` module to both units, so PyTorch names it
+ * `resConfUnit1.activation` and counts its calls: `#1`, `#2`, ...).
+ */
+export interface ResidualConvUnitTapNames {
+  key: string;
+  activation: () => string;
 }
 
 export function loadResidualConvUnit(sd: StateDictReader, key: string, features: number, useBn: boolean): ResidualConvUnitWeights {
@@ -14,11 +27,23 @@ export function loadResidualConvUnit(sd: StateDictReader, key: string, features:
   return {
     conv1: loadConv2d(sd, `${key}.conv1`, spec, useBn ? `${key}.bn1` : undefined),
     conv2: loadConv2d(sd, `${key}.conv2`, spec, useBn ? `${key}.bn2` : undefined),
+    bn: useBn,
   };
 }
 
 /** NHWC -> NHWC, same shape. */
-export function residualConvUnit(x: tf.Tensor4D, w: ResidualConvUnitWeights): tf.Tensor4D {
-  const h = conv2d(tf.relu(x), w.conv1, 'relu');
-  return tf.add(conv2d(h, w.conv2), x);
+export function residualConvUnit(x: tf.Tensor4D, w: ResidualConvUnitWeights, tap?: Tap, names?: ResidualConvUnitTapNames): tf.Tensor4D {
+  if (!tap || !names) return tf.add(conv2d(conv2d(tf.relu(x), w.conv1, 'relu'), w.conv2), x);
+  // The same arithmetic unfused, to show each module's output (folded BatchNorm: bn1/bn2's, not the convs').
+  const a0 = tf.relu(x);
+  tap(names.activation(), a0);
+  const c1 = conv2d(a0, w.conv1);
+  tap(`${names.key}.${w.bn ? 'bn1' : 'conv1'}`, c1);
+  const a1 = tf.relu(c1);
+  tap(names.activation(), a1);
+  const c2 = conv2d(a1, w.conv2);
+  tap(`${names.key}.${w.bn ? 'bn2' : 'conv2'}`, c2);
+  const out = tf.add(c2, x);
+  tap(`${names.key}.skip_add.activation_post_process`, out);
+  return out as tf.Tensor4D;
 }

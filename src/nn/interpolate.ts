@@ -13,7 +13,15 @@ const cubic2 = (x: number) => f(f(f(f(f(f(A * x) - f(5 * A)) * x) + f(8 * A)) * 
  * when out = floor(in * s)), taps clamped to the border.
  */
 export function bicubicMatrix(inSize: number, outSize: number, scaleFactor: number): Float32Array {
-  const scale = f(1 / scaleFactor);
+  return bicubicWeights(inSize, outSize, f(1 / scaleFactor));
+}
+
+/** The same for interpolate(size=...) (no scale_factor): PyTorch's source scale is in / out. */
+export function bicubicMatrixToSize(inSize: number, outSize: number): Float32Array {
+  return bicubicWeights(inSize, outSize, f(inSize / outSize));
+}
+
+function bicubicWeights(inSize: number, outSize: number, scale: number): Float32Array {
   const m = new Float32Array(outSize * inSize);
   for (let i = 0; i < outSize; i++) {
     const real = f(f(scale * f(i + 0.5)) - 0.5);
