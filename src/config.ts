@@ -205,6 +205,12 @@ export function configToJson(cfg: ModelConfig): ConfigJson {
   };
 }
 
+/** How a model's output reads, for messages: `relative`, `metric (max 20 m)`, `metric (ZoeDepth bins, 0.001-10 m)`. */
+export function depthKind(cfg: ModelConfig): string {
+  if (cfg.zoe) return `metric (ZoeDepth bins, ${cfg.zoe.minDepth}-${cfg.zoe.maxDepth} m)`;
+  return cfg.maxDepth !== undefined ? `metric (max ${cfg.maxDepth} m)` : 'relative';
+}
+
 /** Metric models predict metres (sigmoid x max_depth, or ZoeDepth bins); relative ones affine-invariant disparity. */
 export function isMetric(cfg: ModelConfig): boolean {
   return cfg.maxDepth !== undefined || cfg.zoe !== undefined;

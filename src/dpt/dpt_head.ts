@@ -86,9 +86,13 @@ export function dptHeadWithHooks(layers: IntermediateLayer[], patchH: number, pa
   const path3 = tf.tidy(() => featureFusionBlock(path4, rn[2], s.refinenet3, sizeOf(rn[1]), tap));
   const path2 = tf.tidy(() => featureFusionBlock(path3, rn[1], s.refinenet2, sizeOf(rn[0]), tap));
   const path1 = tf.tidy(() => featureFusionBlock(path2, rn[0], s.refinenet1, undefined, tap));
-  let outConv: tf.Tensor4D | undefined;
-  const depth = tf.tidy(() => outputConvs(path1, patchH, patchW, s, w.metric, tap, (t) => { outConv = tf.keep(t); }));
-  return { depth, hooks: { out_conv: outConv!, l4_rn: rn[3], r4: path4, r3: path3, r2: path2, r1: path1 } };
+  // Both returned from the scope, so the caller's scope owns them (tf.keep would leave out_conv to no one).
+  const [depth, outConv] = tf.tidy(() => {
+    let hidden: tf.Tensor4D | undefined;
+    const out = outputConvs(path1, patchH, patchW, s, w.metric, tap, (t) => { hidden = t; });
+    return [out, hidden!];
+  });
+  return { depth, hooks: { out_conv: outConv, l4_rn: rn[3], r4: path4, r3: path3, r2: path2, r1: path1 } };
 }
 
 /** output_conv1, bilinear to 14x the patch grid, output_conv2 (conv, ReLU, conv, ReLU or sigmoid). */

@@ -39,6 +39,9 @@ export const OFFICIAL_MODELS = {
   'metric-outdoor-small': metric('VKITTI', 'Small', 'vits'),
   'metric-outdoor-base': metric('VKITTI', 'Base', 'vitb'),
   'metric-outdoor-large': metric('VKITTI', 'Large', 'vitl'),
+  // V1 metric (ZoeDepth head on V1 ViT-L), fine-tuned on NYUv2 (indoor) and KITTI (outdoor).
+  'v1-metric-indoor': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_metric_depth/depth_anything_metric_depth_indoor.pt' },
+  'v1-metric-outdoor': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_metric_depth/depth_anything_metric_depth_outdoor.pt' },
 } as const satisfies Record<string, OfficialModel>;
 
 export type OfficialModelName = keyof typeof OFFICIAL_MODELS;
