@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config';
 import { getIntermediateLayers, DinoV2Weights } from '../dinov2/vision_transformer';
 import { DptHeadWeights, DptHooks, dptHeadWithHooks } from '../dpt/dpt_head';
-import { resizeBilinearAlignCorners } from '../nn/interpolate';
+import { resizeBilinearAlignCornersTorch } from '../nn/interpolate';
 import { Tap } from '../nn/tap';
 
 const MULTIPLE_OF = 14;
@@ -45,7 +45,7 @@ export function prepSize(height: number, width: number, imgSize: readonly [numbe
 /** PrepForMidas: [B, H, W, 3] RGB in [0, 1] -> resized and ImageNet-normalised network input. */
 export function prepForMidas(x: tf.Tensor4D, imgSize: readonly [number, number], keepAspectRatio: boolean): tf.Tensor4D {
   const [h, w] = prepSize(x.shape[1], x.shape[2], imgSize, keepAspectRatio);
-  return tf.tidy(() => tf.div(tf.sub(resizeBilinearAlignCorners(x, h, w), tf.tensor1d(MEAN)), tf.tensor1d(STD)) as tf.Tensor4D);
+  return tf.tidy(() => tf.div(tf.sub(resizeBilinearAlignCornersTorch(x, h, w), tf.tensor1d(MEAN)), tf.tensor1d(STD)) as tf.Tensor4D);
 }
 
 export interface CoreOutput {
@@ -63,7 +63,7 @@ export function depthAnythingCore(x: tf.Tensor4D, pretrained: DinoV2Weights, dep
     const layers = getIntermediateLayers(x, pretrained, cfg, tap);
     const { depth, hooks } = dptHeadWithHooks(layers, patchH, patchW, depthHead, tap);
     // F.interpolate to (h, w) is the identity here (h, w are multiples of 14), then F.relu.
-    const relDepth = tf.reshape(tf.relu(resizeBilinearAlignCorners(depth, H, W)), [B, H, W]) as tf.Tensor3D;
+    const relDepth = tf.reshape(tf.relu(resizeBilinearAlignCornersTorch(depth, H, W)), [B, H, W]) as tf.Tensor3D;
     tap?.('output', relDepth);
     return { relDepth, hooks } as unknown as tf.TensorContainer;
   }) as unknown as CoreOutput;

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config';
 import { Conv2dWeights, conv2d, loadConv2d } from '../nn/conv2d';
-import { resizeBilinearAlignCorners } from '../nn/interpolate';
+import { resizeBilinearAlignCornersTorch } from '../nn/interpolate';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
 import { DptHooks } from '../dpt/dpt_head';
@@ -89,12 +89,32 @@ export function zoeDepthHead(relDepth: tf.Tensor3D, hooks: DptHooks, w: ZoeDepth
       const lo = tf.min(inv);
       rel = tf.div(tf.sub(inv, lo), tf.sub(tf.max(inv), lo)) as tf.Tensor3D;
     }
-    const relCond = resizeBilinearAlignCorners(tf.expandDims(rel, 3) as tf.Tensor4D, h, wd);
-    const probs = conditionalLogBinomial(tf.concat([last, relCond], 3), resizeBilinearAlignCorners(bEmbedding, h, wd), w.conditional_log_binomial,
+    const relCond = resizeBilinearAlignCornersTorch(tf.expandDims(rel, 3) as tf.Tensor4D, h, wd);
+    const probs = conditionalLogBinomial(tf.concat([last, relCond], 3), resizeBilinearAlignCornersTorch(bEmbedding, h, wd), w.conditional_log_binomial,
       z.minTemp, z.maxTemp, 'conditional_log_binomial', tap);
-    const centers = resizeBilinearAlignCorners(bCenters, h, wd);
+    const centers = resizeBilinearAlignCornersTorch(bCenters, h, wd);
     const out = tf.sum(tf.mul(probs, centers), 3, true) as tf.Tensor4D;
     tap?.('metric_depth', out);
     return out;
   });
+}
+
+/** Every key and PyTorch shape of the head (ZoeDepth's own tensors, after the core's), in module order. */
+export function zoeDepthHeadShapes(cfg: ModelConfig, z: ZoeDepthConfig): Array<[string, number[]]> {
+  const F = cfg.features;
+  const E = z.binEmbeddingDim;
+  const out: Array<[string, number[]]> = [];
+  const conv = (k: string, inC: number, outC: number) => { out.push([`${k}.weight`, [outC, inC, 1, 1]], [`${k}.bias`, [outC]]); };
+  const mlp = (k: string, inF: number, hidden: number, outF: number) => { conv(`${k}._net.0`, inF, hidden); conv(`${k}._net.2`, hidden, outF); };
+  const { attractorNormed } = binLayers(z);
+  conv('conv2', F, F);
+  mlp('seed_bin_regressor', F, SEED_MLP_DIM, z.nBins);
+  mlp('seed_projector', F, PROJECTOR_MLP_DIM, E);
+  for (let i = 0; i < 4; i++) mlp(`projectors.${i}`, F, PROJECTOR_MLP_DIM, E);
+  for (let i = 0; i < 4; i++) mlp(`attractors.${i}`, E, PROJECTOR_MLP_DIM, attractorNormed ? 2 * z.nAttractors[i] : z.nAttractors[i]);
+  out.push(['conditional_log_binomial.log_binomial_transform.k_idx', [1, z.nBins, 1, 1]], ['conditional_log_binomial.log_binomial_transform.K_minus_1', [1, 1, 1, 1]]);
+  const inF = N_MIDAS_OUT + 1 + E;
+  conv('conditional_log_binomial.mlp.0', inF, Math.floor(inF / 2));
+  conv('conditional_log_binomial.mlp.2', Math.floor(inF / 2), 4);
+  return out;
 }
