@@ -52,8 +52,8 @@ function attractorPoints(x: tf.Tensor4D, prevEmbedding: tf.Tensor4D | undefined,
   return tf.reshape(tf.slice(tf.reshape(A, [A.shape[0], h, wd, nA, 2]), [0, 0, 0, 0, 0], [-1, -1, -1, -1, 1]), [A.shape[0], h, wd, nA]) as tf.Tensor4D;
 }
 
-/** delta_c = mean or sum over attractors of dist(A_i - c_j); returns b_centers + delta_c. */
-function shiftCenters(A: tf.Tensor4D, bPrev: tf.Tensor4D, s: AttractorSettings): tf.Tensor4D {
+/** delta_c = mean or sum over attractors of dist(A_i - c_j); returns b_centers + delta_c (b_prev resized to A). */
+export function shiftCenters(A: tf.Tensor4D, bPrev: tf.Tensor4D, s: AttractorSettings): tf.Tensor4D {
   const [, h, wd] = A.shape;
   const b = resizeBilinearAlignCornersTorch(bPrev, h, wd);
   const dx = tf.sub(tf.expandDims(A, 4), tf.expandDims(b, 3)); // [N, H, W, nA, nBins]
@@ -61,6 +61,16 @@ function shiftCenters(A: tf.Tensor4D, bPrev: tf.Tensor4D, s: AttractorSettings):
   const summed = tf.sum(dist, 3);
   const delta = s.attractorKind === 'mean' ? tf.div(summed, A.shape[3]) : summed;
   return tf.add(b, delta) as tf.Tensor4D;
+}
+
+/** AttractorLayer's B_centers: (max - min) b + min, sorted along the bins, clipped to [min, max]. */
+export function boundedCenters(b: tf.Tensor4D, s: Pick<ZoeDepthConfig, 'minDepth' | 'maxDepth'>): tf.Tensor4D {
+  return tf.tidy(() => {
+    const scaled = tf.add(tf.mul(b, s.maxDepth - s.minDepth), s.minDepth) as tf.Tensor4D;
+    // torch.sort ascending along the bins: topk gives them descending.
+    const sorted = tf.reverse(tf.topk(scaled, scaled.shape[3], true).values, -1);
+    return tf.clipByValue(sorted, s.minDepth, s.maxDepth) as tf.Tensor4D;
+  });
 }
 
 /**
@@ -72,13 +82,7 @@ export function attractorLayer(x: tf.Tensor4D, bPrev: tf.Tensor4D, prevEmbedding
   return tf.tidy(() => {
     const A = attractorPoints(x, prevEmbedding, w, normed, key, tap);
     const bNew = shiftCenters(A, bPrev, s);
-    let B = bNew;
-    if (normed) {
-      const scaled = tf.add(tf.mul(bNew, s.maxDepth - s.minDepth), s.minDepth);
-      // torch.sort ascending along the bins: topk gives them descending.
-      const sorted = tf.reverse(tf.topk(scaled, scaled.shape[3], true).values, -1);
-      B = tf.clipByValue(sorted, s.minDepth, s.maxDepth) as tf.Tensor4D;
-    }
+    const B = normed ? boundedCenters(bNew, s) : bNew;
     tap?.(`${key}.0`, bNew);
     tap?.(`${key}.1`, B);
     return [bNew, B] as [tf.Tensor4D, tf.Tensor4D];
