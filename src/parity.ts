@@ -7,8 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from './config';
 import { DepthAnythingWeights, forward } from './depth_anything';
 import { ParsedSafetensors, entryToFloat32, TensorToWrite } from './io/safetensors';
-import { Tap } from './nn/tap';
-import { zoeParityTensors } from './zoedepth/parity';
+import { zoeParity } from './zoedepth/parity';
 
 /** Tolerances of the fixtures README: float32 vs float64 of the same code differs by 1e-6..3e-6. */
 export const PARITY_TOLERANCE = { relL2: 1e-5, maxAbsFactor: 1e-4 } as const;
@@ -60,10 +59,18 @@ export function compareArrays(ours: Float32Array, ref: Float32Array): { relL2: n
 }
 
 /**
- * Records tapped tensors under their keys in PyTorch layouts, copied out to JS memory at once:
- * keeping a full-size pass's ~150 intermediates on the backend would overflow the wasm heap.
+ * Runs the model on the reference's `input` and compares every recorded tensor it computes.
+ * V1 metric (ZoeDepth) models take the RGB `image` in [0, 1] instead (see src/zoedepth/parity.ts).
  */
-export function captureTap(): { tap: Tap; captured: Map<string, TensorToWrite> } {
+export async function runParity(w: DepthAnythingWeights, cfg: ModelConfig, reference: ParsedSafetensors): Promise<ParityReport> {
+  const inputKey = cfg.zoe ? 'image' : 'input';
+  const inputEntry = reference.tensors.get(inputKey);
+  if (!inputEntry) throw new Error(`${reference.source}: the reference has no "${inputKey}" tensor`);
+  if (inputEntry.shape.length !== 4 || inputEntry.shape[1] !== 3) {
+    throw new Error(`${reference.source}: "${inputKey}" must be [B, 3, H, W]; got [${inputEntry.shape.join(', ')}]`);
+  }
+  // Captured tensors are copied out to JS memory at once: keeping a full-size pass's ~150
+  // intermediates on the backend would overflow the wasm heap.
   const captured = new Map<string, TensorToWrite>();
   const tap = (key: string, t: tf.Tensor) => {
     if (captured.has(key)) return;
@@ -71,70 +78,33 @@ export function captureTap(): { tap: Tap; captured: Map<string, TensorToWrite> }
     captured.set(key, { name: key, shape: torch.shape, data: torch.dataSync() as Float32Array });
     torch.dispose();
   };
-  return { tap, captured };
-}
-
-/**
- * Runs the model on the reference's input and compares every recorded tensor it computes:
- * `input` (the normalised network input) for Depth Anything, `image` (RGB in [0, 1]) and the
- * pipeline values for V1 metric (ZoeDepth) models (see src/zoedepth/parity.ts).
- */
-export async function runParity(w: DepthAnythingWeights, cfg: ModelConfig, reference: ParsedSafetensors): Promise<ParityReport> {
-  const captured = cfg.zoe ? zoeParityTensors(w, cfg, reference) : dptParityTensors(w, cfg, reference);
-  return compareWithReference(captured, reference);
-}
-
-function dptParityTensors(w: DepthAnythingWeights, cfg: ModelConfig, reference: ParsedSafetensors): Map<string, TensorToWrite> {
-  const inputEntry = reference.tensors.get('input');
-  if (!inputEntry) throw new Error(`${reference.source}: the reference has no "input" tensor`);
-  if (inputEntry.shape.length !== 4 || inputEntry.shape[1] !== 3) {
-    throw new Error(`${reference.source}: "input" must be [B, 3, H, W]; got [${inputEntry.shape.join(', ')}]`);
-  }
-  const { tap, captured } = captureTap();
   const input = tf.tidy(() => tf.transpose(tf.tensor4d(entryToFloat32(inputEntry, reference.source), inputEntry.shape as [number, number, number, number]), [0, 2, 3, 1])) as tf.Tensor4D;
   try {
-    tf.dispose(forward(w, cfg, input, tap));
+    if (cfg.zoe) zoeParity(w, cfg, input, reference, tap);
+    else tf.dispose(forward(w, cfg, input, tap));
+    const comparisons: TensorComparison[] = [];
+    const notComputed: string[] = [];
+    const computed = [...captured.values()];
+    const byName = captured;
+    for (const [key, entry] of reference.tensors) {
+      if (key === inputKey || !['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) continue;
+      const ours = byName.get(key);
+      if (!ours) { notComputed.push(key); continue; }
+      const sameShape = ours.shape.length === entry.shape.length && ours.shape.every((d, i) => d === entry.shape[i]);
+      if (!sameShape) {
+        comparisons.push({ key, shape: ours.shape, relL2: NaN, maxAbs: NaN, maxAbsLimit: 0, ok: false });
+        continue;
+      }
+      const { relL2, maxAbs, refMax } = compareArrays(ours.data, entryToFloat32(entry, reference.source));
+      const maxAbsLimit = PARITY_TOLERANCE.maxAbsFactor * Math.max(1, refMax);
+      comparisons.push({ key, shape: ours.shape, relL2, maxAbs, maxAbsLimit, ok: relL2 <= PARITY_TOLERANCE.relL2 && maxAbs <= maxAbsLimit });
+    }
+    const missingRequired = REQUIRED_KEYS.filter((k) => reference.tensors.has(k) && notComputed.includes(k));
+    const ok = comparisons.length > 0 && comparisons.every((c) => c.ok) && missingRequired.length === 0;
+    return { comparisons, notComputed, ok, computed };
   } finally {
     input.dispose();
   }
-  return captured;
-}
-
-/** Model inputs, not outputs: never compared. */
-const INPUT_KEYS = new Set(['input', 'image']);
-
-function compareWithReference(captured: Map<string, TensorToWrite>, reference: ParsedSafetensors): ParityReport {
-  const comparisons: TensorComparison[] = [];
-  const notComputed: string[] = [];
-  const computed = [...captured.values()];
-  const byName = captured;
-  for (const [key, entry] of reference.tensors) {
-    if (INPUT_KEYS.has(key) || !['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) continue;
-    const ours = byName.get(key);
-    if (!ours) { notComputed.push(key); continue; }
-    const sameShape = ours.shape.length === entry.shape.length && ours.shape.every((d, i) => d === entry.shape[i]);
-    if (!sameShape) {
-      comparisons.push({ key, shape: ours.shape, relL2: NaN, maxAbs: NaN, maxAbsLimit: 0, ok: false });
-      continue;
-    }
-    const { relL2, maxAbs, refMax } = compareArrays(ours.data, entryToFloat32(entry, reference.source));
-    const maxAbsLimit = PARITY_TOLERANCE.maxAbsFactor * Math.max(1, refMax);
-    comparisons.push({ key, shape: ours.shape, relL2, maxAbs, maxAbsLimit, ok: relL2 <= PARITY_TOLERANCE.relL2 && maxAbs <= maxAbsLimit });
-  }
-  const missingRequired = REQUIRED_KEYS.filter((k) => reference.tensors.has(k) && notComputed.includes(k));
-  const ok = comparisons.length > 0 && comparisons.every((c) => c.ok) && missingRequired.length === 0;
-  return { comparisons, notComputed, ok, computed };
-}
-
-/**
- * One reference from several files (e.g. activations.safetensors + infer.safetensors); a key
- * in more than one keeps the first file's tensor.
- */
-export function mergeReferences(refs: ParsedSafetensors[]): ParsedSafetensors {
-  if (refs.length === 1) return refs[0];
-  const tensors = new Map(refs[0].tensors);
-  for (const r of refs.slice(1)) for (const [k, v] of r.tensors) if (!tensors.has(k)) tensors.set(k, v);
-  return { ...refs[0], source: refs.map((r) => r.source).join(' + '), tensors };
 }
 
 /** One line per tensor, then a summary (the `parity` command's output). */

@@ -4,10 +4,18 @@ import * as path from 'path';
 import { Command } from 'commander';
 import { configFromMetadata, loadWeightsFile } from '../weights/load';
 import { bindWeights, disposeWeights } from '../depth_anything';
-import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
-import { formatParityReport, mergeReferences, runParity } from '../parity';
+import { ParsedSafetensors, parseSafetensors, serializeSafetensors } from '../io/safetensors';
+import { formatParityReport, runParity } from '../parity';
 import { backendOption, readConfigFile, startBackend, threadsOption } from './common';
 import { writeFileAtomic } from '../io/atomic';
+
+/** One reference from several files (a key in more than one keeps the first file's tensor). */
+function mergeReferences(refs: ParsedSafetensors[]): ParsedSafetensors {
+  if (refs.length === 1) return refs[0];
+  const tensors = new Map(refs[0].tensors);
+  for (const r of refs.slice(1)) for (const [k, v] of r.tensors) if (!tensors.has(k)) tensors.set(k, v);
+  return { ...refs[0], source: refs.map((r) => r.source).join(' + '), tensors };
+}
 
 interface ParityOptions {
   weights: string;

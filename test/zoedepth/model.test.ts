@@ -17,6 +17,10 @@ import { evalInferZoe, padAmount, zoeDepth } from '../../src/zoedepth/depth_mode
 import { imageToTensor } from '../../src/zoedepth/predict';
 import { decodeImage } from '../../src/pipeline/image';
 import { caseDir, expectParity, useBackend } from '../helpers';
+import { writeFileSync } from 'fs';
+import { encodeNpy } from '../../src/io/npy';
+import { evaluateSample } from '../../src/eval/run';
+import { computeMetrics } from '../../src/eval/metrics';
 
 const INDOOR = caseDir('v1-metric-indoor-tiny');
 const NORMED = caseDir('v1-metric-normed-tiny');
@@ -60,6 +64,18 @@ describe('DepthAnything with a V1 metric model', () => {
     const depth = await model.predict(path.join(INDOOR, 'image.png'), { evaluation: true });
     const expected = resizeBilinearAlignCorners(refData(infer, 'flip'), 84, 112, 120, 160);
     tf.tidy(() => close(depth.data, expected, [120, 160], 'evaluation'));
+  });
+
+  test('eval scores evaluate.py\'s prediction (flip, img_size, bilinear to the ground truth) with compute_metrics', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'zoe-eval-'));
+    const gt = Float32Array.from({ length: 120 * 160 }, (_, i) => 0.5 + (i % 97) / 20);
+    writeFileSync(path.join(dir, 'gt.npy'), encodeNpy(gt, [120, 160]));
+    const r = await evaluateSample(model, { name: 'image', image: path.join(INDOOR, 'image.png'), depth: path.join(dir, 'gt.npy') },
+      { protocol: 'metric', minDepth: 1e-3, maxDepth: 10, crop: 'none', depthScale: 1000, kbCrop: false, inputSize: 518, minValidPixels: 10 });
+    const pred = resizeBilinearAlignCorners(refData(infer, 'flip'), 84, 112, 120, 160).map((p) => Math.min(Math.max(p, 1e-3), 10));
+    const want = computeMetrics(pred, gt);
+    expect(r.status).toBe('ok');
+    for (const k of Object.keys(want) as (keyof typeof want)[]) expect(r.metrics![k]).toBeCloseTo(want[k], 5);
   });
 
   test('the image as the official ToTensor: pixels / 255 = the recorded input', async () => {
