@@ -7,6 +7,7 @@
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from './config';
+import { zoeDepthHeadShapes } from './zoedepth/zoedepth_v1';
 import { DepthAnythingWeights, bindWeights, disposeWeights, forward } from './depth_anything';
 import { attention } from './dinov2/attention';
 import { block } from './dinov2/block';
@@ -87,7 +88,8 @@ export function officialShapes(cfg: ModelConfig): Array<[string, number[]]> {
   conv(`${h}.scratch.output_conv1`, F, F / 2, 3);
   conv(`${h}.scratch.output_conv2.0`, F / 2, HEAD_FEATURES_2, 3);
   conv(`${h}.scratch.output_conv2.2`, HEAD_FEATURES_2, 1, 1);
-  return out;
+  // V1 metric: the DPT under `core.core.`, then ZoeDepth's head.
+  return cfg.zoe ? [...out.map(([k, s]): [string, number[]] => [`core.core.${k}`, s]), ...zoeDepthHeadShapes(cfg, cfg.zoe)] : out;
 }
 
 /** mulberry32: a small seeded generator, so every bench run binds the same weights. */
@@ -126,6 +128,9 @@ export function randomStateDict(cfg: ModelConfig, seed = 1): StateDict {
       offset = 0.1; scale = 0.05; // LayerScale
     }
     for (let i = 0; i < n; i++) data[i] = offset + scale * (2 * next() - 1);
+    // ZoeDepth's log-binomial constants: arange(n_bins) and n_bins - 1, not weights.
+    if (key.endsWith('log_binomial_transform.k_idx')) continue;
+    if (key.endsWith('log_binomial_transform.K_minus_1')) data.fill(cfg.zoe ? cfg.zoe.nBins - 1 : 0);
     sd.set(key, { shape, data });
   }
   return sd;

@@ -4,6 +4,8 @@
  * safetensors carry in `__metadata__.config`).
  */
 
+import { ZoeDepthConfig, releasedZoeConfig, zoeConfigFromJson, zoeConfigToJson } from './zoedepth/config';
+
 export type Version = 'v1' | 'v2';
 export type EncoderName = 'vits' | 'vitb' | 'vitl' | 'vitg';
 export type FfnKind = 'mlp' | 'swiglu';
@@ -32,6 +34,8 @@ export interface ModelConfig {
   useClsToken: boolean;
   /** Set for metric models: depth = sigmoid(head) * maxDepth, in metres. */
   maxDepth?: number;
+  /** V1 metric models: ZoeDepth's metric-bins head on this (relative) DPT; see src/zoedepth. */
+  zoe?: ZoeDepthConfig;
 }
 
 interface EncoderSpec { embedDim: number; depth: number; numHeads: number; ffn: FfnKind; v2Layers: [number, number, number, number] }
@@ -95,6 +99,9 @@ export const VARIANTS = {
   'v2-metric-vkitti-vits': officialConfig('v2', 'vits', 80),
   'v2-metric-vkitti-vitb': officialConfig('v2', 'vitb', 80),
   'v2-metric-vkitti-vitl': officialConfig('v2', 'vitl', 80),
+  // V1 metric (ZoeDepth head, config_zoedepth.json): NYUv2 0.001-10 m, KITTI 0.001-80 m.
+  'v1-metric-indoor': { ...officialConfig('v1', 'vitl'), zoe: releasedZoeConfig(10) },
+  'v1-metric-outdoor': { ...officialConfig('v1', 'vitl'), zoe: releasedZoeConfig(80) },
 } as const satisfies Record<string, ModelConfig>;
 
 export type VariantName = keyof typeof VARIANTS;
@@ -167,6 +174,11 @@ export function configFromJson(json: unknown, source = 'config'): ModelConfig {
   }
   if (cfg.embedDim % cfg.numHeads !== 0) fail(`embed_dim ${cfg.embedDim} is not divisible by heads ${cfg.numHeads}`);
   if (cfg.maxDepth !== undefined && !(cfg.maxDepth > 0)) fail(`"max_depth" must be positive, got ${cfg.maxDepth}`);
+  if (j.metric !== undefined && j.metric !== 'zoedepth') fail(`"metric" must be "zoedepth" when present, got ${JSON.stringify(j.metric)}`);
+  if (j.metric === 'zoedepth' || j.zoe !== undefined) {
+    if (cfg.maxDepth !== undefined) fail('"max_depth" (the V2 sigmoid head) and "zoe" (the ZoeDepth head) exclude each other');
+    cfg.zoe = zoeConfigFromJson(j.zoe ?? {}, fail);
+  }
   return cfg;
 }
 
@@ -189,10 +201,17 @@ export function configToJson(cfg: ModelConfig): ConfigJson {
     pos_grid: cfg.posGrid,
     layer_scale: cfg.layerScale,
     norm_eps: cfg.layerNormEps,
+    ...(cfg.zoe ? { metric: 'zoedepth', zoe: zoeConfigToJson(cfg.zoe) } : {}),
   };
 }
 
-/** Metric models predict metres (sigmoid x max_depth); relative ones affine-invariant disparity. */
+/** How a model's output reads, for messages: `relative`, `metric (max 20 m)`, `metric (ZoeDepth bins, 0.001-10 m)`. */
+export function depthKind(cfg: ModelConfig): string {
+  if (cfg.zoe) return `metric (ZoeDepth bins, ${cfg.zoe.minDepth}-${cfg.zoe.maxDepth} m)`;
+  return cfg.maxDepth !== undefined ? `metric (max ${cfg.maxDepth} m)` : 'relative';
+}
+
+/** Metric models predict metres (sigmoid x max_depth, or ZoeDepth bins); relative ones affine-invariant disparity. */
 export function isMetric(cfg: ModelConfig): boolean {
-  return cfg.maxDepth !== undefined;
+  return cfg.maxDepth !== undefined || cfg.zoe !== undefined;
 }

@@ -1,17 +1,22 @@
 /**
  * Depth Anything (V1, V2, V2 metric): `pretrained` (DINOv2) + `depth_head` (DPT), as the
- * official DepthAnythingV2 / DPT_DINOv2 modules compose them.
+ * official DepthAnythingV2 / DPT_DINOv2 modules compose them; V1 metric models add ZoeDepth's
+ * metric-bins head (`zoe`, src/zoedepth) around the same DPT, stored under `core.core.`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from './config';
 import { DinoV2Weights, IntermediateLayer, getIntermediateLayers, loadDinoV2 } from './dinov2/vision_transformer';
 import { DptHeadWeights, dptHead, loadDptHead } from './dpt/dpt_head';
 import { Tap } from './nn/tap';
-import { StateDict, StateDictReader } from './weights/state_dict';
+import { StateDict, StateDictReader, WeightsError } from './weights/state_dict';
+import { ZoeDepthHeadWeights, loadZoeDepthHead, zoeDepthHead } from './zoedepth/zoedepth_v1';
+import { depthAnythingCore } from './zoedepth/depth_anything_core';
 
 export interface DepthAnythingWeights {
   pretrained: DinoV2Weights;
   depth_head: DptHeadWeights;
+  /** V1 metric models: the ZoeDepth head. */
+  zoe?: ZoeDepthHeadWeights;
 }
 
 /**
@@ -25,15 +30,38 @@ export const IGNORED_KEYS: readonly RegExp[] = [
   /\.num_batches_tracked$/,
 ];
 
+/** The same for ZoeDepth checkpoints (DPT under `core.core.`), plus the log-binomial's arange buffer. */
+export const ZOE_IGNORED_KEYS: readonly RegExp[] = [
+  /^core\.core\.pretrained\.mask_token$/,
+  /^core\.core\.depth_head\.scratch\.refinenet4\.resConfUnit1\./,
+  /\.num_batches_tracked$/,
+  // k_idx = arange(n_bins), a constant buffer rebuilt by the layer (the .pth reader leaves it out as int64).
+  /^conditional_log_binomial\.log_binomial_transform\.k_idx$/,
+];
+
+/** A relative checkpoint bound as a ZoeDepth model, or the reverse: one line, not hundreds of missing keys. */
+function checkLayout(sd: StateDict, cfg: ModelConfig, source: string): void {
+  const zoeFile = sd.has('core.core.pretrained.pos_embed');
+  const plainFile = sd.has('pretrained.pos_embed');
+  if (cfg.zoe && !zoeFile && plainFile) {
+    throw new WeightsError(`${source}: a relative Depth Anything checkpoint (pretrained.*, depth_head.*), not a V1 metric (ZoeDepth) one (core.core.*, seed_bin_regressor.*, attractors.*): use depth_anything_metric_depth_indoor.pt / _outdoor.pt for v1-metric-indoor / v1-metric-outdoor`);
+  }
+  if (!cfg.zoe && zoeFile) {
+    throw new WeightsError(`${source}: a V1 metric (ZoeDepth) checkpoint (core.core.*, seed_bin_regressor.*, attractors.*), but the configuration is a ${cfg.maxDepth !== undefined ? 'V2 metric' : 'relative'} ${cfg.version} model: use the v1-metric-indoor or v1-metric-outdoor configuration`);
+  }
+}
 /**
  * Binds a state dict (official key names, PyTorch shapes) to the model, strictly: one
  * WeightsError lists every missing, mis-shaped and unexpected key, and no tensor is left behind.
  */
 export function bindWeights(sd: StateDict, cfg: ModelConfig, source: string): DepthAnythingWeights {
+  checkLayout(sd, cfg, source);
   const reader = new StateDictReader(sd, source);
+  const core = cfg.zoe ? 'core.core.' : '';
   return tf.tidy(() => {
-    const w = { pretrained: loadDinoV2(reader, 'pretrained', cfg), depth_head: loadDptHead(reader, 'depth_head', cfg) };
-    reader.finish(IGNORED_KEYS);
+    const w: DepthAnythingWeights = { pretrained: loadDinoV2(reader, `${core}pretrained`, cfg), depth_head: loadDptHead(reader, `${core}depth_head`, cfg) };
+    if (cfg.zoe) w.zoe = loadZoeDepthHead(reader, cfg, cfg.zoe);
+    reader.finish(cfg.zoe ? ZOE_IGNORED_KEYS : IGNORED_KEYS);
     return w as unknown as tf.TensorContainer;
   }) as unknown as DepthAnythingWeights;
 }
@@ -73,10 +101,21 @@ export function encode(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D
 
 /**
  * Normalised NHWC image [B, H, W, 3] -> depth [B, H, W]: relative (affine-invariant disparity,
- * >= 0) or, for metric models, metres.
+ * >= 0) or, for metric models, metres (V1 metric: ZoeDepth's output for an input already
+ * prepared by its core; see src/zoedepth/depth_model.ts for the whole official pipeline).
  */
 export function forward(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D, tap?: Tap): tf.Tensor3D {
   checkInput(x, cfg);
+  if (cfg.zoe) {
+    const z = cfg.zoe;
+    if (!w.zoe) throw new Error('forward: a ZoeDepth configuration with weights bound without the ZoeDepth head');
+    const head = w.zoe;
+    return tf.tidy(() => {
+      const { relDepth, hooks } = depthAnythingCore(x, w.pretrained, w.depth_head, cfg, tap);
+      const out = zoeDepthHead(relDepth, hooks, head, z, tap);
+      return tf.squeeze(out, [3]) as tf.Tensor3D;
+    });
+  }
   return tf.tidy(() => {
     const [B, H, W] = x.shape;
     const patchH = H / cfg.patchSize;

@@ -1,5 +1,5 @@
 /**
- * depth-anything-tfjs: Depth Anything (V1, V2, V2 metric) on TensorFlow.js.
+ * depth-anything-tfjs: Depth Anything (V1, V2, V2 metric, V1 metric with ZoeDepth's head) on TensorFlow.js.
  *
  *   import { DepthAnything } from 'depth-anything-tfjs';
  *   const model = await DepthAnything.load('depth_anything_v2_vits.pth');
@@ -29,9 +29,13 @@ export type { OutputFormat, Intrinsics } from './pipeline/outputs';
 // The model as functions over explicit weights.
 export { bindWeights, disposeWeights, forward, encode } from './depth_anything';
 export type { DepthAnythingWeights, EncodedFeatures } from './depth_anything';
+// V1 metric models (ZoeDepth head): the official ways to run them on RGB in [0, 1].
+export { zoeDepth, inferZoe, evalInferZoe } from './zoedepth/depth_model';
+export type { ZoeInferOptions } from './zoedepth/depth_model';
+export type { ZoeDepthConfig } from './zoedepth/config';
 
 // Configuration, weights, backends, file formats.
-export { VARIANTS, officialConfig, configFromJson, configToJson, isMetric, ConfigError } from './config';
+export { VARIANTS, officialConfig, configFromJson, configToJson, isMetric, depthKind, ConfigError } from './config';
 export type { ModelConfig, VariantName, Version, EncoderName } from './config';
 export { loadWeightsFile } from './weights/load';
 export type { LoadedWeights } from './weights/load';

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from './config';
 import { DepthAnythingWeights, forward } from './depth_anything';
 import { ParsedSafetensors, entryToFloat32, TensorToWrite } from './io/safetensors';
+import { zoeParity } from './zoedepth/parity';
 
 /** Tolerances of the fixtures README: float32 vs float64 of the same code differs by 1e-6..3e-6. */
 export const PARITY_TOLERANCE = { relL2: 1e-5, maxAbsFactor: 1e-4 } as const;
@@ -57,12 +58,16 @@ export function compareArrays(ours: Float32Array, ref: Float32Array): { relL2: n
   return { relL2: ref2 > 0 ? Math.sqrt(diff2 / ref2) : Math.sqrt(diff2), maxAbs, refMax };
 }
 
-/** Runs the model on the reference's `input` and compares every recorded tensor it computes. */
+/**
+ * Runs the model on the reference's `input` and compares every recorded tensor it computes.
+ * V1 metric (ZoeDepth) models take the RGB `image` in [0, 1] instead (see src/zoedepth/parity.ts).
+ */
 export async function runParity(w: DepthAnythingWeights, cfg: ModelConfig, reference: ParsedSafetensors): Promise<ParityReport> {
-  const inputEntry = reference.tensors.get('input');
-  if (!inputEntry) throw new Error(`${reference.source}: the reference has no "input" tensor`);
+  const inputKey = cfg.zoe ? 'image' : 'input';
+  const inputEntry = reference.tensors.get(inputKey);
+  if (!inputEntry) throw new Error(`${reference.source}: the reference has no "${inputKey}" tensor`);
   if (inputEntry.shape.length !== 4 || inputEntry.shape[1] !== 3) {
-    throw new Error(`${reference.source}: "input" must be [B, 3, H, W]; got [${inputEntry.shape.join(', ')}]`);
+    throw new Error(`${reference.source}: "${inputKey}" must be [B, 3, H, W]; got [${inputEntry.shape.join(', ')}]`);
   }
   // Captured tensors are copied out to JS memory at once: keeping a full-size pass's ~150
   // intermediates on the backend would overflow the wasm heap.
@@ -75,13 +80,14 @@ export async function runParity(w: DepthAnythingWeights, cfg: ModelConfig, refer
   };
   const input = tf.tidy(() => tf.transpose(tf.tensor4d(entryToFloat32(inputEntry, reference.source), inputEntry.shape as [number, number, number, number]), [0, 2, 3, 1])) as tf.Tensor4D;
   try {
-    tf.dispose(forward(w, cfg, input, tap));
+    if (cfg.zoe) zoeParity(w, cfg, input, reference, tap);
+    else tf.dispose(forward(w, cfg, input, tap));
     const comparisons: TensorComparison[] = [];
     const notComputed: string[] = [];
     const computed = [...captured.values()];
     const byName = captured;
     for (const [key, entry] of reference.tensors) {
-      if (key === 'input' || !['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) continue;
+      if (key === inputKey || !['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) continue;
       const ours = byName.get(key);
       if (!ours) { notComputed.push(key); continue; }
       const sameShape = ours.shape.length === entry.shape.length && ours.shape.every((d, i) => d === entry.shape[i]);

@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BackendName, initBackend } from '../backend';
-import { EncoderName, ModelConfig, officialConfig } from '../config';
+import { EncoderName, ModelConfig, VARIANTS, VariantName, officialConfig } from '../config';
 import { BenchResult, runBench } from '../bench';
 import { backendOption, positiveInt, readConfigFile, threadsOption } from './common';
 
@@ -60,7 +60,7 @@ export function registerBench(program: Command): void {
     .description('time forward passes on random weights of a real configuration (no weights file needed)')
     .addOption(new Option('--encoder <name>', 'backbone').choices(['vits', 'vitb', 'vitl', 'vitg']).default('vits'))
     .addOption(new Option('--model-version <v>', 'Depth Anything version (which blocks feed the head)').choices(['v1', 'v2']).default('v2'))
-    .option('--config <file>', 'a config.json (fixtures\' schema) instead of --encoder/--model-version')
+    .option('--config <file|variant>', 'a config.json (fixtures\' schema) or a variant name (v1-metric-indoor, ...) instead of --encoder/--model-version')
     .addOption(new Option('--size <n|HxW>', 'input size in pixels, multiples of 14').argParser(parseSize).default([518, 518], '518'))
     .option('--batch <n>', 'images per pass', positiveInt('--batch'), 1)
     .addOption(backendOption())
@@ -73,7 +73,7 @@ export function registerBench(program: Command): void {
       encoder: EncoderName; modelVersion: 'v1' | 'v2'; config?: string; size: [number, number]; batch: number; backend: string;
       threads?: number; runs: number; warmup: number; stages: boolean; json?: boolean;
     }) => {
-      const cfg: ModelConfig = opts.config ? await readConfigFile(opts.config) : officialConfig(opts.modelVersion, opts.encoder);
+      const cfg: ModelConfig = opts.config ? (opts.config in VARIANTS ? VARIANTS[opts.config as VariantName] : await readConfigFile(opts.config)) : officialConfig(opts.modelVersion, opts.encoder);
       const info = await initBackend(opts.backend as BackendName, opts.threads !== undefined ? { threads: opts.threads } : {});
       process.stderr.write(`backend: ${info.description}\n`);
       const title = opts.config ? `config ${opts.config} (${cfg.encoder})` : `Depth Anything ${cfg.version}-${cfg.encoder}`;

@@ -6,7 +6,7 @@
  */
 import * as path from 'path';
 import { Command, Option } from 'commander';
-import { ModelConfig, VARIANTS, Version, configToJson } from '../config';
+import { ModelConfig, VARIANTS, Version, configToJson, depthKind } from '../config';
 import { encodeTensorData, safetensorsHeader } from '../io/safetensors';
 import { writeAtomically } from '../io/atomic';
 import { downloadModel } from '../io/hub';
@@ -98,7 +98,7 @@ export async function convertWeights(input: string, output: string, opts: Conver
 export function formatSummary(s: ConvertSummary, output: string): string {
   const mb = (s.bytes / 1e6).toFixed(1);
   const params = s.parameters >= 1e6 ? `${(s.parameters / 1e6).toFixed(1)}M` : String(s.parameters);
-  const metric = s.config.maxDepth !== undefined ? `metric, max depth ${s.config.maxDepth} m` : 'relative';
+  const metric = depthKind(s.config);
   return [
     `wrote ${output}`,
     `  variant:    ${s.variant} (${metric}; configuration from ${s.configFrom})`,

@@ -8,6 +8,7 @@ import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { BackendName } from '../backend';
+import { depthKind } from '../config';
 import { writeFileAtomic } from '../io/atomic';
 import { DepthAnything } from '../pipeline/estimator';
 import { DATASET_KINDS, DATASET_PRESETS, DatasetKind, listSamples } from '../eval/datasets';
@@ -125,7 +126,7 @@ export function registerEval(program: Command): void {
         if (settings.protocol === 'metric' && !model.metric) {
           cmd.error('error: --protocol metric needs a metric model (depth in metres); this model predicts relative disparity (use --protocol relative or auto)');
         }
-        process.stderr.write(`model: ${model.config.version} ${model.config.encoder}${model.metric ? ` metric (max ${model.config.maxDepth} m)` : ' relative'} from ${opts.weights}; backend: ${model.backend.description}\n`);
+        process.stderr.write(`model: ${model.config.version} ${model.config.encoder} ${depthKind(model.config)} from ${opts.weights}; backend: ${model.backend.description}\n`);
         process.stderr.write(`dataset: ${opts.dataset}, ${samples.length} image(s) in ${opts.data}${opts.split ? ` (split ${opts.split})` : ''}\n`);
 
         const bar = process.stderr.isTTY

@@ -21,6 +21,7 @@ import {
 import { backendOption, threadsOption } from './common';
 import { progressReporter } from './download';
 import { downloadModel } from '../io/hub';
+import { depthKind } from '../config';
 
 /** Extensions looked for inside folders (explicit files are always tried, whatever their name). */
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'jpe', 'png', 'webp', 'tif', 'tiff', 'gif', 'avif'];
@@ -99,12 +100,15 @@ export interface PredictCliOptions {
   focalLengthY: number;
   backend: string;
   threads?: number;
+  /** V1 metric models: DepthModel.infer's padding and flip augmentations (--no-pad, --no-flip). */
+  pad: boolean;
+  flip: boolean;
 }
 
 /** One image through the model to every requested file; returns the files written. */
 async function predictOne(model: DepthAnything, input: InputFile, opts: PredictCliOptions, protectedPaths: Set<string>): Promise<string[]> {
   const image = await decodeImage(input.file);
-  const depth = await model.predict(image, { inputSize: opts.inputSize });
+  const depth = await model.predict(image, { inputSize: opts.inputSize, padInput: opts.pad, flip: opts.flip });
   const written: string[] = [];
   for (const format of opts.format) {
     const { suffix, kind } = OUTPUT_NAMES[format];
@@ -158,6 +162,8 @@ export function registerPredict(program: Command): void {
     .option('--grayscale', 'colour output without a palette (as --colormap grayscale)')
     .option('--focal-length-x <px>', 'point cloud: focal length in pixels along x', positiveNumber('--focal-length-x'), DEFAULT_FOCAL)
     .option('--focal-length-y <px>', 'point cloud: focal length in pixels along y', positiveNumber('--focal-length-y'), DEFAULT_FOCAL)
+    .option('--no-pad', 'V1 metric models: no reflect-padding augmentation (official infer pads by default)')
+    .option('--no-flip', 'V1 metric models: no horizontal-flip averaging (official infer flips by default)')
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (args: string[], opts: PredictCliOptions, cmd: Command) => {
@@ -169,7 +175,7 @@ export function registerPredict(program: Command): void {
       const weights = opts.weights ?? (await downloadModel(opts.model!, { onProgress: progressReporter(opts.model!) })).path;
       const model = await DepthAnything.load(weights, { backend: opts.backend as BackendName, threads: opts.threads, config: opts.config });
       try {
-        process.stderr.write(`model: ${model.config.version} ${model.config.encoder} (width ${model.config.embedDim}, ${model.config.depth} blocks)${model.metric ? ` metric (max ${model.config.maxDepth} m)` : ''} from ${weights}; backend: ${model.backend.description}\n`);
+        process.stderr.write(`model: ${model.config.version} ${model.config.encoder} (width ${model.config.embedDim}, ${model.config.depth} blocks) ${depthKind(model.config)} from ${weights}; backend: ${model.backend.description}\n`);
         if (opts.format.includes('ply') && !model.metric) {
           cmd.error('error: --format ply needs a metric model (depth in metres); this model predicts relative depth');
         }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelConfig, isMetric } from '../config';
+import { ModelConfig } from '../config';
 import { Conv2dWeights, conv2d, loadConv2d } from '../nn/conv2d';
 import { resizeBilinearAlignCorners } from '../nn/interpolate';
 import { Tap } from '../nn/tap';
@@ -49,14 +49,34 @@ export function loadDptHead(sd: StateDictReader, key: string, cfg: ModelConfig):
         loadConv2d(sd, `${s}.output_conv2.2`, { inC: HEAD_FEATURES_2, outC: 1, k: 1 }),
       ],
     },
-    metric: isMetric(cfg),
+    metric: cfg.maxDepth !== undefined,
   };
 }
 
 const sizeOf = (t: tf.Tensor4D): [number, number] => [t.shape[1], t.shape[2]];
 
+/**
+ * What ZoeDepth's DepthAnythingCore hooks out of the head (its layer_names): `out_conv` =
+ * output_conv2's first ReLU, `l4_rn` = scratch.layer4_rn, `r4`..`r1` = the fusion blocks. NHWC.
+ */
+export interface DptHooks {
+  out_conv: tf.Tensor4D;
+  l4_rn: tf.Tensor4D;
+  r4: tf.Tensor4D;
+  r3: tf.Tensor4D;
+  r2: tf.Tensor4D;
+  r1: tf.Tensor4D;
+}
+
 /** Four intermediate layers -> depth map [B, 14h, 14w, 1] (after the head's last activation). */
 export function dptHead(layers: IntermediateLayer[], patchH: number, patchW: number, w: DptHeadWeights, tap?: Tap): tf.Tensor4D {
+  const { depth, hooks } = dptHeadWithHooks(layers, patchH, patchW, w, tap);
+  tf.dispose(hooks as unknown as tf.TensorContainer);
+  return depth;
+}
+
+/** `dptHead`, also returning the intermediates ZoeDepth's core hooks (same single pass). */
+export function dptHeadWithHooks(layers: IntermediateLayer[], patchH: number, patchW: number, w: DptHeadWeights, tap?: Tap): { depth: tf.Tensor4D; hooks: DptHooks } {
   const s = w.scratch;
   // Scopes per stage free large intermediate maps early (the wasm heap is limited to 4 GB).
   const [l1, l2, l3, l4] = layers.map((layer, i) => tf.tidy(() => reassemble(layer, i, w.levels[i], patchH, patchW, tap)));
@@ -66,11 +86,17 @@ export function dptHead(layers: IntermediateLayer[], patchH: number, patchW: num
   const path3 = tf.tidy(() => featureFusionBlock(path4, rn[2], s.refinenet3, sizeOf(rn[1]), tap));
   const path2 = tf.tidy(() => featureFusionBlock(path3, rn[1], s.refinenet2, sizeOf(rn[0]), tap));
   const path1 = tf.tidy(() => featureFusionBlock(path2, rn[0], s.refinenet1, undefined, tap));
-  return tf.tidy(() => outputConvs(path1, patchH, patchW, s, w.metric, tap));
+  // Both returned from the scope, so the caller's scope owns them (tf.keep would leave out_conv to no one).
+  const [depth, outConv] = tf.tidy(() => {
+    let hidden: tf.Tensor4D | undefined;
+    const out = outputConvs(path1, patchH, patchW, s, w.metric, tap, (t) => { hidden = t; });
+    return [out, hidden!];
+  });
+  return { depth, hooks: { out_conv: outConv, l4_rn: rn[3], r4: path4, r3: path3, r2: path2, r1: path1 } };
 }
 
 /** output_conv1, bilinear to 14x the patch grid, output_conv2 (conv, ReLU, conv, ReLU or sigmoid). */
-export function outputConvs(path1: tf.Tensor4D, patchH: number, patchW: number, s: ScratchWeights, metric: boolean, tap?: Tap): tf.Tensor4D {
+export function outputConvs(path1: tf.Tensor4D, patchH: number, patchW: number, s: ScratchWeights, metric: boolean, tap?: Tap, onOutConv?: (t: tf.Tensor4D) => void): tf.Tensor4D {
   const out1 = conv2d(path1, s.output_conv1);
   tap?.('depth_head.scratch.output_conv1', out1);
   const up = resizeBilinearAlignCorners(out1, patchH * 14, patchW * 14);
@@ -78,6 +104,7 @@ export function outputConvs(path1: tf.Tensor4D, patchH: number, patchW: number, 
   tap?.('depth_head.scratch.output_conv2.0', pre);
   const hidden = tf.relu(pre);
   tap?.('depth_head.scratch.output_conv2.1', hidden);
+  onOutConv?.(hidden as tf.Tensor4D);
   const raw = conv2d(hidden, s.output_conv2[1]);
   tap?.('depth_head.scratch.output_conv2.2', raw);
   const out = metric ? tf.sigmoid(raw) : tf.relu(raw);

@@ -31,13 +31,16 @@ export function loadFeatureFusionBlock(sd: StateDictReader, key: string, feature
  */
 export function featureFusionBlock(x: tf.Tensor4D, skip: tf.Tensor4D | undefined, w: FeatureFusionBlockWeights, size: [number, number] | undefined, tap?: Tap): tf.Tensor4D {
   let out = x;
+  let calls = 0;
+  const activation = () => `${w.key}.resConfUnit1.activation${calls++ ? `#${calls - 1}` : ''}`;
   if (skip) {
     if (!w.resConfUnit1) throw new Error(`${w.key} was built without a skip input`);
-    const res = residualConvUnit(skip, w.resConfUnit1);
+    const res = residualConvUnit(skip, w.resConfUnit1, tap, { key: `${w.key}.resConfUnit1`, activation });
     tap?.(`${w.key}.resConfUnit1`, res);
     out = tf.add(out, res);
+    tap?.(`${w.key}.skip_add.activation_post_process`, out);
   }
-  out = residualConvUnit(out, w.resConfUnit2);
+  out = residualConvUnit(out, w.resConfUnit2, tap, { key: `${w.key}.resConfUnit2`, activation });
   tap?.(`${w.key}.resConfUnit2`, out);
   const [outH, outW] = size ?? [out.shape[1] * 2, out.shape[2] * 2];
   out = conv2d(resizeBilinearAlignCorners(out, outH, outW), w.out_conv);

@@ -12,7 +12,8 @@ import { NotEnoughGroundTruth, ProtocolName, RangeAndCrop, evaluateImage } from 
 export interface DepthPredictor {
   /** True when `predict` returns metres; false for relative disparity. */
   readonly metric: boolean;
-  predict(image: RgbImage, opts: { inputSize?: number }): Promise<DepthMap>;
+  /** `evaluation`: V1 metric (ZoeDepth) models run as evaluate.py (flip averaging, resize to img_size). */
+  predict(image: RgbImage, opts: { inputSize?: number; evaluation?: boolean }): Promise<DepthMap>;
 }
 
 export interface EvalSettings extends RangeAndCrop {
@@ -90,7 +91,7 @@ export async function evaluateSample(model: DepthPredictor, sample: DepthSample,
     const gb = kbCropBox(gt.width, gt.height);
     if (gb) gt = { data: cropMap(gt.data, gt.width, 1, gb), width: gb.width, height: gb.height };
   }
-  const depth = await model.predict(image, { inputSize: s.inputSize });
+  const depth = await model.predict(image, { inputSize: s.inputSize, evaluation: true });
   const resized = depth.width !== gt.width || depth.height !== gt.height;
   let pred: Float32Array = resized ? resizeBilinearAlignCorners(depth.data, depth.height, depth.width, gt.height, gt.width) : depth.data;
   if (s.protocol === 'relative' && model.metric) {

@@ -43,6 +43,9 @@ export const OFFICIAL_MODELS = {
   'metric-outdoor-large': metric('VKITTI', 'Large', 'vitl'),
   'seg-ade20k': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_semseg/ade20k_vitl_mIoU_59.4.pth' },
   'seg-cityscapes': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_semseg/cityscapes_vitl_mIoU_86.4.pth' },
+  // V1 metric (ZoeDepth head on V1 ViT-L), fine-tuned on NYUv2 (indoor) and KITTI (outdoor).
+  'v1-metric-indoor': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_metric_depth/depth_anything_metric_depth_indoor.pt' },
+  'v1-metric-outdoor': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_metric_depth/depth_anything_metric_depth_outdoor.pt' },
 } as const satisfies Record<string, OfficialModel>;
 
 export type OfficialModelName = keyof typeof OFFICIAL_MODELS;

@@ -24,7 +24,7 @@ const STORAGE_CLASSES: Record<string, { dtype: StorageDtype; itemBytes: number }
   FloatStorage: { dtype: 'float32', itemBytes: 4 },
   HalfStorage: { dtype: 'float16', itemBytes: 2 },
   BFloat16Storage: { dtype: 'bfloat16', itemBytes: 2 },
-  // Only for BatchNorm's `num_batches_tracked`, which inference never reads.
+  // Only for constant buffers inference never reads (BatchNorm's `num_batches_tracked`, ZoeDepth's `k_idx`).
   LongStorage: { dtype: 'int64', itemBytes: 8 },
 };
 
@@ -59,7 +59,7 @@ export interface TorchCheckpoint {
   stateDict: StateDict;
   /** Storage dtypes seen among the kept tensors (e.g. {'float32'}). */
   dtypes: Set<StorageDtype>;
-  /** Keys left out on purpose (`num_batches_tracked`). */
+  /** Keys left out on purpose (`num_batches_tracked`, `k_idx`). */
   skipped: string[];
   /** mmengine's `meta` beside `state_dict` (dicts as Maps, tuples as frozen arrays), when present. */
   meta?: unknown;
@@ -283,7 +283,8 @@ export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint
     for (const [name, t] of refs) {
       const { type, key, numel } = t.storage;
       if (type.dtype === 'int64') {
-        if (!name.endsWith('num_batches_tracked')) {
+        // ZoeDepth's log-binomial `k_idx` is arange(n_bins), rebuilt by the layer.
+        if (!/(^|\.)(num_batches_tracked|log_binomial_transform\.k_idx)$/.test(name)) {
           throw new TorchCheckpointError(path, `tensor "${name}" is int64 (${type.name}); only floating-point weights are expected`);
         }
         skipped.push(name);

@@ -13,7 +13,15 @@ const cubic2 = (x: number) => f(f(f(f(f(f(A * x) - f(5 * A)) * x) + f(8 * A)) * 
  * when out = floor(in * s)), taps clamped to the border.
  */
 export function bicubicMatrix(inSize: number, outSize: number, scaleFactor: number): Float32Array {
-  const scale = f(1 / scaleFactor);
+  return bicubicWeights(inSize, outSize, f(1 / scaleFactor));
+}
+
+/** The same for interpolate(size=...) (no scale_factor): PyTorch's source scale is in / out. */
+export function bicubicMatrixToSize(inSize: number, outSize: number): Float32Array {
+  return bicubicWeights(inSize, outSize, f(inSize / outSize));
+}
+
+function bicubicWeights(inSize: number, outSize: number, scale: number): Float32Array {
   const m = new Float32Array(outSize * inSize);
   for (let i = 0; i < outSize; i++) {
     const real = f(f(scale * f(i + 0.5)) - 0.5);
@@ -45,4 +53,46 @@ export function resizeBicubic(x: tf.Tensor3D, outH: number, outW: number, scaleH
 export function resizeBilinearAlignCorners(x: tf.Tensor4D, outH: number, outW: number): tf.Tensor4D {
   if (x.shape[1] === outH && x.shape[2] === outW) return x; // align_corners to the same size is the identity
   return tf.image.resizeBilinear(x, [outH, outW], true);
+}
+
+/** One axis of PyTorch's CPU bilinear (align_corners=True): float32 source index, taps and weights. */
+function torchLinearAxis(inSize: number, outSize: number): { i0: Int32Array; i1: Int32Array; l0: Float32Array; l1: Float32Array } {
+  const i0 = new Int32Array(outSize);
+  const i1 = new Int32Array(outSize);
+  const l0 = new Float32Array(outSize);
+  const l1 = new Float32Array(outSize);
+  const scale = outSize > 1 ? f((inSize - 1) / (outSize - 1)) : 0;
+  for (let i = 0; i < outSize; i++) {
+    if (inSize === outSize) { i0[i] = i; i1[i] = i; l0[i] = 1; l1[i] = 0; continue; }
+    // The float32 scale times the index in double precision (measured against PyTorch 1.13's
+    // output: rounding the position to float32 is 40x further from it).
+    const real = scale * i;
+    const lo = Math.trunc(real);
+    i0[i] = lo;
+    i1[i] = lo + (lo < inSize - 1 ? 1 : 0);
+    l1[i] = f(Math.min(Math.max(real - lo, 0), 1));
+    l0[i] = f(1 - l1[i]);
+  }
+  return { i0, i1, l0, l1 };
+}
+
+/**
+ * F.interpolate(mode='bilinear', align_corners=True) on NHWC maps with PyTorch's own arithmetic:
+ * the source scale (in - 1) / (out - 1) in float32, weights rounded to float32, and
+ * h0 (w0 x00 + w1 x01) + h1 (w0 x10 + w1 x11) in that order. tf.image.resizeBilinear computes
+ * positions in float64, which differs from PyTorch by ~1e-6 of a pixel step per value on
+ * non-integer scales: visible on noisy inputs (ZoeDepth's PrepForMidas on an image).
+ */
+export function resizeBilinearAlignCornersTorch(x: tf.Tensor4D, outH: number, outW: number): tf.Tensor4D {
+  const [, H, W] = x.shape;
+  if (H === outH && W === outW) return x;
+  return tf.tidy(() => {
+    const ah = torchLinearAxis(H, outH);
+    const aw = torchLinearAxis(W, outW);
+    const rowPair = (idx: Int32Array) => tf.gather(x, tf.tensor1d(idx, 'int32'), 1);
+    const wCol = (v: Float32Array) => tf.tensor4d(v, [1, 1, outW, 1]);
+    const wRow = (v: Float32Array) => tf.tensor4d(v, [1, outH, 1, 1]);
+    const inner = (rows: tf.Tensor) => tf.add(tf.mul(tf.gather(rows, tf.tensor1d(aw.i0, 'int32'), 2), wCol(aw.l0)), tf.mul(tf.gather(rows, tf.tensor1d(aw.i1, 'int32'), 2), wCol(aw.l1)));
+    return tf.add(tf.mul(inner(rowPair(ah.i0)), wRow(ah.l0)), tf.mul(inner(rowPair(ah.i1)), wRow(ah.l1))) as tf.Tensor4D;
+  });
 }

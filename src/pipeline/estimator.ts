@@ -17,6 +17,7 @@ import { loadWeightsFile } from '../weights/load';
 import { ImageInput, RgbImage, loadImage } from './image';
 import { DEFAULT_PREPROCESS, NetworkInput, preprocess, toInputTensor } from './preprocess';
 import { DepthMap, resizeBilinearAlignCorners } from './postprocess';
+import { ZoePredictOptions, predictZoe } from '../zoedepth/predict';
 
 /** Weights already in memory: official key names, PyTorch shapes (what `loadWeightsFile` returns). */
 export interface WeightsInMemory {
@@ -38,8 +39,8 @@ export interface LoadOptions {
   config?: ModelConfig | VariantName | string;
 }
 
-export interface PredictOptions {
-  /** Lower bound of the network input's sides, a multiple of 14. Default 518 (official). */
+export interface PredictOptions extends ZoePredictOptions {
+  /** Lower bound of the network input's sides, a multiple of 14. Default 518 (official). V1 metric models resize to their img_size instead. */
   inputSize?: number;
 }
 
@@ -136,6 +137,8 @@ export class DepthAnything {
   async predict(image: ImageInput, opts: PredictOptions = {}): Promise<DepthMap> {
     const w = this.live();
     const img: RgbImage = await loadImage(image);
+    // V1 metric (ZoeDepth): the official infer (padding + flip) or evaluate.py's way; see src/zoedepth/predict.ts.
+    if (this.config.zoe) return predictZoe(w, this.config, img, opts);
     const input = preprocess(img, { inputSize: opts.inputSize ?? DEFAULT_PREPROCESS.inputSize });
     const depth = tf.tidy(() => forward(w, this.config, toInputTensor(input)));
     let net: Float32Array;

@@ -6,7 +6,7 @@
  * official release file name. What is still unknown is reported with the flag that settles it.
  */
 import * as path from 'path';
-import { ENCODERS, EncoderName, FfnKind, ModelConfig, Version, officialConfig } from '../config';
+import { ENCODERS, EncoderName, FfnKind, ModelConfig, VARIANTS, Version, officialConfig } from '../config';
 import { StateDict, WeightsError } from './state_dict';
 
 /** What the tensors say. */
@@ -20,10 +20,17 @@ export interface Architecture {
   outChannels: [number, number, number, number];
   useBn: boolean;
   useClsToken: boolean;
+  /** V1 metric (ZoeDepth) checkpoints: the DPT under `core.core.`, and the head's sizes. */
+  zoe?: { nBins: number; binEmbeddingDim: number; attractorOutputs: number[] };
 }
 
+/** ZoeDepth checkpoints keep the DPT under `core.core.` (ZoeDepth.core = DepthAnythingCore, .core = DPT_DINOv2). */
+export const isZoeStateDict = (sd: StateDict): boolean => sd.has('core.core.pretrained.pos_embed');
+
 export function detectArchitecture(sd: StateDict, source: string): Architecture {
-  const get = (key: string): number[] => {
+  const prefix = isZoeStateDict(sd) ? 'core.core.' : '';
+  const get = (k: string): number[] => {
+    const key = k.startsWith('pretrained.') || k.startsWith('depth_head.') ? prefix + k : k;
     const t = sd.get(key);
     if (!t) throw new WeightsError(`${source}: not a Depth Anything state dict: ${key} is missing`);
     return t.shape;
@@ -32,7 +39,7 @@ export function detectArchitecture(sd: StateDict, source: string): Architecture 
   const patch = get('pretrained.patch_embed.proj.weight');
   let depth = 0;
   for (const k of sd.keys()) {
-    const m = /^pretrained\.blocks\.(\d+)\./.exec(k);
+    const m = /^(?:core\.core\.)?pretrained\.blocks\.(\d+)\./.exec(k);
     if (m) depth = Math.max(depth, Number(m[1]) + 1);
   }
   if (!depth) throw new WeightsError(`${source}: not a Depth Anything state dict: no pretrained.blocks.*`);
@@ -40,17 +47,24 @@ export function detectArchitecture(sd: StateDict, source: string): Architecture 
   return {
     embedDim: pos[2],
     depth,
-    ffn: sd.has('pretrained.blocks.0.mlp.w12.weight') ? 'swiglu' : 'mlp',
+    ffn: sd.has(`${prefix}pretrained.blocks.0.mlp.w12.weight`) ? 'swiglu' : 'mlp',
     patchSize: patch[2],
     posGrid: grid,
     features: get('depth_head.scratch.layer1_rn.weight')[0],
     outChannels: [0, 1, 2, 3].map((i) => get(`depth_head.projects.${i}.weight`)[0]) as Architecture['outChannels'],
-    useBn: sd.has('depth_head.scratch.refinenet1.resConfUnit1.bn1.weight'),
-    useClsToken: sd.has('depth_head.readout_projects.0.0.weight'),
+    useBn: sd.has(`${prefix}depth_head.scratch.refinenet1.resConfUnit1.bn1.weight`),
+    useClsToken: sd.has(`${prefix}depth_head.readout_projects.0.0.weight`),
+    ...(prefix ? {
+      zoe: {
+        nBins: get('seed_bin_regressor._net.2.weight')[0],
+        binEmbeddingDim: get('seed_projector._net.2.weight')[0],
+        attractorOutputs: [0, 1, 2, 3].map((i) => get(`attractors.${i}._net.2.weight`)[0]),
+      },
+    } : {}),
   };
 }
 
-export interface NameHints { version?: Version; encoder?: EncoderName; maxDepth?: number }
+export interface NameHints { version?: Version; encoder?: EncoderName; maxDepth?: number; zoe?: 'v1-metric-indoor' | 'v1-metric-outdoor' }
 
 /**
  * The official release names: depth_anything_v2_vits.pth, depth_anything_v2_metric_hypersim_vitl.pth
@@ -58,7 +72,10 @@ export interface NameHints { version?: Version; encoder?: EncoderName; maxDepth?
  */
 export function hintsFromFileName(file: string): NameHints {
   const base = path.basename(file).toLowerCase();
-  let m = /depth_anything_v2_metric_(hypersim|vkitti)_(vit[sblg])\b/.exec(base);
+  // V1 metric: depth_anything_metric_depth_indoor.pt (NYUv2) / _outdoor.pt (KITTI), ViT-L.
+  let m = /depth_anything_metric_depth_(indoor|outdoor)\b/.exec(base);
+  if (m) return { version: 'v1', encoder: 'vitl', zoe: m[1] === 'indoor' ? 'v1-metric-indoor' : 'v1-metric-outdoor' };
+  m = /depth_anything_v2_metric_(hypersim|vkitti)_(vit[sblg])\b/.exec(base);
   if (m) return { version: 'v2', encoder: m[2] as EncoderName, maxDepth: m[1] === 'hypersim' ? 20 : 80 };
   m = /depth_anything_v2_(vit[sblg])\b/.exec(base);
   if (m) return { version: 'v2', encoder: m[1] as EncoderName };
@@ -91,7 +108,9 @@ export function resolveConfig(sd: StateDict, source: string, inputs: ResolveInpu
     if (!(e instanceof WeightsError)) throw e;
     return given ? { config: given.config, from: `${given.from} (unchecked: ${e.message})` } : { config: undefined, problem: e.message };
   }
+  const name = inputs.fileName ? hintsFromFileName(inputs.fileName) : {};
   if (given) {
+    checkZoeKind(given.config, arch, name, source, given.from);
     const flagClash = (flag: string, want: unknown, have: unknown) =>
       new WeightsError(`${source}: ${flag} ${String(want)} contradicts ${given.from}, which says ${String(have)}`);
     if (inputs.version !== undefined && inputs.version !== given.config.version) throw flagClash('--version', inputs.version, given.config.version);
@@ -104,7 +123,15 @@ export function resolveConfig(sd: StateDict, source: string, inputs: ResolveInpu
     return { config: cfg, from: given.from };
   }
 
-  const name = inputs.fileName ? hintsFromFileName(inputs.fileName) : {};
+  if (arch.zoe) {
+    if (!name.zoe) {
+      return { config: undefined, problem: `${source}: a V1 metric (ZoeDepth) checkpoint whose file name is not an official release name (depth_anything_metric_depth_indoor.pt / _outdoor.pt); pass --config v1-metric-indoor or --config v1-metric-outdoor (or a config.json with a "zoe" block)` };
+    }
+    const cfg = VARIANTS[name.zoe];
+    checkZoeKind(cfg, arch, name, source, 'file name');
+    checkAgainstTensors(cfg, arch, source, 'file name');
+    return { config: cfg, from: 'file name + tensors' };
+  }
   const version = inputs.version ?? name.version;
   const maxDepth = inputs.maxDepth ?? name.maxDepth;
   const encoder = (Object.keys(ENCODERS) as EncoderName[]).find((e) =>
@@ -128,6 +155,19 @@ export function resolveConfig(sd: StateDict, source: string, inputs: ResolveInpu
   return { config: cfg, from };
 }
 
+/** A ZoeDepth file with a non-ZoeDepth configuration, or the reverse, or indoor/outdoor crossed: one line. */
+function checkZoeKind(cfg: ModelConfig, arch: Architecture, name: NameHints, source: string, from: string): void {
+  if (arch.zoe && !cfg.zoe) {
+    throw new WeightsError(`${source}: a V1 metric (ZoeDepth) checkpoint (core.core.*, seed_bin_regressor.*, attractors.*), but the configuration (from ${from}) is a ${cfg.maxDepth !== undefined ? 'V2 metric' : 'relative'} ${cfg.version} model: use v1-metric-indoor or v1-metric-outdoor`);
+  }
+  if (!arch.zoe && cfg.zoe) {
+    throw new WeightsError(`${source}: a relative Depth Anything checkpoint (pretrained.*, depth_head.*), not a V1 metric (ZoeDepth) one (core.core.*, seed_bin_regressor.*), but the configuration (from ${from}) is a V1 metric model: use depth_anything_metric_depth_indoor.pt / _outdoor.pt`);
+  }
+  if (name.zoe && cfg.zoe && VARIANTS[name.zoe].zoe.maxDepth !== cfg.zoe.maxDepth) {
+    throw new WeightsError(`${source}: the file name says ${name.zoe} (max depth ${VARIANTS[name.zoe].zoe.maxDepth} m), but the configuration (from ${from}) has max depth ${cfg.zoe.maxDepth} m: use ${name.zoe}`);
+  }
+}
+
 function checkAgainstTensors(cfg: ModelConfig, arch: Architecture, source: string, from: string): void {
   const pairs: Array<[string, unknown, unknown]> = [
     ['embed_dim', cfg.embedDim, arch.embedDim],
@@ -140,6 +180,11 @@ function checkAgainstTensors(cfg: ModelConfig, arch: Architecture, source: strin
     ['use_bn', cfg.useBn, arch.useBn],
     ['use_clstoken', cfg.useClsToken, arch.useClsToken],
   ];
+  if (cfg.zoe && arch.zoe) {
+    const normed = cfg.zoe.binCentersType === 'normed' || cfg.zoe.binCentersType === 'hybrid2';
+    pairs.push(['zoe.n_bins', cfg.zoe.nBins, arch.zoe.nBins], ['zoe.bin_embedding_dim', cfg.zoe.binEmbeddingDim, arch.zoe.binEmbeddingDim],
+      [`zoe.n_attractors (x${normed ? 2 : 1} outputs, ${cfg.zoe.binCentersType} bins)`, cfg.zoe.nAttractors.map((n) => (normed ? 2 * n : n)).join(','), arch.zoe.attractorOutputs.join(',')]);
+  }
   const bad = pairs.filter(([, a, b]) => a !== b).map(([k, a, b]) => `${k}: ${String(a)} in the configuration, ${String(b)} in the tensors`);
   if (bad.length) throw new WeightsError(`${source}: the configuration (from ${from}) does not match the weights: ${bad.join('; ')}`);
 }

@@ -59,6 +59,9 @@ export class StateDictReader {
   finish(ignore: readonly RegExp[]): void {
     const unexpected = [...this.dict.keys()].filter((k) => !this.consumed.has(k) && !ignore.some((re) => re.test(k)));
     if (!this.missing.length && !this.wrongShape.length && !unexpected.length) return;
+    // One problem (a missing or mis-shaped tensor): one line.
+    const single = [...this.missing.map((k) => `missing key ${k}`), ...this.wrongShape.map((k) => `key with the wrong shape: ${k}`), ...unexpected.map((k) => `unexpected key ${k}`)];
+    if (single.length === 1) throw new WeightsError(`${this.source}: weights do not match the model configuration: ${single[0]}`);
     const parts: string[] = [];
     const list = (title: string, keys: string[]) => {
       if (!keys.length) return;
