@@ -81,6 +81,7 @@ class Queue<T> {
   }
 }
 
+const TIME_BASE = /Parsed_showinfo.*config in time_base:\s*(\d+)\/(\d+)/;
 const SHOWINFO = /Parsed_showinfo.*\]\s+n:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:(\S+).*?\bs:(\d+)x(\d+)/;
 
 /** Yields the selected frames as RGB; throws VideoDamagedError (after the good frames) on a damaged input. */
@@ -111,9 +112,13 @@ export async function* decodeFrames(info: VideoInfo, selection: FrameSelection =
   const times = new Queue<{ time: number; w: number; h: number }>();
   const errors: string[] = [];
   const lines = createInterface({ input: proc.stderr });
+  let timeBase: [number, number] | undefined;
   lines.on('line', (line) => {
     const m = SHOWINFO.exec(line);
-    if (m) times.push({ time: Number(m[3]), w: Number(m[4]), h: Number(m[5]) });
+    // pts x time base is exact; pts_time is printed with 6 digits.
+    if (m) times.push({ time: timeBase ? (Number(m[2]) * timeBase[0]) / timeBase[1] : Number(m[3]), w: Number(m[4]), h: Number(m[5]) });
+    const tb = !m && TIME_BASE.exec(line);
+    if (tb && Number(tb[2]) > 0) timeBase = [Number(tb[1]), Number(tb[2])];
     else if (/\[(error|fatal|panic)\]/.test(line) && errors.length < 5) errors.push(line.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '').replace(/\[(error|fatal|panic)\]\s*/, '').trim());
   });
   lines.on('close', () => times.close());
