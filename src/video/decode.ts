@@ -96,7 +96,7 @@ export async function* decodeFrames(info: VideoInfo, selection: FrameSelection =
     '-nostdin', '-hide_banner', '-nostats', '-loglevel', 'level+info',
     ...(sel.start !== undefined ? ['-ss', String(sel.start)] : []),
     ...(sel.end !== undefined ? ['-to', String(sel.end)] : []),
-    '-i', file, '-map', '0:v:0', '-an', '-sn', '-dn',
+    '-i', file, '-map', `0:${info.stream}`, '-an', '-sn', '-dn',
     // Rotation metadata is applied by ffmpeg's default autorotate (frames come out upright).
     '-vf', filters.join(','),
     // Every decoded frame exactly once: no duplication or dropping to a constant rate.

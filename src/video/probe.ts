@@ -27,6 +27,8 @@ export const MAX_VIDEO_PIXELS = 40_000_000;
 
 export interface VideoInfo {
   file: string;
+  /** Index of the video stream in the file (the first that is not cover art). */
+  stream: number;
   /** Size of the decoded frames as displayed (rotation applied). */
   width: number;
   height: number;
@@ -94,6 +96,8 @@ export function parseRational(s: string | undefined): number | undefined {
 }
 
 interface ProbeStream {
+  index?: number;
+  disposition?: { attached_pic?: number };
   codec_type?: string;
   codec_name?: string;
   width?: number;
@@ -129,9 +133,9 @@ export async function probeVideo(file: string, opts: { maxPixels?: number } = {}
   }
   const streams = parsed.streams ?? [];
   // An attached picture (cover art) is a "video" stream of one frame; skip it.
-  const v = streams.find((s) => s.codec_type === 'video' && !['mjpeg', 'png'].includes(s.codec_name ?? '') ) ?? streams.find((s) => s.codec_type === 'video');
+  const v = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   if (!v) {
-    const kinds = streams.map((s) => s.codec_type ?? '?').join(', ') || 'none';
+    const kinds = streams.map((s) => (s.disposition?.attached_pic ? 'cover art' : s.codec_type ?? '?')).join(', ') || 'none';
     throw new VideoError(file, `no video stream (streams: ${kinds})`);
   }
   const cw = v.width ?? 0, ch = v.height ?? 0;
@@ -152,6 +156,7 @@ export async function probeVideo(file: string, opts: { maxPixels?: number } = {}
   const audio = streams.find((s) => s.codec_type === 'audio');
   return {
     file,
+    stream: v.index ?? 0,
     width: swap ? ch : cw,
     height: swap ? cw : ch,
     rotation,

@@ -16,8 +16,10 @@ import { decodeNpy } from '../../src/io/npy';
 import { NORMALIZE_MODES, NormalizeMode } from '../../src/video/normalize';
 import { predictVideoFile } from '../../src/video/run';
 import { runCli } from '../cli/run_cli';
+import { expandInputs } from '../../src/cli/predict';
+import { isVideoInput } from '../../src/cli/video';
 import { caseDir } from '../helpers';
-import { Clip, ClipKind, makeClip } from './clips';
+import { Clip, ClipKind, PHOTO, makeClip } from './clips';
 
 const TINY = ['--weights', path.join(caseDir('v2-tiny'), 'weights.safetensors'), '--config', path.join(caseDir('v2-tiny'), 'config.json')];
 const SIZE = 56;
@@ -135,6 +137,17 @@ describe('predict CLI on videos', () => {
     expect(pngs).toEqual(Array.from({ length: 24 }, (_, i) => `${String(i).padStart(6, '0')}.png`));
     const meta = await sharp(path.join(out, 'pan_depth16', '000005.png')).metadata();
     expect([meta.width, meta.height, meta.depth, meta.channels]).toEqual([96, 64, 'ushort', 1]);
+  });
+
+  test('folders are searched for videos too', async () => {
+    const { inputs } = await expandInputs([dir]);
+    expect(inputs.map((i) => path.basename(i.file))).toEqual(expect.arrayContaining(['pan.mp4', 'odd.mp4', 'gif.gif']));
+    expect(await isVideoInput(clips.gif.file)).toBe(true);
+    expect(await isVideoInput(clips.pan.file)).toBe(true);
+    const still = path.join(dir, 'still.gif'); // one frame: an image
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', PHOTO, '-vf', 'scale=20:-2', '-frames:v', '1', still]);
+    expect(await isVideoInput(still)).toBe(false);
+    await fs.rm(still);
   });
 
   test('odd size with a frame step, and an animated GIF: size, frame count and rate kept', async () => {
