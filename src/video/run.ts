@@ -138,10 +138,12 @@ export function outputRate(info: VideoInfo, step: number): string {
 async function sampleRange(model: FramePredictor, info: VideoInfo, opts: VideoOutputOptions): Promise<{ lo: number; hi: number }> {
   const samples = opts.rangeSamples ?? 16;
   const total = expectedFrames(info, opts) ?? samples;
-  const step = (opts.frameStep ?? 1) * Math.max(1, Math.floor(total / samples));
+  const stride = Math.max(1, Math.floor(total / samples));
+  // Within the selection: the same start/end, every stride-th kept frame, none past --max-frames.
+  const sample = { ...opts, frameStep: (opts.frameStep ?? 1) * stride, maxFrames: Math.min(samples, Math.ceil(total / stride)) };
   let lo = Infinity, hi = -Infinity;
   try {
-    for await (const f of predictVideoFrames(model, info, { ...opts, frameStep: step, maxFrames: samples })) {
+    for await (const f of predictVideoFrames(model, info, sample)) {
       const r = rangeOf(f.depth.data);
       lo = Math.min(lo, r.min);
       hi = Math.max(hi, r.max);
