@@ -26,6 +26,18 @@ export {
 } from './pipeline/outputs';
 export type { OutputFormat, Intrinsics } from './pipeline/outputs';
 
+// Video in, depth out (Node, system ffmpeg).
+export { predictVideoFile, predictVideoFrames, videoOutputNames } from './video/run';
+export type { VideoPredictOptions, VideoDepthFrame, VideoOutputOptions, VideoRunResult } from './video/run';
+export { probeVideo, VideoError, MAX_VIDEO_PIXELS } from './video/probe';
+export type { VideoInfo } from './video/probe';
+export { decodeFrames, VideoDamagedError } from './video/decode';
+export type { FrameSelection, DecodedFrame } from './video/decode';
+export { NORMALIZE_MODES, AlignedNormalizer, frameNormalizer, videoNormalizer, toLevels8, toLevels16 } from './video/normalize';
+export type { NormalizeMode } from './video/normalize';
+export { FlickerMeter } from './video/flicker';
+export { NpyStackWriter } from './video/npy_stack';
+
 // The model as functions over explicit weights.
 export { bindWeights, disposeWeights, forward, encode } from './depth_anything';
 export type { DepthAnythingWeights, EncodedFeatures } from './depth_anything';

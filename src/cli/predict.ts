@@ -22,6 +22,7 @@ import { backendOption, threadsOption } from './common';
 import { progressReporter } from './download';
 import { downloadModel } from '../io/hub';
 import { depthKind } from '../config';
+import { VIDEO_EXTENSIONS, VideoCliOptions, addVideoOptions, isVideoInput, predictVideoInput } from './video';
 
 /** Extensions looked for inside folders (explicit files are always tried, whatever their name). */
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'jpe', 'png', 'webp', 'tif', 'tiff', 'gif', 'avif'];
@@ -57,7 +58,7 @@ export async function expandInputs(args: string[]): Promise<{ inputs: InputFile[
     seen.add(key);
     inputs.push({ file, stem });
   };
-  const pattern = `**/*.{${IMAGE_EXTENSIONS.join(',')}}`;
+  const pattern = `**/*.{${[...IMAGE_EXTENSIONS, ...VIDEO_EXTENSIONS].join(',')}}`;
   for (const arg of args) {
     const st = await fs.stat(arg).catch(() => undefined);
     if (st?.isFile()) {
@@ -86,7 +87,7 @@ export function parseFormats(value: string): OutputFormat[] {
   return [...new Set(list as OutputFormat[])];
 }
 
-export interface PredictCliOptions {
+export interface PredictCliOptions extends VideoCliOptions {
   weights?: string;
   model?: string;
   config?: string;
@@ -147,10 +148,10 @@ const positiveNumber = (name: string) => asArgument((v: string): number => {
 });
 
 export function registerPredict(program: Command): void {
-  program
+  const cmd = program
     .command('predict')
-    .description('estimate depth for images: colour PNG (official look), 16-bit PNG, .npy, point cloud (metric models)')
-    .argument('<inputs...>', 'image files, folders (searched recursively) or glob patterns (quote them)')
+    .description('estimate depth for images and videos: colour PNG/MP4 (official look), 16-bit PNG, .npy, point cloud (metric models)')
+    .argument('<inputs...>', 'image or video files, folders (searched recursively) or glob patterns (quote them)')
     .option('--weights <file>', 'weights: official .pth, Hugging Face safetensors, or converted safetensors')
     .option('--model <name>', 'an official model by name, downloaded once into the cache (v2-small, v2-base, v2-large, v1-small, metric-indoor-small, ...), instead of --weights')
     .option('--config <file|variant>', 'model configuration: config.json (fixtures\' schema) or a variant name such as v2-vits; default: from the weights')
@@ -165,7 +166,8 @@ export function registerPredict(program: Command): void {
     .option('--no-pad', 'V1 metric models: no reflect-padding augmentation (official infer pads by default)')
     .option('--no-flip', 'V1 metric models: no horizontal-flip averaging (official infer flips by default)')
     .addOption(backendOption())
-    .addOption(threadsOption())
+    .addOption(threadsOption());
+  addVideoOptions(cmd)
     .action(async (args: string[], opts: PredictCliOptions, cmd: Command) => {
       const { inputs, unmatched } = await expandInputs(args);
       for (const u of unmatched) process.stderr.write(`error: ${u}: no such file, or no image matches\n`);
@@ -185,7 +187,9 @@ export function registerPredict(program: Command): void {
         const stems = new Map<string, string>();
 
         const tty = Boolean(process.stderr.isTTY);
-        const bar = tty ? new SingleBar({ format: ' {bar} {value}/{total} | {file}', stream: process.stderr, clearOnComplete: true, hideCursor: true }) : undefined;
+        const isVideo = await Promise.all(inputs.map((i) => isVideoInput(i.file)));
+        // Videos show a bar of their frames instead.
+        const bar = tty && !isVideo.some(Boolean) ? new SingleBar({ format: ' {bar} {value}/{total} | {file}', stream: process.stderr, clearOnComplete: true, hideCursor: true }) : undefined;
         bar?.start(inputs.length, 0, { file: '' });
         // Per-image lines go above the bar: clear the bar's line, print, let the bar redraw.
         const say = (line: string) => process.stderr.write(`${bar ? '\r\x1b[2K' : ''}${line}\n`);
@@ -199,9 +203,11 @@ export function registerPredict(program: Command): void {
             const clash = stems.get(input.stem);
             if (clash !== undefined) throw new Error(`its outputs would have the same names as those of ${clash} (${input.stem}${OUTPUT_NAMES[opts.format[0]].suffix})`);
             stems.set(input.stem, input.file);
-            const written = await predictOne(model, input, opts, protectedPaths);
+            const { written, note } = isVideo[k]
+              ? await predictVideoInput(model, input.file, input.stem, opts, protectedPaths, tty)
+              : { written: await predictOne(model, input, opts, protectedPaths), note: '' };
             ok++;
-            say(`[${k + 1}/${inputs.length}] ${input.file} -> ${written.join(', ')} (${((Date.now() - t0) / 1000).toFixed(2)} s)`);
+            say(`[${k + 1}/${inputs.length}] ${input.file} -> ${written.join(', ')} (${note}${((Date.now() - t0) / 1000).toFixed(2)} s)`);
           } catch (e) {
             failed++;
             const msg = (e as Error).message;

@@ -16,22 +16,36 @@ export class NpyError extends Error {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
+/**
+ * The file's first bytes for a float32 C-order array of `shape`: magic, version 1.0, header length,
+ * and the header padded with spaces to a multiple of 64 bytes and to at least `minBytes` (so a
+ * streaming writer can rewrite it in place once the final shape is known).
+ */
+export function npyHeader(shape: readonly number[], minBytes = 0): Uint8Array {
+  const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeStr}, }`;
+  // magic(6) + version(2) + header length(2) + header + '\n', padded with spaces to 64 bytes.
+  const total = Math.max(10 + header.length + 1, minBytes);
+  header += ' '.repeat(Math.ceil(total / 64) * 64 - (10 + header.length + 1)) + '\n';
+  if (header.length > 0xffff) throw new Error(`npyHeader: header of ${header.length} bytes is too long for version 1.0`);
+  const out = new Uint8Array(10 + header.length);
+  out.set(MAGIC, 0);
+  out[6] = 1;
+  out[7] = 0;
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
+  return out;
+}
+
 /** Encodes a float32 array of the given shape (`np.load` gives it back as `float32`). */
 export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n !== data.length) throw new Error(`encodeNpy: ${data.length} values for shape [${shape.join(', ')}]`);
-  const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeStr}, }`;
-  // magic(6) + version(2) + header length(2) + header + '\n', padded with spaces to 64 bytes.
-  header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
-  const out = new Uint8Array(10 + header.length + n * 4);
-  out.set(MAGIC, 0);
-  out[6] = 1;
-  out[7] = 0;
+  const head = npyHeader(shape);
+  const out = new Uint8Array(head.length + n * 4);
+  out.set(head, 0);
+  const off = head.length;
   const dv = new DataView(out.buffer);
-  dv.setUint16(8, header.length, true);
-  for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
-  const off = 10 + header.length;
   if (LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, n * 4), off);
   else for (let i = 0; i < n; i++) dv.setFloat32(off + i * 4, data[i], true);
   return out;

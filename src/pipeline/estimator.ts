@@ -18,6 +18,7 @@ import { ImageInput, RgbImage, loadImage } from './image';
 import { DEFAULT_PREPROCESS, NetworkInput, preprocess, toInputTensor } from './preprocess';
 import { DepthMap, resizeBilinearAlignCorners } from './postprocess';
 import { ZoePredictOptions, predictZoe } from '../zoedepth/predict';
+import type { VideoDepthFrame, VideoPredictOptions } from '../video/run';
 
 /** Weights already in memory: official key names, PyTorch shapes (what `loadWeightsFile` returns). */
 export interface WeightsInMemory {
@@ -149,6 +150,16 @@ export class DepthAnything {
     }
     const data = resizeBilinearAlignCorners(net, input.height, input.width, img.height, img.width);
     return { data, width: img.width, height: img.height, metric: this.metric };
+  }
+
+  /**
+   * Depth for each frame of a video file (decoded by the system's ffmpeg, one frame in memory at a
+   * time), each exactly `predict` on the decoded frame: `for await (const { index, time, depth } of model.predictVideo('clip.mp4')) ...`
+   * Loaded on first use: the video code is Node-only (child processes).
+   */
+  async *predictVideo(video: string, opts: VideoPredictOptions = {}): AsyncGenerator<VideoDepthFrame, void, void> {
+    const { predictVideoFrames } = await import('../video/run');
+    yield* predictVideoFrames(this, video, opts);
   }
 
   /** The encoder's four intermediate layers for an image; the caller owns (and disposes) them. */

@@ -1,0 +1,82 @@
+/**
+ * `predict` on video files: which inputs are videos, the video options, and one video to its
+ * outputs with a progress bar (frames done / total, fps, ETA) on a terminal.
+ */
+import * as path from 'path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import sharp from 'sharp';
+import { ColormapName } from '../pipeline/colormap';
+import { OutputFormat } from '../pipeline/outputs';
+import { NORMALIZE_MODES, NormalizeMode } from '../video/normalize';
+import { FramePredictor, predictVideoFile } from '../video/run';
+
+/** Extensions taken as video (a GIF is a video when it has several frames). */
+export const VIDEO_EXTENSIONS = ['mp4', 'mov', 'm4v', 'mkv', 'webm', 'avi', 'mpg', 'mpeg', 'ts', 'y4m'];
+
+export async function isVideoInput(file: string): Promise<boolean> {
+  const ext = path.extname(file).slice(1).toLowerCase();
+  if (VIDEO_EXTENSIONS.includes(ext)) return true;
+  if (ext !== 'gif') return false;
+  const meta = await sharp(file).metadata().catch(() => undefined);
+  return (meta?.pages ?? 1) > 1;
+}
+
+export interface VideoCliOptions {
+  outdir: string;
+  inputSize: number;
+  format: OutputFormat[];
+  colormap: ColormapName;
+  grayscale?: boolean;
+  normalize: NormalizeMode;
+  sideBySide?: boolean;
+  maxFrames?: number;
+  frameStep?: number;
+  start?: number;
+  end?: number;
+}
+
+const numberArg = (name: string, check: (n: number) => boolean, what: string) => (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !check(n)) throw new InvalidArgumentError(`${name} must be ${what}, got "${v}"`);
+  return n;
+};
+
+/** The video options of `predict`. */
+export function addVideoOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--normalize <mode>', 'videos: colour/16-bit levels per frame (official, flickers), one range per video, or each frame aligned to a running reference').choices(NORMALIZE_MODES as string[]).default('aligned'))
+    .option('--side-by-side', 'videos: the official layout (frame, 50-px white band, depth) with the source\'s audio; default: depth alone')
+    .option('--max-frames <n>', 'videos: at most n frames', numberArg('--max-frames', (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'))
+    .option('--frame-step <n>', 'videos: every n-th frame (the output rate is divided by n)', numberArg('--frame-step', (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'))
+    .option('--start <seconds>', 'videos: skip the frames before', numberArg('--start', (n) => Number.isFinite(n) && n >= 0, 'a number of seconds >= 0'))
+    .option('--end <seconds>', 'videos: stop at this time', numberArg('--end', (n) => Number.isFinite(n) && n > 0, 'a number of seconds > 0'));
+}
+
+/** One video through the model; returns the files written and a short note for the summary line. */
+export async function predictVideoInput(model: FramePredictor & { metric?: boolean }, file: string, stem: string, opts: VideoCliOptions,
+  protectedPaths: Set<string>, tty: boolean): Promise<{ written: string[]; note: string }> {
+  if (opts.format.includes('ply')) throw new Error('--format ply is for images; videos write color (mp4), png16 (frame sequence) and npy (stack)');
+  const bar = tty
+    ? new SingleBar({ format: ' {bar} {value}/{total} frames | {fps} fps | ETA {eta_formatted} | {file}', stream: process.stderr, clearOnComplete: true, hideCursor: true, etaBuffer: 20 })
+    : undefined;
+  const t0 = Date.now();
+  bar?.start(1, 0, { fps: '-', file });
+  try {
+    const r = await predictVideoFile(model, file, {
+      outdir: opts.outdir, stem, inputSize: opts.inputSize,
+      video: opts.format.includes('color'), png16: opts.format.includes('png16'), npy: opts.format.includes('npy'),
+      normalize: opts.normalize, colormap: opts.grayscale ? 'grayscale' : opts.colormap, sideBySide: opts.sideBySide,
+      maxFrames: opts.maxFrames, frameStep: opts.frameStep, start: opts.start, end: opts.end, protectedPaths,
+      onProgress: (done, total) => {
+        if (!bar) return;
+        bar.setTotal(Math.max(total ?? done, done));
+        bar.update(done, { fps: (done / ((Date.now() - t0) / 1000)).toFixed(2), file });
+      },
+    });
+    const flicker = Number.isFinite(r.flicker) ? `, flicker ${r.flicker.toFixed(2)} levels (${opts.normalize})` : '';
+    return { written: r.written, note: `${r.frames} frames ${r.info.width}x${r.info.height}, ${(r.frames / r.seconds).toFixed(2)} fps${flicker}, ` };
+  } finally {
+    bar?.stop();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Maintainer script: the flicker table of the README's video section. Makes the test clips (pan,
+ * static), runs each through the model once, applies the three normalisation modes, and prints the flicker
+ * (mean absolute change of the 8-bit levels between consecutive frames; for the pan, compared
+ * along its known motion) and the frames per second.
+ *
+ *   npx tsx tools/video-flicker.ts --weights W [--config C] [--input-size 518] [--backend wasm] [--threads 1] [--frames 24]
+ */
+import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { BackendName } from '../src/backend';
+import { DepthAnything } from '../src/pipeline/estimator';
+import { AlignedNormalizer, frameNormalizer, rangeOf, toLevels8, videoNormalizer } from '../src/video/normalize';
+import { FlickerMeter } from '../src/video/flicker';
+import { makeClip } from '../test/video/clips';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const weights = arg('weights');
+  if (!weights) throw new Error('--weights is required');
+  const model = await DepthAnything.load(weights, {
+    config: arg('config'), backend: (arg('backend') ?? 'wasm') as BackendName, threads: arg('threads') ? Number(arg('threads')) : undefined,
+  });
+  const inputSize = Number(arg('input-size') ?? 518);
+  const frames = arg('frames') ? Number(arg('frames')) : undefined;
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'da-flicker-'));
+  try {
+    console.log(`model ${model.config.version} ${model.config.encoder} (${weights}), input size ${inputSize}, backend ${model.backend.description}`);
+    console.log('| clip | frame | video | aligned | fps (model pass) |\n|---|---|---|---|---|');
+    for (const kind of ['static', 'pan'] as const) {
+      const clip = makeClip(kind, dir, { frames });
+      // One model pass; the modes are applied to the same depth maps (what predictVideoFile does
+      // frame by frame; the `video` range is taken from the same sample of frames).
+      const t0 = Date.now();
+      const depths: Float32Array[] = [];
+      for await (const f of model.predictVideo(clip.file, { inputSize })) depths.push(f.depth.data);
+      const fps = depths.length / ((Date.now() - t0) / 1000);
+      const stride = Math.max(1, Math.floor(depths.length / 16));
+      let lo = Infinity, hi = -Infinity;
+      for (let i = 0; i < depths.length && i / stride < 16; i += stride) { const r = rangeOf(depths[i]); lo = Math.min(lo, r.min); hi = Math.max(hi, r.max); }
+      const cells = [frameNormalizer(), videoNormalizer(lo, hi), new AlignedNormalizer(clip.width, clip.height)].map((n) => {
+        const meter = new FlickerMeter(clip.width, clip.height, { shift: clip.shift });
+        for (const d of depths) meter.add(toLevels8(n.apply(d)));
+        return meter.value.toFixed(2);
+      });
+      console.log(`| ${kind} ${clip.width}x${clip.height}, ${clip.frames} frames | ${cells.join(' | ')} | ${fps.toFixed(3)} |`);
+    }
+  } finally {
+    model.dispose();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
