@@ -24,13 +24,9 @@ import { CorpusFile, mutantFor } from './mutants';
 const PARITY = path.resolve(__dirname, '../../../shared/fixtures/parity');
 const fx = (c: string, f: string) => path.join(PARITY, c, f);
 
-/**
- * The corpus. The V1 metric `.pt` checkpoints join with the commented line below once they load
- * and convert: today their int64 buffers (k_idx) are refused, so the original itself is refused
- * and "identical to the original" would prove nothing.
- */
+/** The corpus: every checkpoint format the library reads (`.pth`, the V1 metric `.pt`, safetensors, HF). */
 const CORPUS: CorpusFile[] = [
-  // ...['v1-metric-indoor-tiny', 'v1-metric-normed-tiny'].map((c): CorpusFile => ({ name: `${c}/weights.pt`, kind: 'pth', path: fx(c, 'weights.pt'), config: fx(c, 'config.json'), tensorsFrom: fx(c, 'weights.safetensors') })),
+  ...['v1-metric-indoor-tiny', 'v1-metric-normed-tiny'].map((c): CorpusFile => ({ name: `${c}/weights.pt`, kind: 'pth', path: fx(c, 'weights.pt'), config: fx(c, 'config.json'), tensorsFrom: fx(c, 'weights.safetensors') })),
   ...['v2-tiny', 'v1-tiny', 'v2-tiny-metric', 'v2-tiny-giantlike'].map((c): CorpusFile => (
     { name: `${c}/weights.pth`, kind: 'pth', path: fx(c, 'weights.pth'), config: fx(c, 'config.json'), tensorsFrom: fx(c, 'weights.safetensors') })),
   ...['v2-tiny', 'v1-tiny'].map((c): CorpusFile => (
