@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config';
 import { Conv2dWeights, conv2d, loadConv2d } from '../nn/conv2d';
-import { resizeBilinearAlignCornersTorch } from '../nn/interpolate';
+import { resizeBilinearAlignCorners } from '../nn/interpolate';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
 import { DptHooks } from '../dpt/dpt_head';
@@ -89,10 +89,10 @@ export function zoeDepthHead(relDepth: tf.Tensor3D, hooks: DptHooks, w: ZoeDepth
       const lo = tf.min(inv);
       rel = tf.div(tf.sub(inv, lo), tf.sub(tf.max(inv), lo)) as tf.Tensor3D;
     }
-    const relCond = resizeBilinearAlignCornersTorch(tf.expandDims(rel, 3) as tf.Tensor4D, h, wd);
-    const probs = conditionalLogBinomial(tf.concat([last, relCond], 3), resizeBilinearAlignCornersTorch(bEmbedding, h, wd), w.conditional_log_binomial,
+    const relCond = resizeBilinearAlignCorners(tf.expandDims(rel, 3) as tf.Tensor4D, h, wd);
+    const probs = conditionalLogBinomial(tf.concat([last, relCond], 3), resizeBilinearAlignCorners(bEmbedding, h, wd), w.conditional_log_binomial,
       z.minTemp, z.maxTemp, 'conditional_log_binomial', tap);
-    const centers = resizeBilinearAlignCornersTorch(bCenters, h, wd);
+    const centers = resizeBilinearAlignCorners(bCenters, h, wd);
     const out = tf.sum(tf.mul(probs, centers), 3, true) as tf.Tensor4D;
     tap?.('metric_depth', out);
     return out;

@@ -4,7 +4,7 @@
  * [N, H, W, n_attractors, n_bins] here, reduced over the attractors (axis 3).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { resizeBilinearAlignCornersTorch } from '../../nn/interpolate';
+import { resizeBilinearAlignCorners } from '../../nn/interpolate';
 import { Tap } from '../../nn/tap';
 import { StateDictReader } from '../../weights/state_dict';
 import type { ZoeDepthConfig } from '../config';
@@ -42,7 +42,7 @@ export function loadAttractor(sd: StateDictReader, key: string, inF: number, nAt
 /** x (+ prev embedding resized to x) -> attractor points [N, H, W, nA] (before the shift). */
 function attractorPoints(x: tf.Tensor4D, prevEmbedding: tf.Tensor4D | undefined, w: MlpWeights, normed: boolean, key: string, tap?: Tap): tf.Tensor4D {
   const [, h, wd] = x.shape;
-  const input = prevEmbedding ? tf.add(x, resizeBilinearAlignCornersTorch(prevEmbedding, h, wd)) as tf.Tensor4D : x;
+  const input = prevEmbedding ? tf.add(x, resizeBilinearAlignCorners(prevEmbedding, h, wd)) as tf.Tensor4D : x;
   const raw = mlpHidden(input, w, key, tap);
   if (!normed) return softplus(raw) as tf.Tensor4D;
   // A.view(n, nA, 2, h, w); the official A_normed is then overwritten by A[:, :, 0]: the first
@@ -55,7 +55,7 @@ function attractorPoints(x: tf.Tensor4D, prevEmbedding: tf.Tensor4D | undefined,
 /** delta_c = mean or sum over attractors of dist(A_i - c_j); returns b_centers + delta_c (b_prev resized to A). */
 export function shiftCenters(A: tf.Tensor4D, bPrev: tf.Tensor4D, s: AttractorSettings): tf.Tensor4D {
   const [, h, wd] = A.shape;
-  const b = resizeBilinearAlignCornersTorch(bPrev, h, wd);
+  const b = resizeBilinearAlignCorners(bPrev, h, wd);
   const dx = tf.sub(tf.expandDims(A, 4), tf.expandDims(b, 3)); // [N, H, W, nA, nBins]
   const dist = s.attractorType === 'exp' ? expAttractor(dx) : invAttractor(dx); // defaults: see DIST_ALPHA
   const summed = tf.sum(dist, 3);
