@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Browser bundles (ESM, platform=browser) of the package's browser entry, the demo page and the
+// test pages, into dist/. Entries whose source does not exist yet are skipped.
+//   node tools/build-browser.mjs [--watch-free] ; run by `npm run build` after tsc.
+import * as esbuild from 'esbuild';
+import { existsSync, mkdirSync, copyFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+// [source, output (relative to dist/), minify]
+export const ENTRIES = [
+  ['src/browser/index.ts', 'browser/index.js'],
+  ['web/app.ts', 'web/app.js'],
+  ['src/browser/parity_page.ts', 'browser/parity_page.js'],
+  ['src/browser/bench_page.ts', 'browser/bench_page.js'],
+];
+
+/** Node built-ins are an error in the browser graph (they would only fail at run time in a page). */
+export const NODE_BUILTINS_FORBIDDEN = {
+  name: 'no-node-builtins',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?(fs|path|os|zlib|worker_threads|child_process|crypto|stream|util|url|http|https|net|buffer|events|module|sharp|yauzl)(\/.*)?$/ }, (args) => ({
+      errors: [{ text: `Node module '${args.path}' imported from ${args.importer} is not allowed in the browser bundle` }],
+    }));
+  },
+};
+
+export async function buildBrowser({ entries = ENTRIES, outdir = join(root, 'dist'), minify = true, quiet = false } = {}) {
+  const built = [];
+  for (const [src, out] of entries) {
+    const abs = join(root, src);
+    if (!existsSync(abs)) continue;
+    const outfile = join(outdir, out);
+    await esbuild.build({
+      entryPoints: [abs],
+      outfile,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2020',
+      minify,
+      sourcemap: true,
+      metafile: false,
+      logLevel: quiet ? 'silent' : 'warning',
+      plugins: [NODE_BUILTINS_FORBIDDEN],
+      // tfjs-core references these Node modules behind runtime checks; the browser never reaches them.
+      external: [],
+      define: { 'process.env.NODE_ENV': '"production"' },
+    });
+    built.push(outfile);
+  }
+  // The wasm backend's binaries, served next to the bundles (the page's default wasmPaths).
+  const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+  if (existsSync(wasmDir)) {
+    mkdirSync(join(outdir, 'wasm'), { recursive: true });
+    for (const f of readdirSync(wasmDir)) if (f.endsWith('.wasm')) copyFileSync(join(wasmDir, f), join(outdir, 'wasm', f));
+  }
+  return built;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  buildBrowser().then(
+    (built) => console.log(`browser bundles: ${built.map((f) => f.slice(root.length + 1)).join(', ') || '(none)'}`),
+    (e) => { console.error(e.message ?? e); process.exit(1); },
+  );
+}
