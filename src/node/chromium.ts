@@ -16,6 +16,11 @@ export interface ChromiumOptions {
   executablePath?: string;
   /** Extra command-line flags. */
   args?: string[];
+  /**
+   * Longest a single DevTools call may wait, in ms (puppeteer's default is 3 minutes). A page busy
+   * compiling WebGL shaders on SwiftShader holds its main thread longer than that. Default 20 min.
+   */
+  protocolTimeout?: number;
 }
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
@@ -46,7 +51,7 @@ export async function launchChromium(opts: ChromiumOptions = {}): Promise<Browse
   ];
   let browser: Browser;
   try {
-    browser = await puppeteer.launch({ executablePath, headless: true, args, userDataDir });
+    browser = await puppeteer.launch({ executablePath, headless: true, args, userDataDir, protocolTimeout: opts.protocolTimeout ?? 20 * 60_000 });
   } catch (e) {
     fs.rmSync(userDataDir, { recursive: true, force: true });
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
