@@ -37,7 +37,7 @@ interface BrowserParityResult {
 }
 
 /** `NAME=VALUE` tfjs flags for --browser (numbers and booleans), e.g. WEBGL_PACK=false. */
-function parseFlags(list: string[] = []): Record<string, number | boolean> {
+export function parseFlags(list: string[] = []): Record<string, number | boolean> {
   const flags: Record<string, number | boolean> = {};
   for (const item of list) {
     const m = /^([A-Z0-9_]+)=(true|false|-?\d+(?:\.\d+)?)$/.exec(item);
