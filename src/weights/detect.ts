@@ -5,7 +5,6 @@
  * an explicit configuration, a recorded one (our metadata, HF `config.json`), flags, or the
  * official release file name. What is still unknown is reported with the flag that settles it.
  */
-import * as path from 'path';
 import { ENCODERS, EncoderName, FfnKind, ModelConfig, Version, officialConfig } from '../config';
 import { StateDict, WeightsError } from './state_dict';
 
@@ -57,7 +56,8 @@ export interface NameHints { version?: Version; encoder?: EncoderName; maxDepth?
  * (indoor, 20 m), depth_anything_v2_metric_vkitti_vitb.pth (outdoor, 80 m), depth_anything_vitl14.pth (V1).
  */
 export function hintsFromFileName(file: string): NameHints {
-  const base = path.basename(file).toLowerCase();
+  // The last path segment (no `path` module: this file is in the browser bundle too).
+  const base = (file.split(/[\\/]/).pop() ?? file).toLowerCase();
   let m = /depth_anything_v2_metric_(hypersim|vkitti)_(vit[sblg])\b/.exec(base);
   if (m) return { version: 'v2', encoder: m[2] as EncoderName, maxDepth: m[1] === 'hypersim' ? 20 : 80 };
   m = /depth_anything_v2_(vit[sblg])\b/.exec(base);
