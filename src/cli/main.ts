@@ -10,6 +10,7 @@ import { registerConvert } from './convert';
 import { registerDownload } from './download';
 import { registerBench } from './bench';
 import { registerEval } from './eval';
+import { registerServe } from './serve';
 
 export function buildProgram(): Command {
   const program = new Command('depth-anything')
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerDownload(program);
   registerBench(program);
   registerEval(program);
+  registerServe(program);
   return program;
 }
 
