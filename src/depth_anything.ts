@@ -7,6 +7,7 @@ import { ModelConfig } from './config';
 import { DinoV2Weights, IntermediateLayer, getIntermediateLayers, loadDinoV2 } from './dinov2/vision_transformer';
 import { DptHeadWeights, dptHead, loadDptHead } from './dpt/dpt_head';
 import { Tap } from './nn/tap';
+import { checkGpuLimits } from './gpu/limits';
 import { StateDict, StateDictReader } from './weights/state_dict';
 
 export interface DepthAnythingWeights {
@@ -77,6 +78,7 @@ export function encode(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D
  */
 export function forward(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D, tap?: Tap): tf.Tensor3D {
   checkInput(x, cfg);
+  checkGpuLimits(cfg, x.shape[1], x.shape[2], x.shape[0]); // webgl/webgpu: fail clearly, not with zeros
   return tf.tidy(() => {
     const [B, H, W] = x.shape;
     const patchH = H / cfg.patchSize;
