@@ -11,27 +11,17 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 // [source, output (relative to dist/), minify]
 export const ENTRIES = [
-  ['src/browser/index.ts', 'browser/index.js'],
-  ['src/browser/core.ts', 'browser/core.js'],
+  ['src/browser/index.ts', 'browser/index.mjs'],
+  ['src/browser/core.ts', 'browser/core.mjs'],
   ['web/app.ts', 'web/app.js'],
   ['src/browser/parity_page.ts', 'browser/parity_page.js'],
   ['src/browser/bench_page.ts', 'browser/bench_page.js'],
 ];
 
-/**
- * Node built-ins (and sharp, yauzl) are an error when our own code imports them: they would only
- * fail at run time in a page. Dependencies (tfjs) reference some behind runtime checks and map
- * them to nothing in their package.json "browser" field, which esbuild honours for them.
- */
-export const NODE_BUILTINS_FORBIDDEN = {
-  name: 'no-node-builtins',
-  setup(build) {
-    build.onResolve({ filter: /^(node:)?(fs|path|os|zlib|worker_threads|child_process|crypto|stream|util|url|http|https|net|buffer|events|module|perf_hooks|sharp|yauzl|commander|cli-progress|fast-glob|puppeteer-core)(\/.*)?$/ }, (args) => {
-      if (/[\\/]node_modules[\\/]/.test(args.importer) && !/^(sharp|yauzl)/.test(args.path)) return undefined;
-      return { errors: [{ text: `'${args.path}' (Node only) imported from ${args.importer} is not allowed in the browser bundle` }] };
-    });
-  },
-};
+import { createRequire } from 'node:module';
+
+/** Our code importing a Node built-in (or sharp, yauzl) fails the build; see tools/no-node-builtins.cjs. */
+export const NODE_BUILTINS_FORBIDDEN = createRequire(import.meta.url)('./no-node-builtins.cjs');
 
 export async function buildBrowser({ entries = ENTRIES, outdir = join(root, 'dist'), minify = true, quiet = false } = {}) {
   const built = [];

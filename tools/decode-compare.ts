@@ -1,0 +1,72 @@
+/**
+ * Issue 11 item 4: how far Chromium's JPEG/PNG decoding (the browser entry's decodeBlob:
+ * createImageBitmap + canvas) is from OpenCV's (the fixtures' `rgb`, which sharp matches).
+ *   npx tsx tools/decode-compare.ts
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import sharp from 'sharp';
+import { launchChromium } from '../src/node/chromium';
+import { serveStatic } from '../src/node/static_server';
+import { parseSafetensors } from '../src/io/safetensors';
+
+const ROOT = path.resolve(__dirname, '..');
+const FIX = path.resolve(ROOT, '../shared/fixtures');
+
+export interface DecodeDiff { image: string; width: number; height: number; differing: number; maxAbs: number; meanAbs: number }
+
+export async function compareDecoding(): Promise<DecodeDiff[]> {
+  const cases: Array<{ file: string; rgb: () => Promise<Uint8Array> }> = [];
+  for (const c of fs.readdirSync(path.join(FIX, 'preprocess'))) {
+    const dir = path.join(FIX, 'preprocess', c);
+    const img = fs.readdirSync(dir).find((f) => /^image\./.test(f))!;
+    cases.push({
+      file: path.join(dir, img),
+      rgb: async () => parseSafetensors(fs.readFileSync(path.join(dir, 'expected.safetensors'))).tensors.get('rgb')!.bytes,
+    });
+  }
+  // demo01.jpg has no OpenCV rgb in the fixtures; sharp decodes it bit-identically to OpenCV (fixtures README).
+  const demo = path.join(FIX, 'parity/v2-vits-full/demo01.jpg');
+  cases.push({ file: demo, rgb: async () => new Uint8Array(await sharp(demo, { autoOrient: true, ignoreIcc: true }).removeAlpha().raw().toBuffer()) });
+
+  const server = await serveStatic({ '/dist/': path.join(ROOT, 'dist'), '/test/': path.join(ROOT, 'test/browser'), '/fixtures/': FIX });
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/test/lib_page.html`);
+    await page.waitForFunction(() => document.body.dataset.state === 'ready');
+    const out: DecodeDiff[] = [];
+    for (const c of cases) {
+      const url = `/fixtures/${path.relative(FIX, c.file)}`;
+      const got = await page.evaluate(async (u: string) => {
+        const lib = (window as unknown as { lib: { loadBrowserImage(x: string): Promise<{ data: Uint8Array; width: number; height: number }> } }).lib;
+        const img = await lib.loadBrowserImage(u);
+        let s = '';
+        for (let i = 0; i < img.data.length; i += 0x8000) s += String.fromCharCode(...img.data.subarray(i, i + 0x8000));
+        return { b64: btoa(s), width: img.width, height: img.height };
+      }, url);
+      const mine = Buffer.from(got.b64, 'base64');
+      const ref = await c.rgb();
+      if (mine.length !== ref.length) throw new Error(`${url}: ${got.width}x${got.height} decoded, ${ref.length / 3} pixels expected`);
+      let differing = 0, maxAbs = 0, sum = 0;
+      for (let i = 0; i < ref.length; i++) {
+        const d = Math.abs(mine[i] - ref[i]);
+        if (d) differing++;
+        if (d > maxAbs) maxAbs = d;
+        sum += d;
+      }
+      out.push({ image: path.relative(FIX, c.file), width: got.width, height: got.height, differing, maxAbs, meanAbs: sum / ref.length });
+    }
+    return out;
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+if (require.main === module) {
+  compareDecoding().then((rows) => {
+    console.log('| image | size | samples differing | max abs | mean abs |\n|---|---|---:|---:|---:|');
+    for (const r of rows) console.log(`| ${r.image} | ${r.width}x${r.height} | ${r.differing} | ${r.maxAbs} | ${r.meanAbs.toExponential(2)} |`);
+  }, (e) => { console.error(e); process.exit(1); });
+}
