@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Browser bundles (ESM, platform=browser) of the package's browser entry, the demo page and the
 // test pages, into dist/. Entries whose source does not exist yet are skipped.
-//   node tools/build-browser.mjs [--watch-free] ; run by `npm run build` after tsc.
+//   node tools/build-browser.mjs [--outdir DIR]   (run by `npm run build` after tsc)
 import * as esbuild from 'esbuild';
 import { existsSync, mkdirSync, copyFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -57,8 +57,10 @@ export async function buildBrowser({ entries = ENTRIES, outdir = join(root, 'dis
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  buildBrowser().then(
-    (built) => console.log(`browser bundles: ${built.map((f) => f.slice(root.length + 1)).join(', ') || '(none)'}`),
+  // --outdir DIR: somewhere else than dist/ (tests build into a folder of their own).
+  const at = process.argv.indexOf('--outdir');
+  buildBrowser(at > 0 ? { outdir: resolve(process.argv[at + 1]) } : {}).then(
+    (built) => console.log(`browser bundles: ${built.map((f) => f.startsWith(root) ? f.slice(root.length + 1) : f).join(', ') || '(none)'}`),
     (e) => { console.error(e.message ?? e); process.exit(1); },
   );
 }

@@ -19,8 +19,9 @@ export interface Demo {
   close(): Promise<void>;
 }
 
-export async function openDemo(query = '', opts: { width?: number; height?: number } = {}): Promise<Demo> {
-  const server = await serveStatic(demoMounts(ROOT));
+/** Serves web/ and `dist` (default: the repository's dist/) as `depth-anything serve` does, and opens the page. */
+export async function openDemo(query = '', opts: { width?: number; height?: number; dist?: string } = {}): Promise<Demo> {
+  const server = await serveStatic({ ...demoMounts(ROOT), ...(opts.dist ? { '/dist/': opts.dist } : {}) });
   let browser: Browser | undefined;
   try {
     browser = await launchChromium();
