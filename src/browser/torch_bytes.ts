@@ -1,10 +1,10 @@
 /**
- * Official `.pth` checkpoints in a page. Not wired yet: the zip reader (src/io/zip.ts) is built on
- * yauzl and file descriptors; until an ArrayBuffer zip source exists, say what to do instead.
+ * Official `.pth` checkpoints in a page: the bytes as an in-memory zip (io/zip_bytes.ts) read by
+ * the same checkpoint reader as in Node (io/torch_zip.ts).
  */
-import { WeightsError } from '../weights/state_dict';
-import type { StateDict } from '../weights/state_dict';
+import { BytesZip } from '../io/zip_bytes';
+import { readTorchCheckpoint, TorchCheckpoint } from '../io/torch_zip';
 
-export async function readTorchCheckpointBytes(_bytes: Uint8Array, source: string): Promise<{ stateDict: StateDict }> {
-  throw new WeightsError(`${source}: .pth checkpoints load only in Node for now; convert it once with \`npx depth-anything convert ${source.split('/').pop()} --dtype f16\` and load the .safetensors`);
+export async function readTorchCheckpointBytes(bytes: Uint8Array, source: string): Promise<TorchCheckpoint> {
+  return readTorchCheckpoint(source, new BytesZip(bytes, source));
 }

@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { fetchWeights, weightsFromBytes } from '../../src/browser/weights';
 import { DepthAnything } from '../../src/browser/estimator';
 import { parseSafetensors, serializeSafetensors, entryToFloat32 } from '../../src/io/safetensors';
+import { readTorchCheckpoint } from '../../src/io/torch_zip';
 import { caseDir } from '../helpers';
 
 const WEIGHTS = `${caseDir('v2-tiny')}/weights.safetensors`;
@@ -49,6 +50,22 @@ describe('browser weights', () => {
     await expect(fetchWeights(`${base}/missing.safetensors`)).rejects.toThrow(/missing\.safetensors: download failed: HTTP 404/);
     await expect(fetchWeights(`${base}/truncated`)).rejects.toThrow(/truncated|broke off/);
     await expect(fetchWeights('http://127.0.0.1:1/x.safetensors')).rejects.toThrow(/cannot download \(network error, or .*CORS\)/);
+  });
+
+  it.each(['v2-tiny', 'v1-tiny'])('reads the official .pth of %s from bytes as Node reads it from the file', async (c) => {
+    const file = `${caseDir(c)}/weights.pth`;
+    const fromBytes = await weightsFromBytes(new Uint8Array(fs.readFileSync(file)), 'weights.pth', { version: c.startsWith('v1') ? 'v1' : 'v2' });
+    const fromFile = await readTorchCheckpoint(file);
+    expect(fromBytes.format).toBe('pth');
+    expect([...fromBytes.stateDict.keys()]).toEqual([...fromFile.stateDict.keys()]);
+    for (const [k, t] of fromFile.stateDict) {
+      expect(fromBytes.stateDict.get(k)!.shape).toEqual(t.shape);
+      expect(Buffer.from(fromBytes.stateDict.get(k)!.data.buffer, fromBytes.stateDict.get(k)!.data.byteOffset, t.data.byteLength)
+        .equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))).toBe(true);
+    }
+    // A truncated download: one line naming the file.
+    const cut = new Uint8Array(fs.readFileSync(file)).subarray(0, 5000);
+    await expect(weightsFromBytes(cut, 'weights.pth')).rejects.toThrow(/^weights\.pth: not a readable zip archive \(no end-of-central-directory record; truncated or not a \.pth file\?\)$/);
   });
 
   it('refuses a file that is not a model in one line', async () => {
