@@ -1,7 +1,7 @@
 /**
  * Issue 11 item 4: how far Chromium's JPEG/PNG decoding (the browser entry's decodeBlob:
  * createImageBitmap + canvas) is from OpenCV's (the fixtures' `rgb`, which sharp matches).
- *   npx tsx tools/decode-compare.ts
+ *   npx tsx tools/decode-compare.ts [--json] [--dist DIR]   (after npm run build)
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -15,7 +15,7 @@ const FIX = path.resolve(ROOT, '../shared/fixtures');
 
 export interface DecodeDiff { image: string; width: number; height: number; differing: number; maxAbs: number; meanAbs: number }
 
-export async function compareDecoding(): Promise<DecodeDiff[]> {
+export async function compareDecoding(dist = path.join(ROOT, 'dist')): Promise<DecodeDiff[]> {
   const cases: Array<{ file: string; rgb: () => Promise<Uint8Array> }> = [];
   for (const c of fs.readdirSync(path.join(FIX, 'preprocess'))) {
     const dir = path.join(FIX, 'preprocess', c);
@@ -29,7 +29,7 @@ export async function compareDecoding(): Promise<DecodeDiff[]> {
   const demo = path.join(FIX, 'parity/v2-vits-full/demo01.jpg');
   cases.push({ file: demo, rgb: async () => new Uint8Array(await sharp(demo, { autoOrient: true, ignoreIcc: true }).removeAlpha().raw().toBuffer()) });
 
-  const server = await serveStatic({ '/dist/': path.join(ROOT, 'dist'), '/test/': path.join(ROOT, 'test/browser'), '/fixtures/': FIX });
+  const server = await serveStatic({ '/dist/': dist, '/test/': path.join(ROOT, 'test/browser'), '/fixtures/': FIX });
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();
@@ -65,7 +65,8 @@ export async function compareDecoding(): Promise<DecodeDiff[]> {
 }
 
 if (require.main === module) {
-  compareDecoding().then((rows) => {
+  compareDecoding(process.argv.includes('--dist') ? process.argv[process.argv.indexOf('--dist') + 1] : undefined).then((rows) => {
+    if (process.argv.includes('--json')) return void console.log(JSON.stringify(rows));
     console.log('| image | size | samples differing | max abs | mean abs |\n|---|---|---:|---:|---:|');
     for (const r of rows) console.log(`| ${r.image} | ${r.width}x${r.height} | ${r.differing} | ${r.maxAbs} | ${r.meanAbs.toExponential(2)} |`);
   }, (e) => { console.error(e); process.exit(1); });
