@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { ModelConfig } from '../config';
 import { runBench } from '../bench';
+import { AttentionLayout, setAttentionLayout } from '../dinov2/attention';
 import { PageBackend, startPageBackend } from '../gpu/browser_adapter';
 import { backendMemory } from '../gpu/memory';
 import { exposePageTask } from '../gpu/page_task';
@@ -23,10 +24,13 @@ export interface BenchPageArgs {
   runs: number;
   warmup: number;
   stages: boolean;
+  /** Override the backend's attention layout (measurements). */
+  attention?: AttentionLayout;
 }
 
 exposePageTask(async (a: BenchPageArgs) => {
   const adapter = await startPageBackend(a.backend, a.flags);
+  if (a.attention) setAttentionLayout(tf.getBackend(), a.attention);
   const before = backendMemory();
   const r = await runBench(a.config, { height: a.height, width: a.width, batch: a.batch, runs: a.runs, warmup: a.warmup, stages: a.stages });
   return { result: { ...r, adapter, backend: tf.getBackend(), memory: { before, after: backendMemory() }, userAgent: navigator.userAgent } };

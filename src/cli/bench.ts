@@ -10,6 +10,7 @@ import { BenchResult, defaultBenchHost, runBench } from '../bench';
 import { GpuAdapterInfo, describeAdapter } from '../gpu/adapter';
 import { backendOption, positiveInt, readConfigFile, threadsOption } from './common';
 import { parseFlags } from './parity';
+import { AttentionLayout, attentionLayout, setAttentionLayout } from '../dinov2/attention';
 
 function nonNegativeInt(flag: string) {
   return (v: string): number => {
@@ -73,11 +74,12 @@ export function registerBench(program: Command): void {
     .option('--warmup <n>', 'untimed passes first', nonNegativeInt('--warmup'), 1)
     .option('--no-stages', 'skip the stage-by-stage pass')
     .option('--json', 'print one JSON object on stdout')
+    .addOption(new Option('--attention <layout>', 'attention layout instead of the backend\'s own (for measurements)').choices(['fused', 'perHead']))
     .option('--browser', 'run inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu')
     .addOption(new Option('--flag <NAME=VALUE...>', 'with --browser: tfjs flags set before the backend starts (e.g. WEBGL_PACK=false)'))
     .action(async (opts: {
       encoder: EncoderName; modelVersion: 'v1' | 'v2'; config?: string; size: [number, number]; batch: number; backend: string;
-      threads?: number; runs: number; warmup: number; stages: boolean; json?: boolean; browser?: boolean; flag?: string[];
+      threads?: number; runs: number; warmup: number; stages: boolean; json?: boolean; browser?: boolean; flag?: string[]; attention?: AttentionLayout;
     }) => {
       const cfg: ModelConfig = opts.config ? await readConfigFile(opts.config) : officialConfig(opts.modelVersion, opts.encoder);
       const title = opts.config ? `config ${opts.config} (${cfg.encoder})` : `Depth Anything ${cfg.version}-${cfg.encoder}`;
@@ -92,7 +94,7 @@ export function registerBench(program: Command): void {
         if (!opts.json) process.stderr.write(`${title}: running in headless Chromium...\n`);
         const run = await runPageInChromium<BenchResult & { adapter?: GpuAdapterInfo; backend: string }>('bench_page', {
           files: {}, webgpu: backend === 'webgpu',
-          args: { backend, flags: parseFlags(opts.flag), config: cfg, height, width, batch: opts.batch, runs: opts.runs, warmup: opts.warmup, stages: opts.stages },
+          args: { backend, flags: parseFlags(opts.flag), attention: opts.attention, config: cfg, height, width, batch: opts.batch, runs: opts.runs, warmup: opts.warmup, stages: opts.stages },
         });
         r = run.result;
         const adapter = run.result.adapter;
@@ -102,6 +104,7 @@ export function registerBench(program: Command): void {
       } else {
         info = await initBackend(opts.backend as BackendName, opts.threads !== undefined ? { threads: opts.threads } : {});
         process.stderr.write(`backend: ${info.description}\n`);
+        if (opts.attention) setAttentionLayout(info.name, opts.attention);
         if (!opts.json) process.stderr.write(`${title}: binding random weights...\n`);
         r = await runBench(cfg, {
           height, width, batch: opts.batch, runs: opts.runs, warmup: opts.warmup, stages: opts.stages,
@@ -113,7 +116,7 @@ export function registerBench(program: Command): void {
         const out = {
           model: { version: cfg.version, encoder: cfg.encoder, config: opts.config ?? null },
           backend: info.name, backend_description: info.description, threads: info.threads ?? null,
-          adapter: info.adapter ?? null, place,
+          adapter: info.adapter ?? null, place, attention: opts.attention ?? attentionLayout(info.name),
           height: r.height, width: r.width, batch: r.batch, params: r.params,
           bind_ms: r.bindMs, warmup_ms: r.warmupMs, times_ms: r.timesMs, cpu_ms: r.cpuMs, load_average: r.loadAverage,
           min_ms: r.minMs, median_ms: r.medianMs, max_ms: r.maxMs,
