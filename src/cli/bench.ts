@@ -89,7 +89,7 @@ export function registerBench(program: Command): void {
       let place = 'node';
       if (opts.browser) {
         const backend = opts.backend === 'auto' ? 'webgl' : opts.backend;
-        if (!['webgl', 'webgpu', 'wasm', 'cpu'].includes(backend)) throw new Error(`--browser runs webgl, webgpu or cpu in Chromium; "${backend}" is a Node backend`);
+        if (!['webgl', 'webgpu', 'cpu'].includes(backend)) throw new Error(`--browser runs webgl, webgpu or cpu in Chromium; "${backend}" is a Node backend`);
         const { runPageInChromium } = await import('../node/browser_run');
         if (!opts.json) process.stderr.write(`${title}: running in headless Chromium...\n`);
         const run = await runPageInChromium<BenchResult & { adapter?: GpuAdapterInfo; backend: string }>('bench_page', {

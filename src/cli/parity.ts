@@ -56,7 +56,7 @@ export function parseFlags(list: string[] = []): Record<string, number | boolean
 async function parityInBrowser(opts: ParityOptions, loaded: LoadedWeights, cfg: ModelConfig | undefined): Promise<{ report: BrowserParityResult; dump?: Buffer }> {
   const { runPageInChromium } = await import('../node/browser_run');
   const backend = opts.backend === 'auto' ? 'webgl' : opts.backend;
-  if (!['webgl', 'webgpu', 'wasm', 'cpu'].includes(backend)) throw new Error(`--browser runs webgl, webgpu or cpu in Chromium; "${backend}" is a Node backend`);
+  if (!['webgl', 'webgpu', 'cpu'].includes(backend)) throw new Error(`--browser runs webgl, webgpu or cpu in Chromium; "${backend}" is a Node backend`);
   let weightsFile = opts.weights;
   let tmp: string | undefined;
   if (loaded.format !== 'safetensors') {

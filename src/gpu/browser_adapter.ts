@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GpuAdapterInfo, isSoftwareAdapter } from './adapter';
 
-export type PageBackend = 'webgl' | 'webgpu' | 'wasm' | 'cpu';
+export type PageBackend = 'webgl' | 'webgpu' | 'cpu';
 
 interface WebGpuAdapterLike {
   info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
@@ -58,7 +58,7 @@ export async function startPageBackend(name: PageBackend, flags: Record<string, 
   } catch {
     ok = false;
   }
-  if (!ok) throw new Error(`backend "${name}" failed to initialise in this browser; use ${name === 'webgpu' ? 'webgl' : name === 'webgl' ? 'webgpu or wasm' : 'cpu'}`);
+  if (!ok) throw new Error(`backend "${name}" failed to initialise in this browser; use ${name === 'webgpu' ? 'webgl' : 'webgpu or cpu'}`);
   if (name === 'webgl') {
     if (!tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')) {
       throw new Error('backend "webgl": this browser cannot render to float32 textures, so tfjs would compute in float16; use webgpu or wasm');
