@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { errorText, openDemo, readResult, uploadImage, uploadModel, waitState, ROOT } from './demo_driver';
+import sharp from 'sharp';
 import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
 
 const CASE = path.resolve(ROOT, '../shared/fixtures/parity/v2-vits-full');
@@ -53,7 +54,11 @@ async function main(): Promise<void> {
     t = Date.now();
     const wasm = await run(await uploadImage(page, PHOTO), t);
     const screenshot = arg('--screenshot');
-    if (screenshot) await page.screenshot({ path: screenshot as `${string}.png` });
+    if (screenshot) {
+      // The README's picture: 1280x800 viewport scaled to 960 wide, 256-colour PNG (small in git).
+      const png = Buffer.from(await page.screenshot({ type: 'png' }));
+      fs.writeFileSync(screenshot, await sharp(png).resize({ width: 960 }).png({ palette: true, quality: 90, effort: 10 }).toBuffer());
+    }
     const broken = path.join(tmp, 'broken.jpg');
     fs.writeFileSync(broken, Buffer.concat([fs.readFileSync(PHOTO).subarray(0, 2), Buffer.from('not really a jpeg')]));
     t = Date.now();
