@@ -70,6 +70,13 @@ async function readWeights(w: Exclude<BrowserWeightsInput, WeightsInMemory>, opt
   }
 }
 
+/** GPU allocation failures and lost contexts, said in one sentence with what to try; others unchanged. */
+function gpuMemoryError(e: unknown, backend: string, width: number, height: number): unknown {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (!/out of memory|\boom\b|failed to allocate|allocation failed|context (was )?lost|CONTEXT_LOST|device (was )?lost/i.test(msg)) return e;
+  return new Error(`the ${backend} backend ran out of GPU memory on a ${width}x${height} network input (${msg.split('\n')[0]}); use a smaller input size or the wasm backend`);
+}
+
 export class DepthAnything {
   private weights: DepthAnythingWeights | null;
 
@@ -126,12 +133,16 @@ export class DepthAnything {
     const w = this.live();
     const img = await loadBrowserImage(image);
     const input = preprocess(img, { inputSize: opts.inputSize ?? DEFAULT_PREPROCESS.inputSize });
-    const out = tf.tidy(() => forward(w, this.config, toInputTensor(input)));
     let net: Float32Array;
     try {
-      net = (await out.data()) as Float32Array;
-    } finally {
-      out.dispose();
+      const out = tf.tidy(() => forward(w, this.config, toInputTensor(input)));
+      try {
+        net = (await out.data()) as Float32Array;
+      } finally {
+        out.dispose();
+      }
+    } catch (e) {
+      throw gpuMemoryError(e, this.backend.name, input.width, input.height);
     }
     const data = resizeBilinearAlignCorners(net, input.height, input.width, img.height, img.width);
     return { depth: { data, width: img.width, height: img.height, metric: this.metric }, image: img };
