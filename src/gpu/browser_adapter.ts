@@ -61,7 +61,7 @@ export async function startPageBackend(name: PageBackend, flags: Record<string, 
   if (!ok) throw new Error(`backend "${name}" failed to initialise in this browser; use ${name === 'webgpu' ? 'webgl' : 'webgpu or cpu'}`);
   if (name === 'webgl') {
     if (!tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')) {
-      throw new Error('backend "webgl": this browser cannot render to float32 textures, so tfjs would compute in float16; use webgpu or wasm');
+      throw new Error('backend "webgl": this browser cannot render to float32 textures, so tfjs would compute in float16; use webgpu or cpu');
     }
     adapter = webglInfo();
   }

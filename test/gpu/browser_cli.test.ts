@@ -14,8 +14,12 @@ import { caseDir } from '../helpers';
 const ROOT = path.resolve(__dirname, '../..');
 
 function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return cliEnv({}, ...args);
+}
+
+function cliEnv(env: Record<string, string>, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [require.resolve('tsx/cli'), 'src/cli/run.ts', ...args], { cwd: ROOT, maxBuffer: 64 << 20 }, (e, out, err) => {
+    execFile(process.execPath, [require.resolve('tsx/cli'), 'src/cli/run.ts', ...args], { cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, ...env } }, (e, out, err) => {
       resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err });
     });
   });
@@ -77,5 +81,18 @@ describe('--browser', () => {
     expect(j.place).toBe('node');
     expect(j.adapter.backend).toBe('Dawn opengles');
     expect(j.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+  });
+
+  test('WebGL without float32 render targets is refused (tfjs would compute in float16)', async () => {
+    const r = await cli('parity', '--browser', '--backend', 'webgl', '--flag', 'WEBGL_RENDER_FLOAT32_ENABLED=false', ...caseArgs);
+    expect(r.code).not.toBe(0);
+    expect(r.err.trim().split('\n').pop()).toBe('depth-anything: in Chromium: backend "webgl": this browser cannot render to float32 textures, so tfjs would compute in float16; use webgpu or cpu');
+  });
+
+  test('webgpu without an adapter is one line naming the backend and what to use instead', async () => {
+    // No Vulkan driver here (Debian 12's lavapipe is not installed, and could not run Dawn anyway).
+    const r = await cliEnv({ DEPTH_ANYTHING_DAWN_BACKEND: 'vulkan', VK_ICD_FILENAMES: '/nonexistent.json' }, 'parity', '--backend', 'webgpu', ...caseArgs);
+    expect(r.code).not.toBe(0);
+    expect(r.err.trim().split('\n').pop()).toBe('depth-anything: backend "webgpu": Dawn found no vulkan adapter (is a Vulkan driver installed? look for an ICD JSON under /usr/share/vulkan/icd.d); use --backend wasm, or DEPTH_ANYTHING_DAWN_BACKEND=vulkan|opengles');
   });
 });
