@@ -30,7 +30,8 @@ interface DemoState {
 
 const state: DemoState = {
   model: null, depth: null, image: null, lastMs: null, lastError: null, backend: null,
-  numTensors: () => tf.memory().numTensors,
+  // engine state, not tf.memory(): that would start the highest-priority backend before the user picks one.
+  numTensors: () => tf.engine().state.numTensors,
   depthBase64: () => {
     if (!state.depth) return null;
     const b = new Uint8Array(state.depth.data.buffer, state.depth.data.byteOffset, state.depth.data.byteLength);
@@ -232,10 +233,11 @@ function showCloud(): void {
   geom.setAttribute('position', new THREE.Float32BufferAttribute(pos, 3));
   geom.setAttribute('color', new THREE.Float32BufferAttribute(col, 3));
   if (three.points) { three.scene.remove(three.points); three.points.geometry.dispose(); }
-  three.points = new THREE.Points(geom, new THREE.PointsMaterial({ size: 0.01, vertexColors: true, sizeAttenuation: true }));
+  three.points = new THREE.Points(geom, new THREE.PointsMaterial({ size: 2, vertexColors: true, sizeAttenuation: false }));
   three.scene.add(three.points);
   const zMean = zSum / (pos.length / 3);
-  three.camera.position.set(0, 0, 0.001);
+  // A little behind the pinhole, looking at the middle of the scene (OrbitControls to turn it).
+  three.camera.position.set(0, 0, zMean * 0.3);
   three.controls.target.set(0, 0, -zMean);
   three.controls.update();
 }
