@@ -80,8 +80,7 @@ async function buildModel(): Promise<void> {
   const backend = ($('backend') as HTMLSelectElement).value as BrowserBackendName;
   status(`building the model on ${backend}...`);
   const t0 = performance.now();
-  const model = await DepthAnything.load(weights.bytes, { backend, wasmPaths: WASM_PATHS, hfConfig: weights.hfConfig, cache: false });
-  // DepthAnything.load names its source '<buffer>'; the file name matters only for config hints, already resolved.
+  const model = await DepthAnything.load(weights.bytes, { backend, wasmPaths: WASM_PATHS, hfConfig: weights.hfConfig, name: weights.name });
   state.model = model;
   state.backend = model.backend.description;
   const c = model.config;

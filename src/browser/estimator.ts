@@ -42,6 +42,8 @@ export interface BrowserLoadOptions {
   onProgress?: (p: DownloadProgress) => void;
   cache?: boolean;
   signal?: AbortSignal;
+  /** The name errors use for bytes (default: the URL or file name, else '<buffer>'); also gives release-name hints. */
+  name?: string;
 }
 
 export interface BrowserPredictOptions {
@@ -98,7 +100,7 @@ export class DepthAnything {
       config = given ?? weights.config;
       source = weights.source ?? '<weights in memory>';
     } else {
-      source = sourceName(weights);
+      source = opts.name ?? sourceName(weights);
       const bytes = await readWeights(weights, opts);
       const read = await weightsFromBytes(bytes, source, { config: given, hfConfig: opts.hfConfig, version: opts.version, maxDepth: opts.maxDepth });
       stateDict = read.stateDict;
