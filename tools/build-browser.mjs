@@ -9,10 +9,13 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-// [source, output (relative to dist/), minify]
+// [source, output (relative to dist/), options]. The package entries leave @tensorflow/* to the
+// user's bundler (one tfjs engine shared with the app); the standalone build and the pages carry
+// everything (a <script type="module"> with no bundler).
 export const ENTRIES = [
-  ['src/browser/index.ts', 'browser/index.mjs'],
-  ['src/browser/core.ts', 'browser/core.mjs'],
+  ['src/browser/index.ts', 'browser/index.mjs', { tfjsExternal: true }],
+  ['src/browser/core.ts', 'browser/core.mjs', { tfjsExternal: true }],
+  ['src/browser/index.ts', 'browser/depth-anything.standalone.mjs'],
   ['web/app.ts', 'web/app.js'],
   ['src/browser/parity_page.ts', 'browser/parity_page.js'],
   ['src/browser/bench_page.ts', 'browser/bench_page.js'],
@@ -25,7 +28,7 @@ export const NODE_BUILTINS_FORBIDDEN = createRequire(import.meta.url)('./no-node
 
 export async function buildBrowser({ entries = ENTRIES, outdir = join(root, 'dist'), minify = true, quiet = false } = {}) {
   const built = [];
-  for (const [src, out] of entries) {
+  for (const [src, out, opts = {}] of entries) {
     const abs = join(root, src);
     if (!existsSync(abs)) continue;
     const outfile = join(outdir, out);
@@ -41,8 +44,7 @@ export async function buildBrowser({ entries = ENTRIES, outdir = join(root, 'dis
       metafile: false,
       logLevel: quiet ? 'silent' : 'warning',
       plugins: [NODE_BUILTINS_FORBIDDEN],
-      // tfjs-core references these Node modules behind runtime checks; the browser never reaches them.
-      external: [],
+      external: opts.tfjsExternal ? ['@tensorflow/*'] : [],
       define: { 'process.env.NODE_ENV': '"production"' },
     });
     built.push(outfile);
