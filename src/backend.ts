@@ -16,7 +16,7 @@ export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu' | 'w
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu', 'webgl'];
 
 export interface BackendInfo {
-  /** tfjs's name for the active backend: `tensorflow`, `wasm` or `cpu`. */
+  /** tfjs's name for the active backend: `webgpu`, `tensorflow`, `wasm` or `cpu`. */
   name: string;
   /** Human-readable: which package and device (and threads, for wasm). */
   description: string;
