@@ -8,8 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import {
-  BrowserBackendName, ColormapName, DepthAnything, DepthMap, RgbImage, clearWeightsCache, depthToNpyBlob,
-  depthToPlyBlob, depthToPng16Blob, depthToPointCloud, drawDepth,
+  BrowserBackendName, ColormapName, DepthAnything, DepthMap, ModelConfig, RgbImage, StateDict, clearWeightsCache,
+  depthToNpyBlob, depthToPlyBlob, depthToPng16Blob, depthToPointCloud, drawDepth, fetchWeights, weightsFromBytes,
 } from '../src/browser/index';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -42,8 +42,8 @@ const state: DemoState = {
 };
 (window as unknown as { depthDemo: DemoState }).depthDemo = state;
 
-// The weights' bytes are kept so a backend change rebuilds the model without downloading again.
-let weights: { bytes: Uint8Array; name: string; hfConfig?: unknown } | null = null;
+// The weights (read once) are kept so a backend change rebuilds the model without reading again.
+let weights: { stateDict: StateDict; config: ModelConfig; name: string } | null = null;
 let busy = false;
 
 function setState(s: 'idle' | 'loading' | 'ready' | 'running' | 'done' | 'error'): void {
@@ -80,7 +80,7 @@ async function buildModel(): Promise<void> {
   const backend = ($('backend') as HTMLSelectElement).value as BrowserBackendName;
   status(`building the model on ${backend}...`);
   const t0 = performance.now();
-  const model = await DepthAnything.load(weights.bytes, { backend, wasmPaths: WASM_PATHS, hfConfig: weights.hfConfig, name: weights.name });
+  const model = await DepthAnything.load({ stateDict: weights.stateDict, config: weights.config, source: weights.name }, { backend, wasmPaths: WASM_PATHS });
   state.model = model;
   state.backend = model.backend.description;
   const c = model.config;
@@ -96,7 +96,6 @@ async function loadModelFrom(source: File | string): Promise<void> {
   let bytes: Uint8Array;
   let hfConfig: unknown;
   if (typeof source === 'string') {
-    const { fetchWeights } = await import('../src/browser/index');
     progress.classList.remove('hidden');
     progress.removeAttribute('value');
     try {
@@ -118,10 +117,10 @@ async function loadModelFrom(source: File | string): Promise<void> {
     status(`reading ${name}...`);
     bytes = new Uint8Array(await source.arrayBuffer());
   }
-  // Read the bytes once here so a wrong file fails before the old model is dropped.
-  const { weightsFromBytes } = await import('../src/browser/index');
-  await weightsFromBytes(bytes, name, { hfConfig });
-  weights = { bytes, name, hfConfig };
+  // Read here, so a wrong file fails before the old model is dropped.
+  const read = await weightsFromBytes(bytes, name, { hfConfig });
+  if (!read.config) throw new Error(read.configProblem ?? `${name}: no model configuration`);
+  weights = { stateDict: read.stateDict, config: read.config, name };
   await buildModel();
   if (state.image) await runImage({ rgb: state.image });
 }
