@@ -4,6 +4,7 @@
  *   npx tsx tools/decode-compare.ts [--json] [--dist DIR]   (after npm run build)
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
 import { launchChromium } from '../src/node/chromium';
@@ -29,7 +30,14 @@ export async function compareDecoding(dist = path.join(ROOT, 'dist')): Promise<D
   const demo = path.join(FIX, 'parity/v2-vits-full/demo01.jpg');
   cases.push({ file: demo, rgb: async () => new Uint8Array(await sharp(demo, { autoOrient: true, ignoreIcc: true }).removeAlpha().raw().toBuffer()) });
 
-  const server = await serveStatic({ '/dist/': dist, '/test/': path.join(ROOT, 'test/browser'), '/fixtures/': FIX });
+  // EXIF orientation: a JPEG whose pixels are stored sideways (orientation 6, "rotate 90 CW");
+  // sharp's autoOrient (what Node's decodeImage does) is the reference.
+  const gen = fs.mkdtempSync(path.join(os.tmpdir(), 'decode-compare-'));
+  const rotated = path.join(gen, 'exif-orientation-6.jpg');
+  fs.writeFileSync(rotated, await sharp(path.join(FIX, 'preprocess/small-upscale/image.jpg')).jpeg({ quality: 90 }).withMetadata({ orientation: 6 }).toBuffer());
+  cases.push({ file: rotated, rgb: async () => new Uint8Array(await sharp(rotated, { autoOrient: true, ignoreIcc: true }).removeAlpha().raw().toBuffer()) });
+
+  const server = await serveStatic({ '/dist/': dist, '/test/': path.join(ROOT, 'test/browser'), '/fixtures/': FIX, '/gen/': gen });
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();
@@ -37,7 +45,7 @@ export async function compareDecoding(dist = path.join(ROOT, 'dist')): Promise<D
     await page.waitForFunction(() => document.body.dataset.state === 'ready');
     const out: DecodeDiff[] = [];
     for (const c of cases) {
-      const url = `/fixtures/${path.relative(FIX, c.file)}`;
+      const url = c.file.startsWith(gen) ? `/gen/${path.basename(c.file)}` : `/fixtures/${path.relative(FIX, c.file)}`;
       const got = await page.evaluate(async (u: string) => {
         const lib = (window as unknown as { lib: { loadBrowserImage(x: string): Promise<{ data: Uint8Array; width: number; height: number }> } }).lib;
         const img = await lib.loadBrowserImage(u);
@@ -55,12 +63,13 @@ export async function compareDecoding(dist = path.join(ROOT, 'dist')): Promise<D
         if (d > maxAbs) maxAbs = d;
         sum += d;
       }
-      out.push({ image: path.relative(FIX, c.file), width: got.width, height: got.height, differing, maxAbs, meanAbs: sum / ref.length });
+      out.push({ image: c.file.startsWith(gen) ? path.basename(c.file) : path.relative(FIX, c.file), width: got.width, height: got.height, differing, maxAbs, meanAbs: sum / ref.length });
     }
     return out;
   } finally {
     await browser.close();
     await server.close();
+    fs.rmSync(gen, { recursive: true, force: true });
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Issue 11 item 4: Chromium's decoders (the browser entry's image path) give the same pixels as
- * OpenCV on the preprocess fixtures (OpenCV's `rgb`) and demo01.jpg (sharp, equal to OpenCV).
+ * OpenCV on the preprocess fixtures (OpenCV's `rgb`) and demo01.jpg (sharp, equal to OpenCV), and
+ * turn a JPEG with EXIF orientation 6 as Node's decoder does.
  * The browser runs in a child process (tools/decode-compare.ts; puppeteer-core is ESM-only).
  */
 import { execFile } from 'child_process';
@@ -12,7 +13,7 @@ import type { DecodeDiff } from '../../tools/decode-compare';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 describe('decoding in Chromium', () => {
-  it('matches OpenCV sample for sample on every fixture image (JPEG and PNG)', async () => {
+  it('matches OpenCV sample for sample on every fixture image (JPEG and PNG), and applies EXIF orientation as Node does', async () => {
     const dist = buildBrowser();
     try {
       const rows = await new Promise<DecodeDiff[]>((resolve, reject) => {
@@ -22,7 +23,7 @@ describe('decoding in Chromium', () => {
         });
       });
       expect(rows.map((r) => r.image).sort()).toEqual([
-        'parity/v2-vits-full/demo01.jpg', 'preprocess/large-input-size/image.jpg', 'preprocess/portrait/image.png',
+        'exif-orientation-6.jpg', 'parity/v2-vits-full/demo01.jpg', 'preprocess/large-input-size/image.jpg', 'preprocess/portrait/image.png',
         'preprocess/small-upscale/image.jpg', 'preprocess/tiny/image.png',
       ]);
       for (const r of rows) expect({ image: r.image, differing: r.differing }).toEqual({ image: r.image, differing: 0 });
