@@ -3,7 +3,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as os from 'os';
 import { Command, Option } from 'commander';
-import { configFromMetadata, loadWeightsFile } from '../weights/load';
+import { LoadedWeights, configFromMetadata, loadWeightsFile } from '../weights/load';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { ParityReport, TensorComparison, formatParityReport, parityFromStateDict } from '../parity';
 import { backendOption, readConfigFile, startBackend, threadsOption } from './common';
@@ -11,7 +11,6 @@ import { writeFileAtomic } from '../io/atomic';
 import { ModelConfig } from '../config';
 import { GpuAdapterInfo, describeAdapter } from '../gpu/adapter';
 import { BackendMemory } from '../gpu/memory';
-import { LoadedWeights } from '../weights/load';
 
 interface ParityOptions {
   weights: string;
