@@ -1,3 +1,7 @@
+// Mesa's EGL (webgpu in Node: Dawn on GL ES) reads EGL_PLATFORM from the real environment, which a
+// test cannot set (jest gives each test file a copy of process.env); workers inherit this one.
+process.env.EGL_PLATFORM ??= 'surfaceless';
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',

@@ -4,7 +4,6 @@
  * synchronised with `await tensor.data()`, which only this staged pass does: the timed runs are
  * the plain `forward`).
  */
-import * as os from 'os';
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from './config';
 import { zoeDepthHeadShapes } from './zoedepth/zoedepth_v1';
@@ -219,7 +218,27 @@ export interface BenchOptions {
   seed?: number;
   /** Called after each timed run (progress). */
   onRun?: (i: number, ms: number) => void;
+  /** Clock, CPU time and load average of the place it runs (default: defaultBenchHost; the CLI adds Node's load average). */
+  host?: BenchHost;
 }
+
+/**
+ * What a runtime offers for timing: Node has process CPU time and a load average, a page only a
+ * clock. Kept out of this module so the bench runs unchanged inside Chromium (bench --browser).
+ */
+export interface BenchHost {
+  now(): number;
+  /** Process CPU time so far (ms, all threads), where the runtime tells. */
+  cpuMs?(): number;
+  /** 1-minute load average, where the runtime tells. */
+  loadAverage?(): number;
+}
+
+/** Node's clock and process CPU time where `process` exists (no 'os' import: browser-safe), else a page's clock. */
+const proc = (globalThis as { process?: NodeJS.Process }).process;
+export const defaultBenchHost: BenchHost = proc?.cpuUsage
+  ? { now: () => Number(proc.hrtime.bigint()) / 1e6, cpuMs: () => { const c = proc.cpuUsage(); return (c.user + c.system) / 1000; } }
+  : { now: () => performance.now() };
 
 export interface BenchResult {
   backend: string;
@@ -236,7 +255,7 @@ export interface BenchResult {
    * processes competing for the cores; wall ~ cpu / threads when threads scale perfectly.
    */
   cpuMs: number[];
-  /** 1-minute load average before and after the timed runs (other work on the machine). */
+  /** 1-minute load average before and after the timed runs (other work on the machine); NaN where unknown. */
   loadAverage: [number, number];
   minMs: number;
   medianMs: number;
@@ -249,7 +268,7 @@ export interface BenchResult {
   tensorBytes: number;
 }
 
-const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+let now = (): number => performance.now();
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -359,6 +378,8 @@ export async function stagedForward(w: DepthAnythingWeights, cfg: ModelConfig, x
  */
 export async function runBench(cfg: ModelConfig, opts: BenchOptions): Promise<BenchResult> {
   const { height: H, width: W, runs } = opts;
+  const host = opts.host ?? defaultBenchHost;
+  now = host.now;
   const batch = opts.batch ?? 1;
   const warmup = opts.warmup ?? 1;
   for (const [name, v] of [['height', H], ['width', W]] as const) {
@@ -381,13 +402,12 @@ export async function runBench(cfg: ModelConfig, opts: BenchOptions): Promise<Be
   try {
     const cpuMs: number[] = [];
     const pass = async (): Promise<number> => {
-      const c0 = process.cpuUsage();
+      const c0 = host.cpuMs?.() ?? NaN;
       const t0 = now();
       const y = forward(w, cfg, x);
       await y.data();
       const ms = now() - t0;
-      const c = process.cpuUsage(c0);
-      cpuMs.push((c.user + c.system) / 1000);
+      cpuMs.push((host.cpuMs?.() ?? NaN) - c0);
       tensorBytes = Math.max(tensorBytes, tf.memory().numBytes);
       y.dispose();
       return ms;
@@ -395,13 +415,13 @@ export async function runBench(cfg: ModelConfig, opts: BenchOptions): Promise<Be
     const warmupMs: number[] = [];
     for (let i = 0; i < warmup; i++) warmupMs.push(await pass());
     cpuMs.length = 0;
-    const load0 = os.loadavg()[0];
+    const load0 = host.loadAverage?.() ?? NaN;
     const timesMs: number[] = [];
     for (let i = 0; i < runs; i++) {
       timesMs.push(await pass());
       opts.onRun?.(i, timesMs[i]);
     }
-    const loadAverage: [number, number] = [load0, os.loadavg()[0]];
+    const loadAverage: [number, number] = [load0, host.loadAverage?.() ?? NaN];
     let stages: Stage[] | undefined;
     if (opts.stages !== false) {
       const staged = await stagedForward(w, cfg, x);

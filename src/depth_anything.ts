@@ -8,6 +8,7 @@ import { ModelConfig } from './config';
 import { DinoV2Weights, IntermediateLayer, getIntermediateLayers, loadDinoV2 } from './dinov2/vision_transformer';
 import { DptHeadWeights, dptHead, loadDptHead } from './dpt/dpt_head';
 import { Tap } from './nn/tap';
+import { checkGpuLimits } from './gpu/limits';
 import { StateDict, StateDictReader, WeightsError } from './weights/state_dict';
 import { ZoeDepthHeadWeights, loadZoeDepthHead, zoeDepthHead } from './zoedepth/zoedepth_v1';
 import { depthAnythingCore } from './zoedepth/depth_anything_core';
@@ -106,6 +107,7 @@ export function encode(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D
  */
 export function forward(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D, tap?: Tap): tf.Tensor3D {
   checkInput(x, cfg);
+  checkGpuLimits(cfg, x.shape[1], x.shape[2], x.shape[0]); // webgl/webgpu: fail clearly, not with zeros
   if (cfg.zoe) {
     const z = cfg.zoe;
     if (!w.zoe) throw new Error('forward: a ZoeDepth configuration with weights bound without the ZoeDepth head');

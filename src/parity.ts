@@ -5,9 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from './config';
-import { DepthAnythingWeights, forward } from './depth_anything';
+import { DepthAnythingWeights, bindWeights, disposeWeights, forward } from './depth_anything';
 import { ParsedSafetensors, entryToFloat32, TensorToWrite } from './io/safetensors';
 import { zoeParity } from './zoedepth/parity';
+import { StateDict } from './weights/state_dict';
+import { configFromMetadata } from './weights/safetensors_weights';
 
 /** Tolerances of the fixtures README: float32 vs float64 of the same code differs by 1e-6..3e-6. */
 export const PARITY_TOLERANCE = { relL2: 1e-5, maxAbsFactor: 1e-4 } as const;
@@ -71,10 +73,16 @@ export async function runParity(w: DepthAnythingWeights, cfg: ModelConfig, refer
   }
   // Captured tensors are copied out to JS memory at once: keeping a full-size pass's ~150
   // intermediates on the backend would overflow the wasm heap.
+  // GPU backends cannot read synchronously everywhere (tfjs-webgpu's readSync needs
+  // OffscreenCanvas, which Node lacks): there the copies stay on the device until the pass ends,
+  // then are read asynchronously one by one (a full-size pass keeps ~100 MB of them).
   const captured = new Map<string, TensorToWrite>();
+  const pending = new Map<string, tf.Tensor>();
+  const readLater = ['webgpu', 'webgl'].includes(tf.getBackend());
   const tap = (key: string, t: tf.Tensor) => {
-    if (captured.has(key)) return;
+    if (captured.has(key) || pending.has(key)) return;
     const torch = toTorchLayout(t);
+    if (readLater) { pending.set(key, tf.keep(torch)); return; }
     captured.set(key, { name: key, shape: torch.shape, data: torch.dataSync() as Float32Array });
     torch.dispose();
   };
@@ -82,6 +90,11 @@ export async function runParity(w: DepthAnythingWeights, cfg: ModelConfig, refer
   try {
     if (cfg.zoe) zoeParity(w, cfg, input, reference, tap);
     else tf.dispose(forward(w, cfg, input, tap));
+    for (const [key, t] of pending) {
+      captured.set(key, { name: key, shape: t.shape, data: (await t.data()) as Float32Array });
+      t.dispose();
+      pending.delete(key);
+    }
     const comparisons: TensorComparison[] = [];
     const notComputed: string[] = [];
     const computed = [...captured.values()];
@@ -104,6 +117,31 @@ export async function runParity(w: DepthAnythingWeights, cfg: ModelConfig, refer
     return { comparisons, notComputed, ok, computed };
   } finally {
     input.dispose();
+    tf.dispose([...pending.values()]);
+  }
+}
+
+/** One reference from several files (a key in more than one keeps the first file's tensor). */
+export function mergeReferences(refs: ParsedSafetensors[]): ParsedSafetensors {
+  if (refs.length === 1) return refs[0];
+  const tensors = new Map(refs[0].tensors);
+  for (const r of refs.slice(1)) for (const [k, v] of r.tensors) if (!tensors.has(k)) tensors.set(k, v);
+  return { ...refs[0], source: refs.map((r) => r.source).join(' + '), tensors };
+}
+
+/**
+ * The `parity` command's computation from data in memory (no file access): the CLI in Node and the
+ * page that `parity --browser` runs in Chromium both call this, so every model kind it handles
+ * runs in both. `config` undefined: the one the reference's metadata records.
+ */
+export async function parityFromStateDict(stateDict: StateDict, config: ModelConfig | undefined, reference: ParsedSafetensors, source: string): Promise<ParityReport> {
+  const cfg = config ?? configFromMetadata(reference);
+  if (!cfg) throw new Error(`no model configuration: ${source} and ${reference.source} carry none; pass --config FILE`);
+  const w = bindWeights(stateDict, cfg, source);
+  try {
+    return await runParity(w, cfg, reference);
+  } finally {
+    disposeWeights(w);
   }
 }
 

@@ -5,8 +5,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BackendName, initBackend } from '../backend';
 import { EncoderName, ModelConfig, VARIANTS, VariantName, officialConfig } from '../config';
-import { BenchResult, runBench } from '../bench';
+import * as os from 'os';
+import { BenchResult, defaultBenchHost, runBench } from '../bench';
+import { GpuAdapterInfo, describeAdapter } from '../gpu/adapter';
 import { backendOption, positiveInt, readConfigFile, threadsOption } from './common';
+import { parseFlags } from './parity';
+import { AttentionLayout, attentionLayout, setAttentionLayout } from '../dinov2/attention';
 
 function nonNegativeInt(flag: string) {
   return (v: string): number => {
@@ -38,7 +42,8 @@ export function formatBench(r: BenchResult, title: string, backend: string): str
   lines.push(`warm-up (ms): ${r.warmupMs.map((t) => t.toFixed(0)).join(' ') || '-'}`);
   lines.push(`runs (ms):    ${r.timesMs.map((t) => t.toFixed(0)).join(' ')}`);
   lines.push(`min ${r.minMs.toFixed(1)} ms, median ${r.medianMs.toFixed(1)} ms, max ${r.maxMs.toFixed(1)} ms: ${r.gflops.toFixed(1)} GFLOP/s at the median`);
-  lines.push(`cpu time per run (ms, all threads): ${r.cpuMs.map((t) => t.toFixed(0)).join(' ')}; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' -> ')}`);
+  // A page has neither process CPU time nor a load average (bench --browser).
+  if (r.cpuMs.every((t) => Number.isFinite(t))) lines.push(`cpu time per run (ms, all threads): ${r.cpuMs.map((t) => t.toFixed(0)).join(' ')}; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' -> ')}`);
   if (r.stages) {
     const total = r.stages.reduce((s, x) => s + (x.name.startsWith('block 0:') ? 0 : x.ms), 0);
     lines.push('');
@@ -69,29 +74,54 @@ export function registerBench(program: Command): void {
     .option('--warmup <n>', 'untimed passes first', nonNegativeInt('--warmup'), 1)
     .option('--no-stages', 'skip the stage-by-stage pass')
     .option('--json', 'print one JSON object on stdout')
+    .addOption(new Option('--attention <layout>', 'attention layout instead of the backend\'s own (for measurements)').choices(['fused', 'perHead']))
+    .option('--browser', 'run inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu')
+    .addOption(new Option('--flag <NAME=VALUE...>', 'with --browser: tfjs flags set before the backend starts (e.g. WEBGL_PACK=false)'))
     .action(async (opts: {
       encoder: EncoderName; modelVersion: 'v1' | 'v2'; config?: string; size: [number, number]; batch: number; backend: string;
-      threads?: number; runs: number; warmup: number; stages: boolean; json?: boolean;
+      threads?: number; runs: number; warmup: number; stages: boolean; json?: boolean; browser?: boolean; flag?: string[]; attention?: AttentionLayout;
     }) => {
       const cfg: ModelConfig = opts.config ? (opts.config in VARIANTS ? VARIANTS[opts.config as VariantName] : await readConfigFile(opts.config)) : officialConfig(opts.modelVersion, opts.encoder);
-      const info = await initBackend(opts.backend as BackendName, opts.threads !== undefined ? { threads: opts.threads } : {});
-      process.stderr.write(`backend: ${info.description}\n`);
       const title = opts.config ? `config ${opts.config} (${cfg.encoder})` : `Depth Anything ${cfg.version}-${cfg.encoder}`;
       const [height, width] = opts.size;
-      if (!opts.json) process.stderr.write(`${title}: binding random weights...\n`);
-      const r = await runBench(cfg, {
-        height, width, batch: opts.batch, runs: opts.runs, warmup: opts.warmup, stages: opts.stages,
-        onRun: opts.json ? undefined : (i, ms) => process.stderr.write(`run ${i + 1}/${opts.runs}: ${ms.toFixed(0)} ms\n`),
-      });
+      let r: BenchResult;
+      let info: { name: string; description: string; threads?: number; adapter?: GpuAdapterInfo };
+      let place = 'node';
+      if (opts.browser) {
+        const backend = opts.backend === 'auto' ? 'webgl' : opts.backend;
+        if (!['webgl', 'webgpu', 'cpu'].includes(backend)) throw new Error(`--browser runs webgl, webgpu or cpu in Chromium; "${backend}" is a Node backend`);
+        const { runPageInChromium } = await import('../node/browser_run');
+        if (!opts.json) process.stderr.write(`${title}: running in headless Chromium...\n`);
+        const run = await runPageInChromium<BenchResult & { adapter?: GpuAdapterInfo; backend: string }>('bench_page', {
+          files: {}, webgpu: backend === 'webgpu',
+          args: { backend, flags: parseFlags(opts.flag), attention: opts.attention, config: cfg, height, width, batch: opts.batch, runs: opts.runs, warmup: opts.warmup, stages: opts.stages },
+        });
+        r = run.result;
+        const adapter = run.result.adapter;
+        info = { name: r.backend, description: `${r.backend}${adapter ? ` (${describeAdapter(adapter)})` : ''} in ${run.chromium}, headless`, ...(adapter ? { adapter } : {}) };
+        place = 'chromium';
+        process.stderr.write(`backend: ${info.description}\n`);
+      } else {
+        info = await initBackend(opts.backend as BackendName, opts.threads !== undefined ? { threads: opts.threads } : {});
+        process.stderr.write(`backend: ${info.description}\n`);
+        if (opts.attention) setAttentionLayout(info.name, opts.attention);
+        if (!opts.json) process.stderr.write(`${title}: binding random weights...\n`);
+        r = await runBench(cfg, {
+          height, width, batch: opts.batch, runs: opts.runs, warmup: opts.warmup, stages: opts.stages,
+          host: { ...defaultBenchHost, loadAverage: () => os.loadavg()[0] },
+          onRun: opts.json ? undefined : (i, ms) => process.stderr.write(`run ${i + 1}/${opts.runs}: ${ms.toFixed(0)} ms\n`),
+        });
+      }
       if (opts.json) {
         const out = {
           model: { version: cfg.version, encoder: cfg.encoder, config: opts.config ?? null },
           backend: info.name, backend_description: info.description, threads: info.threads ?? null,
+          adapter: info.adapter ?? null, place, attention: opts.attention ?? attentionLayout(info.name),
           height: r.height, width: r.width, batch: r.batch, params: r.params,
           bind_ms: r.bindMs, warmup_ms: r.warmupMs, times_ms: r.timesMs, cpu_ms: r.cpuMs, load_average: r.loadAverage,
           min_ms: r.minMs, median_ms: r.medianMs, max_ms: r.maxMs,
           gflop: r.flops.total / 1e9, gflop_encoder: r.flops.encoder / 1e9, gflop_head: r.flops.head / 1e9,
-          gflops: r.gflops, tensor_bytes: r.tensorBytes, rss_bytes: process.memoryUsage().rss,
+          gflops: r.gflops, tensor_bytes: r.tensorBytes, rss_bytes: place === 'node' ? process.memoryUsage().rss : null,
           stages: r.stages?.map((s) => ({ name: s.name, ms: s.ms, gflop: s.flop / 1e9 })) ?? null,
         };
         process.stdout.write(`${JSON.stringify(out)}\n`);

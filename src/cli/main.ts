@@ -11,6 +11,7 @@ import { registerDownload } from './download';
 import { registerBench } from './bench';
 import { registerEval } from './eval';
 import { registerSegment } from './segment';
+import { registerServe } from './serve';
 
 export function buildProgram(): Command {
   const program = new Command('depth-anything')
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerEval(program);
   registerSegment(program);
+  registerServe(program);
   return program;
 }
 

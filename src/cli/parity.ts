@@ -1,23 +1,19 @@
 /** `depth-anything parity`: compare this port, layer by layer, with a recorded PyTorch reference. */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { Command } from 'commander';
-import { configFromMetadata, loadWeightsFile } from '../weights/load';
-import { bindWeights, disposeWeights } from '../depth_anything';
-import { ParsedSafetensors, parseSafetensors, serializeSafetensors } from '../io/safetensors';
-import { formatParityReport, runParity } from '../parity';
+import * as os from 'os';
+import { Command, Option } from 'commander';
+import { LoadedWeights, configFromMetadata, loadWeightsFile } from '../weights/load';
+import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
+import { ParityReport, TensorComparison, formatParityReport, parityFromStateDict } from '../parity';
 import { backendOption, readConfigFile, startBackend, threadsOption } from './common';
 import { writeFileAtomic } from '../io/atomic';
+import { ModelConfig } from '../config';
+import { mergeReferences } from '../parity';
 import { segParityCommand } from '../semseg/parity';
 import { isSegWeightsFile } from '../semseg/weights';
-
-/** One reference from several files (a key in more than one keeps the first file's tensor). */
-function mergeReferences(refs: ParsedSafetensors[]): ParsedSafetensors {
-  if (refs.length === 1) return refs[0];
-  const tensors = new Map(refs[0].tensors);
-  for (const r of refs.slice(1)) for (const [k, v] of r.tensors) if (!tensors.has(k)) tensors.set(k, v);
-  return { ...refs[0], source: refs.map((r) => r.source).join(' + '), tensors };
-}
+import { GpuAdapterInfo, describeAdapter } from '../gpu/adapter';
+import { BackendMemory } from '../gpu/memory';
 
 interface ParityOptions {
   weights: string;
@@ -27,7 +23,67 @@ interface ParityOptions {
   threads?: number;
   dump?: string;
   json?: boolean;
+  browser?: boolean;
+  flag?: string[];
 }
+
+/** What the parity page returns (src/browser/parity_page.ts). */
+interface BrowserParityResult {
+  ok: boolean;
+  comparisons: TensorComparison[];
+  notComputed: string[];
+  backend: string;
+  adapter?: GpuAdapterInfo;
+  ms: number;
+  memory: { before: BackendMemory; after: BackendMemory };
+}
+
+/** `NAME=VALUE` tfjs flags for --browser (numbers and booleans), e.g. WEBGL_PACK=false. */
+export function parseFlags(list: string[] = []): Record<string, number | boolean> {
+  const flags: Record<string, number | boolean> = {};
+  for (const item of list) {
+    const m = /^([A-Z0-9_]+)=(true|false|-?\d+(?:\.\d+)?)$/.exec(item);
+    if (!m) throw new Error(`--flag must be NAME=true|false|NUMBER (a tfjs flag); got "${item}"`);
+    flags[m[1]] = m[2] === 'true' ? true : m[2] === 'false' ? false : Number(m[2]);
+  }
+  return flags;
+}
+
+/**
+ * --browser: the same comparison (parityFromStateDict) inside headless Chromium. The page gets the
+ * weights as safetensors (the file itself when it is one in official key names, else the state
+ * dict Node loaded, written as float32 safetensors to a temporary file), the reference file and the
+ * configuration Node resolved.
+ */
+async function parityInBrowser(opts: ParityOptions, referenceFiles: string[], loaded: LoadedWeights, cfg: ModelConfig | undefined): Promise<{ report: BrowserParityResult; dump?: Buffer }> {
+  const { runPageInChromium } = await import('../node/browser_run');
+  const backend = opts.backend === 'auto' ? 'webgl' : opts.backend;
+  if (!['webgl', 'webgpu', 'cpu'].includes(backend)) throw new Error(`--browser runs webgl, webgpu or cpu in Chromium; "${backend}" is a Node backend`);
+  let weightsFile = opts.weights;
+  let tmp: string | undefined;
+  if (loaded.format !== 'safetensors') {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'depth-anything-parity-'));
+    weightsFile = path.join(tmp, 'weights.safetensors');
+    await fs.writeFile(weightsFile, serializeSafetensors([...loaded.stateDict].map(([name, t]) => ({ name, shape: t.shape, data: t.data }))));
+  }
+  try {
+    const references = Object.fromEntries(referenceFiles.map((f, i) => [`reference${i}`, f]));
+    const run = await runPageInChromium<BrowserParityResult>('parity_page', {
+      files: { weights: weightsFile, ...references },
+      webgpu: backend === 'webgpu',
+      args: {
+        backend, flags: parseFlags(opts.flag), weightsUrl: '/files/weights', weightsName: path.basename(opts.weights),
+        references: referenceFiles.map((f, i) => ({ url: `/files/reference${i}`, name: path.basename(f) })), config: cfg, dump: Boolean(opts.dump),
+      },
+    });
+    const r = run.result;
+    process.stderr.write(`backend: ${r.backend}${r.adapter ? ` (${describeAdapter(r.adapter)})` : ''} in ${run.chromium}, headless\n`);
+    return { report: r, ...(run.bytes ? { dump: run.bytes } : {}) };
+  } finally {
+    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
 
 export function registerParity(program: Command): void {
   program
@@ -40,9 +96,13 @@ export function registerParity(program: Command): void {
     .addOption(threadsOption())
     .option('--json', 'print the comparison as one JSON object (ok, comparisons, notComputed) instead of the table')
     .option('--dump <file>', 'write every tensor computed, under the reference\'s names, in PyTorch layouts (safetensors)')
+    .option('--browser', 'run the comparison inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu')
+    .addOption(new Option('--flag <NAME=VALUE...>', 'with --browser: tfjs flags set before the backend starts (e.g. WEBGL_PACK=false)'))
     .action(async (opts: ParityOptions) => {
-      await startBackend(opts.backend, opts.threads);
+      if (!opts.browser) await startBackend(opts.backend, opts.threads);
+      else if (opts.flag === undefined) opts.flag = [];
       if (await isSegWeightsFile(opts.weights)) {
+        if (opts.browser) throw new Error('parity --browser compares depth models; segmentation weights run in Node (leave out --browser)');
         if (opts.reference.length !== 1) throw new Error(`parity for segmentation weights takes one --reference file; got ${opts.reference.length}`);
         return segParityCommand({ ...opts, reference: opts.reference[0] });
       }
@@ -62,23 +122,30 @@ export function registerParity(program: Command): void {
       }
       const reference = mergeReferences(refs);
       const cfg = opts.config ? await readConfigFile(opts.config) : loaded.config ?? configFromMetadata(reference);
-      if (!cfg) throw new Error(`no model configuration: ${opts.weights} and ${opts.reference} carry none; pass --config FILE`);
-      const w = bindWeights(loaded.stateDict, cfg, loaded.source);
-      try {
-        const report = await runParity(w, cfg, reference);
-        if (opts.json) {
-          const { ok, comparisons, notComputed } = report;
-          process.stdout.write(`${JSON.stringify({ ok, comparisons, notComputed })}\n`);
-        } else {
-          console.log(formatParityReport(report));
-        }
-        if (opts.dump) {
-          await writeFileAtomic(opts.dump, serializeSafetensors(report.computed, { source: path.basename(opts.weights), reference: files.map((f) => path.basename(f)).join(',') }));
-          process.stderr.write(`wrote ${report.computed.length} tensors to ${opts.dump}\n`);
-        }
-        process.exitCode = report.ok ? 0 : 1;
-      } finally {
-        disposeWeights(w);
+      if (!cfg) throw new Error(`no model configuration: ${opts.weights} and ${files.join(', ')} carry none; pass --config FILE`);
+      let report: Pick<ParityReport, 'ok' | 'comparisons' | 'notComputed'>;
+      let dump: Uint8Array | undefined;
+      let extra: object = {};
+      if (opts.browser) {
+        const r = await parityInBrowser(opts, files, loaded, cfg);
+        report = r.report;
+        dump = r.dump;
+        extra = { backend: r.report.backend, adapter: r.report.adapter, ms: r.report.ms, memory: r.report.memory, place: 'chromium' };
+      } else {
+        const full = await parityFromStateDict(loaded.stateDict, cfg, reference, loaded.source);
+        report = full;
+        if (opts.dump) dump = serializeSafetensors(full.computed, { source: path.basename(opts.weights), reference: files.map((f) => path.basename(f)).join(',') });
       }
+      if (opts.json) {
+        const { ok, comparisons, notComputed } = report;
+        process.stdout.write(`${JSON.stringify({ ok, comparisons, notComputed, ...extra })}\n`);
+      } else {
+        console.log(formatParityReport({ ...report, computed: [] }));
+      }
+      if (opts.dump && dump) {
+        await writeFileAtomic(opts.dump, dump);
+        process.stderr.write(`wrote ${parseSafetensors(dump, opts.dump).tensors.size} tensors to ${opts.dump}\n`);
+      }
+      process.exitCode = report.ok ? 0 : 1;
     });
 }

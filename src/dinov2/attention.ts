@@ -18,8 +18,17 @@ import { StateDictReader } from '../weights/state_dict';
  *   softmax cancels exactly.
  */
 export type AttentionLayout = 'fused' | 'perHead';
-const LAYOUTS: Record<string, AttentionLayout> = { wasm: 'perHead' };
+/**
+ * webgl and webgpu keep `fused`: each head's products there are separate dispatches with their own
+ * launch and readback costs, and batched products are native kernels (no scalar fallback as in
+ * wasm). Measured (bench --attention, README "GPU backends"): see the figures there.
+ */
+const LAYOUTS: Record<string, AttentionLayout> = { wasm: 'perHead', webgl: 'fused', webgpu: 'fused' };
 export const attentionLayout = (backend: string): AttentionLayout => LAYOUTS[backend] ?? 'fused';
+/** For measurements (bench --attention): the layout weights bound from now on get on `backend`. */
+export function setAttentionLayout(backend: string, layout: AttentionLayout): void {
+  LAYOUTS[backend] = layout;
+}
 
 export interface PerHeadWeights {
   q: LinearWeights[]; // [C, D] each, scaled by D^-0.5

@@ -5,7 +5,7 @@
  * offset and strides. Float32 tensors that are contiguous are views into the storage bytes read
  * from the zip, so the checkpoint is held in memory once.
  */
-import { ZipArchive } from './zip';
+import type { ZipSource } from './zip_bytes';
 import { unpickle, PyCallable, PyOpaque, isTuple } from './pickle';
 import { LITTLE_ENDIAN, f16ToF32, bf16ToF32 } from './half';
 import { StateDict } from '../weights/state_dict';
@@ -244,7 +244,7 @@ const describeHolders = (names: string[]): string =>
  * The entries the tensors did not need (`version`, int64 `num_batches_tracked` storages, ...)
  * are small; they are read and verified too, so a file with any damaged entry is refused.
  */
-async function verifyUnread(zip: ZipArchive, read: string[], prefix: string, holders: Map<string, string[]>): Promise<void> {
+async function verifyUnread(zip: ZipSource, read: string[], prefix: string, holders: Map<string, string[]>): Promise<void> {
   const done = new Set(read);
   for (const { name } of zip.entries()) {
     if (done.has(name)) continue;
@@ -254,8 +254,10 @@ async function verifyUnread(zip: ZipArchive, read: string[], prefix: string, hol
 }
 
 /** Reads a `torch.save` zip checkpoint into a StateDict (official names, float32). */
-export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint> {
-  const zip = await ZipArchive.open(path);
+export async function readTorchCheckpoint(path: string, inMemory?: ZipSource): Promise<TorchCheckpoint> {
+  // A zip already in memory (a page), or the file through yauzl (Node; loaded on demand so the
+  // browser bundle does not carry it).
+  const zip: ZipSource = inMemory ?? (await (await import('./zip')).ZipArchive.open(path));
   try {
     const pkls = zip.entries().map((e) => e.name).filter((n) => /^[^/]+\/data\.pkl$/.test(n));
     if (pkls.length !== 1) {

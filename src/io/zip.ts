@@ -11,6 +11,7 @@
 import { promises as fs } from 'fs';
 import * as zlib from 'zlib';
 import * as yauzl from 'yauzl';
+import { ZipError, crc32Table, crcMismatch, hex } from './zip_common';
 
 /**
  * zlib.crc32 (Node >= 20.15; about 2 GB/s per core here); on older Node 20 a table-driven
@@ -19,32 +20,11 @@ import * as yauzl from 'yauzl';
 export const crc32: (data: Uint8Array, value?: number) => number =
   typeof zlib.crc32 === 'function' ? zlib.crc32 : crc32Table;
 
-let crcTable: Uint32Array | undefined;
-export function crc32Table(data: Uint8Array, value = 0): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = ~value;
-  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
-const hex = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
 /** Stored entries are read in chunks of this size, each CRC'd while the next is being read. */
 const READ_CHUNK = 8 << 20;
 const FLAG_DATA_DESCRIPTOR = 0x08;
 
-export class ZipError extends Error {
-  constructor(readonly source: string, detail: string) {
-    super(`${source}: ${detail}`);
-    this.name = 'ZipError';
-  }
-}
+export { ZipError, crc32Table };
 
 export interface ZipEntryInfo {
   name: string;
@@ -259,7 +239,7 @@ function verifyDataDescriptor(entry: yauzl.Entry, at: number, buf: Buffer, fail:
 /** Compares the CRC-32 computed over the entry's bytes with the one the central directory records. */
 function verifyCrc(entry: yauzl.Entry, crc: number, fail: (d: string) => never): void {
   if (crc !== entry.crc32) {
-    fail(`is damaged: its bytes have CRC-32 ${hex(crc)}, the zip records ${hex(entry.crc32)} (corrupted in transit or on disk? get the file again)`);
+    fail(crcMismatch(crc, entry.crc32));
   }
 }
 

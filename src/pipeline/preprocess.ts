@@ -4,7 +4,7 @@
  * to the network as float32.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { RgbImage, validateRgb } from './image';
+import { RgbImage, validateRgb } from './rgb';
 import { resizeCubic } from './resize_cubic';
 
 export interface PreprocessConfig {

@@ -5,7 +5,6 @@
  * an explicit configuration, a recorded one (our metadata, HF `config.json`), flags, or the
  * official release file name. What is still unknown is reported with the flag that settles it.
  */
-import * as path from 'path';
 import { ENCODERS, EncoderName, FfnKind, ModelConfig, VARIANTS, Version, officialConfig } from '../config';
 import { StateDict, WeightsError } from './state_dict';
 
@@ -71,7 +70,8 @@ export interface NameHints { version?: Version; encoder?: EncoderName; maxDepth?
  * (indoor, 20 m), depth_anything_v2_metric_vkitti_vitb.pth (outdoor, 80 m), depth_anything_vitl14.pth (V1).
  */
 export function hintsFromFileName(file: string): NameHints {
-  const base = path.basename(file).toLowerCase();
+  // The last path segment (no `path` module: this file is in the browser bundle too).
+  const base = (file.split(/[\\/]/).pop() ?? file).toLowerCase();
   // V1 metric: depth_anything_metric_depth_indoor.pt (NYUv2) / _outdoor.pt (KITTI), ViT-L.
   let m = /depth_anything_metric_depth_(indoor|outdoor)\b/.exec(base);
   if (m) return { version: 'v1', encoder: 'vitl', zoe: m[1] === 'indoor' ? 'v1-metric-indoor' : 'v1-metric-outdoor' };

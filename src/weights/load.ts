@@ -9,12 +9,14 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { ModelConfig, Version, configFromJson } from '../config';
-import { parseSafetensors, entryToFloat32, ParsedSafetensors } from '../io/safetensors';
+import { parseSafetensors } from '../io/safetensors';
 import { readTorchCheckpoint } from '../io/torch_zip';
 import { StateDict, WeightsError } from './state_dict';
 import { configFromHfConfig, isHfLayout, remapHfStateDict } from './remap_hf';
 import { ResolveInputs, resolveConfig } from './detect';
-import { LITTLE_ENDIAN } from '../io/half';
+import { configFromMetadata, stateDictFromSafetensors } from './safetensors_weights';
+
+export { configFromMetadata, stateDictFromSafetensors };
 
 export type WeightsFormat = 'pth' | 'hf-safetensors' | 'safetensors';
 
@@ -42,36 +44,6 @@ export interface LoadOptions {
   hfConfig?: unknown;
 }
 
-
-/**
- * Float32 tensors become views into the file's bytes when aligned (no second copy of the model);
- * others are decoded. Integer tensors (BatchNorm's num_batches_tracked) are left out.
- */
-export function stateDictFromSafetensors(parsed: ParsedSafetensors): StateDict {
-  const sd: StateDict = new Map();
-  for (const [name, entry] of parsed.tensors) {
-    // num_batches_tracked (I64) is bookkeeping that inference never reads.
-    if (entry.dtype === 'I64' || entry.dtype === 'I32') continue;
-    const aligned = entry.dtype === 'F32' && LITTLE_ENDIAN && entry.bytes.byteOffset % 4 === 0;
-    const data = aligned
-      ? new Float32Array(entry.bytes.buffer, entry.bytes.byteOffset, entry.bytes.byteLength / 4)
-      : entryToFloat32(entry, parsed.source);
-    sd.set(name, { shape: entry.shape, data });
-  }
-  return sd;
-}
-
-export function configFromMetadata(parsed: ParsedSafetensors): ModelConfig | undefined {
-  const raw = parsed.metadata.config;
-  if (raw === undefined) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (e) {
-    throw new WeightsError(`${parsed.source}: __metadata__.config is not valid JSON (${(e as Error).message})`);
-  }
-  return configFromJson(json, `${parsed.source} (__metadata__.config)`);
-}
 
 async function readJson(file: string, what: string): Promise<unknown> {
   let text: string;

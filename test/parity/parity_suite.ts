@@ -17,11 +17,19 @@ const ROOT = path.resolve(__dirname, '../..');
 const CASE_TIMEOUT_MS = 40 * 60 * 1000;
 const selected = process.env.PARITY_CASES ? process.env.PARITY_CASES.split(',') : [...PARITY_CASES];
 
-interface JsonReport { ok: boolean; comparisons: TensorComparison[]; notComputed: string[] }
+interface Memory { numTensors: number; gpuResources?: number }
+interface JsonReport { ok: boolean; comparisons: TensorComparison[]; notComputed: string[]; memory?: { before: Memory; after: Memory } }
 
-function parityCli(name: string, backend: string): Promise<{ code: number; report: JsonReport; stderr: string }> {
+/**
+ * The cases the GPU suites run by default: the tiny ones. The full-size case takes minutes on the
+ * software renderers here (webgpu in Node ~3.6 min, webgl in Chromium ~12 min on a loaded machine):
+ * GPU_FULL=1 adds it.
+ */
+export const GPU_CASES: readonly string[] = process.env.GPU_FULL ? [...PARITY_CASES] : PARITY_CASES.filter((c) => c !== 'v2-vits-full');
+
+function parityCli(name: string, backend: string, extra: string[] = []): Promise<{ code: number; report: JsonReport; stderr: string }> {
   const dir = caseDir(name);
-  const args = [require.resolve('tsx/cli'), 'src/cli/run.ts', 'parity', '--json', '--backend', backend,
+  const args = [require.resolve('tsx/cli'), 'src/cli/run.ts', 'parity', '--json', '--backend', backend, ...extra,
     '--weights', path.join(dir, 'weights.safetensors'), '--config', path.join(dir, 'config.json'),
     '--reference', path.join(dir, 'activations.safetensors')];
   return new Promise((resolve, reject) => {
@@ -36,10 +44,15 @@ function parityCli(name: string, backend: string): Promise<{ code: number; repor
   });
 }
 
-export function parityOn(backend: 'cpu' | 'wasm'): void {
-  describe(`parity on ${backend}`, () => {
-    test.each(selected)('%s: every recorded tensor within tolerance', async (name) => {
-      const { code, report, stderr } = await parityCli(name, backend);
+/**
+ * `browser`: run the comparison inside headless Chromium (parity --browser). `cases`: the cases
+ * to run unless PARITY_CASES names others (default: all).
+ */
+export function parityOn(backend: 'cpu' | 'wasm' | 'webgpu' | 'webgl', opts: { browser?: boolean; cases?: readonly string[] } = {}): void {
+  const cases = process.env.PARITY_CASES ? selected : [...(opts.cases ?? selected)];
+  describe(`parity on ${backend}${opts.browser ? ' in Chromium' : ''}`, () => {
+    test.each(cases)('%s: every recorded tensor within tolerance', async (name) => {
+      const { code, report, stderr } = await parityCli(name, backend, opts.browser ? ['--browser'] : []);
       expect(stderr).toContain(`backend: ${backend}`);
       const failures = report.comparisons.filter((r) => !r.ok).map((r) => `${r.key}: relL2 ${r.relL2}, maxAbs ${r.maxAbs} (limit ${r.maxAbsLimit})`);
       expect(failures).toEqual([]);
@@ -59,8 +72,13 @@ export function parityOn(backend: 'cpu' | 'wasm'): void {
       }
       expect(report.ok).toBe(true);
       expect(code).toBe(0);
+      if (opts.browser) {
+        // The page leaves the backend as it found it: tensors and textures/GPU buffers in use.
+        expect(report.memory?.after).toEqual(report.memory?.before);
+        expect(report.memory?.after.gpuResources).toBeDefined();
+      }
       const worst = Math.max(...report.comparisons.map((r) => r.relL2));
-      console.log(`${backend} ${name}: ${report.comparisons.length} tensors, worst relL2 ${worst.toExponential(2)}`);
+      console.log(`${backend}${opts.browser ? ' (Chromium)' : ''} ${name}: ${report.comparisons.length} tensors, worst relL2 ${worst.toExponential(2)}`);
     }, CASE_TIMEOUT_MS);
   });
 }

@@ -1,0 +1,35 @@
+/**
+ * depth-anything-tfjs in the browser, without tfjs backends: import the ones you want
+ * ('@tensorflow/tfjs-backend-webgl', '-webgpu', '-wasm', '-cpu') before loading a model.
+ * `depth-anything-tfjs` (index.ts) is this plus all four.
+ */
+export { DepthAnything } from './estimator';
+export type { BrowserLoadOptions, BrowserPredictOptions, BrowserWeightsInput, WeightsInMemory } from './estimator';
+export { initBrowserBackend, provideWasmPathsSetter, BackendError, BROWSER_BACKENDS } from './backend';
+export type { BrowserBackendName, BrowserBackendInfo, BrowserBackendOptions } from './backend';
+export { fetchWeights, clearWeightsCache, cachedWeights, weightsFromBytes, WEIGHTS_CACHE } from './weights';
+export type { DownloadProgress, FetchWeightsOptions } from './weights';
+export { loadBrowserImage, decodeBlob, drawableToRgb } from './image';
+export type { BrowserImageInput } from './image';
+export { depthToImageData, drawDepth, depthToPng16Blob, depthToNpyBlob, depthToPlyBlob, depthToColorPngBlob } from './outputs';
+export { encodePng } from './png';
+
+// The pure parts shared with Node.
+export { ImageError, MAX_INPUT_PIXELS } from '../pipeline/rgb';
+export type { RgbImage } from '../pipeline/rgb';
+export { preprocess, targetSize, toInputTensor, DEFAULT_PREPROCESS, PreprocessError } from '../pipeline/preprocess';
+export type { NetworkInput, PreprocessConfig } from '../pipeline/preprocess';
+export { resizeBilinearAlignCorners } from '../pipeline/postprocess';
+export type { DepthMap } from '../pipeline/postprocess';
+export { colormapTable, normalizeToUint8, applyColormap, COLORMAP_NAMES } from '../pipeline/colormap';
+export type { ColormapName } from '../pipeline/colormap';
+export { depthToNpy, depthToUint16, colorizeDepth, sideBySide, depthToPointCloud, pointCloudToPly, DEFAULT_FOCAL, OutputError } from '../pipeline/depth_outputs';
+export type { Intrinsics } from '../pipeline/depth_outputs';
+export { bindWeights, disposeWeights, forward, encode } from '../depth_anything';
+export { VARIANTS, officialConfig, configFromJson, configToJson, isMetric, ConfigError } from '../config';
+export type { ModelConfig, VariantName, Version, EncoderName } from '../config';
+export { WeightsError } from '../weights/state_dict';
+export type { StateDict, RawTensor } from '../weights/state_dict';
+export { parseSafetensors, serializeSafetensors, SafetensorsError } from '../io/safetensors';
+export { encodeNpy, decodeNpy } from '../io/npy';
+export { encodePly } from '../io/ply';

@@ -1,0 +1,38 @@
+/**
+ * A parsed safetensors file as a StateDict and the configuration it records. Pure (no file
+ * access): shared by the Node loader (load.ts) and the browser's.
+ */
+import { ModelConfig, configFromJson } from '../config';
+import { ParsedSafetensors, entryToFloat32 } from '../io/safetensors';
+import { LITTLE_ENDIAN } from '../io/half';
+import { StateDict, WeightsError } from './state_dict';
+
+/**
+ * Float32 tensors become views into the file's bytes when aligned (no second copy of the model);
+ * others are decoded. Integer tensors (BatchNorm's num_batches_tracked) are left out.
+ */
+export function stateDictFromSafetensors(parsed: ParsedSafetensors): StateDict {
+  const sd: StateDict = new Map();
+  for (const [name, entry] of parsed.tensors) {
+    // num_batches_tracked (I64) is bookkeeping that inference never reads.
+    if (entry.dtype === 'I64' || entry.dtype === 'I32') continue;
+    const aligned = entry.dtype === 'F32' && LITTLE_ENDIAN && entry.bytes.byteOffset % 4 === 0;
+    const data = aligned
+      ? new Float32Array(entry.bytes.buffer, entry.bytes.byteOffset, entry.bytes.byteLength / 4)
+      : entryToFloat32(entry, parsed.source);
+    sd.set(name, { shape: entry.shape, data });
+  }
+  return sd;
+}
+
+export function configFromMetadata(parsed: ParsedSafetensors): ModelConfig | undefined {
+  const raw = parsed.metadata.config;
+  if (raw === undefined) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (e) {
+    throw new WeightsError(`${parsed.source}: __metadata__.config is not valid JSON (${(e as Error).message})`);
+  }
+  return configFromJson(json, `${parsed.source} (__metadata__.config)`);
+}

@@ -1,0 +1,90 @@
+/**
+ * Drives the demo page in headless Chromium through its own controls (file inputs, backend
+ * selector) and reads back what it computed. Used by the browser test and tools/demo-screenshot.
+ */
+import * as path from 'path';
+import type { Browser, ElementHandle, Page } from 'puppeteer-core';
+import { launchChromium } from '../../src/node/chromium';
+import { StaticServer, serveStatic } from '../../src/node/static_server';
+import { demoMounts } from '../../src/cli/serve';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+export interface Demo {
+  browser: Browser;
+  page: Page;
+  server: StaticServer;
+  /** Console errors and page errors seen so far. */
+  errors: string[];
+  close(): Promise<void>;
+}
+
+/** Serves web/ and `dist` (default: the repository's dist/) as `depth-anything serve` does, and opens the page. */
+export async function openDemo(query = '', opts: { width?: number; height?: number; dist?: string } = {}): Promise<Demo> {
+  const server = await serveStatic({ ...demoMounts(ROOT), ...(opts.dist ? { '/dist/': opts.dist } : {}) });
+  let browser: Browser | undefined;
+  try {
+    browser = await launchChromium();
+    const page = await browser.newPage();
+    await page.setViewport({ width: opts.width ?? 1280, height: opts.height ?? 800 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.goto(`${server.url}/${query}`, { waitUntil: 'load' });
+    const b = browser;
+    return { browser: b, page, server, errors, close: async () => { await b.close(); await server.close(); } };
+  } catch (e) {
+    await browser?.close();
+    await server.close();
+    throw e;
+  }
+}
+
+/** Waits until document.body.dataset.state is one of `states`; returns it. */
+export async function waitState(page: Page, states: string[], timeoutMs: number): Promise<string> {
+  await page.waitForFunction((s: string[]) => s.includes(document.body.dataset.state ?? ''), { timeout: timeoutMs, polling: 200 }, states);
+  return page.evaluate(() => document.body.dataset.state ?? '');
+}
+
+export async function selectBackend(page: Page, backend: string): Promise<void> {
+  await page.select('#backend', backend);
+}
+
+export async function uploadModel(page: Page, file: string, timeoutMs = 300_000): Promise<string> {
+  const input = (await page.$('#model-file')) as ElementHandle<HTMLInputElement>;
+  await input.uploadFile(file);
+  return waitState(page, ['ready', 'error'], timeoutMs);
+}
+
+export async function uploadImage(page: Page, file: string, timeoutMs = 600_000): Promise<string> {
+  const input = (await page.$('#image-file')) as ElementHandle<HTMLInputElement>;
+  await input.uploadFile(file);
+  return waitState(page, ['done', 'error'], timeoutMs);
+}
+
+export interface DemoResult {
+  depth: Float32Array | null;
+  width: number;
+  height: number;
+  ms: number | null;
+  backend: string | null;
+  error: string | null;
+  numTensors: number;
+}
+
+export async function readResult(page: Page): Promise<DemoResult> {
+  const r = await page.evaluate(() => {
+    const d = (window as unknown as { depthDemo: { depth: { width: number; height: number } | null; lastMs: number | null; backend: string | null; lastError: string | null; numTensors(): number; depthBase64(): string | null } }).depthDemo;
+    return { b64: d.depthBase64(), width: d.depth?.width ?? 0, height: d.depth?.height ?? 0, ms: d.lastMs, backend: d.backend, error: d.lastError, numTensors: d.numTensors() };
+  });
+  let depth: Float32Array | null = null;
+  if (r.b64) {
+    const buf = Buffer.from(r.b64, 'base64');
+    depth = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  }
+  return { depth, width: r.width, height: r.height, ms: r.ms, backend: r.backend, error: r.error, numTensors: r.numTensors };
+}
+
+export async function errorText(page: Page): Promise<string> {
+  return page.$eval('#error', (el) => el.textContent ?? '');
+}
