@@ -22,11 +22,12 @@ const CASE_TIMEOUT_MS = 30 * 60 * 1000;
 
 interface JsonReport { ok: boolean; comparisons: TensorComparison[]; notComputed: string[] }
 
-function parityCli(name: string, backend: string, weights: string): Promise<{ code: number; report: JsonReport; stderr: string }> {
+function parityCli(name: string, backend: string, browser: boolean, weights: string): Promise<{ code: number; report: JsonReport; stderr: string }> {
   const dir = caseDir(name);
   const args = [require.resolve('tsx/cli'), 'src/cli/run.ts', 'parity', '--json', '--backend', backend, '--threads', '1',
     '--weights', path.join(dir, weights), '--config', path.join(dir, 'config.json'), '--reference', path.join(dir, 'activations.safetensors')];
   if (backend !== 'wasm') args.splice(args.indexOf('--threads'), 2);
+  if (browser) args.push('--browser');
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
@@ -44,9 +45,16 @@ const floatKeys = (file: string): string[] => {
   return [...parseSafetensors(readFileSync(file), file).tensors].filter(([k, e]) => k !== 'image' && e.dtype.startsWith('F')).map(([k]) => k);
 };
 
-describe.each(['wasm', 'cpu'])('V1 metric parity on %s', (backend) => {
+// wasm and cpu in Node; webgpu in Node (Dawn on Mesa's GL ES); webgl and webgpu in headless
+// Chromium (SwiftShader) through `parity --browser`.
+const PLACES: [string, string, boolean][] = [
+  ['wasm', 'wasm', false], ['cpu', 'cpu', false], ['webgpu (Node)', 'webgpu', false],
+  ['webgl (Chromium)', 'webgl', true], ['webgpu (Chromium)', 'webgpu', true],
+];
+
+describe.each(PLACES)('V1 metric parity on %s', (place, backend, browser) => {
   test.each(CASES)('%s (weights.pt): every recorded tensor and pipeline value within tolerance', async (name) => {
-    const { code, report, stderr } = await parityCli(name, backend, 'weights.pt');
+    const { code, report, stderr } = await parityCli(name, backend, browser, 'weights.pt');
     expect(stderr).toContain(`backend: ${backend}`);
     const failures = report.comparisons.filter((r) => !r.ok).map((r) => `${r.key}: relL2 ${r.relL2}, maxAbs ${r.maxAbs} (limit ${r.maxAbsLimit})`);
     expect(failures).toEqual([]);
@@ -62,6 +70,6 @@ describe.each(['wasm', 'cpu'])('V1 metric parity on %s', (backend) => {
     expect(code).toBe(0);
     const worst = report.comparisons.reduce((a, c) => (c.relL2 > a.relL2 ? c : a));
     const pipe = report.comparisons.filter((c) => ['forward', 'flip', 'infer', 'infer_no_pad'].includes(c.key)).map((c) => `${c.key} ${c.relL2.toExponential(2)}`);
-    console.log(`${backend} ${name}: ${report.comparisons.length} tensors, worst relL2 ${worst.relL2.toExponential(2)} at ${worst.key}${pipe.length ? `; ${pipe.join(', ')}` : ''}`);
+    console.log(`${place} ${name}: ${report.comparisons.length} tensors, worst relL2 ${worst.relL2.toExponential(2)} at ${worst.key}${pipe.length ? `; ${pipe.join(', ')}` : ''}`);
   }, CASE_TIMEOUT_MS);
 });
