@@ -1,6 +1,6 @@
 /**
  * V1 metric (ZoeDepth) fixture cases through `depth-anything parity --json` (the same entry point
- * as every other case), from the official `.pt` file, on wasm and cpu: every float tensor the
+ * as every other case), from the official `.pt` file, on every backend and place (see PLACES): every float tensor the
  * reference records (activations.safetensors, and infer.safetensors where present) is computed
  * and within the fixtures README's tolerances.
  */
