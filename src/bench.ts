@@ -91,8 +91,8 @@ export function officialShapes(cfg: ModelConfig): Array<[string, number[]]> {
   return cfg.zoe ? [...out.map(([k, s]): [string, number[]] => [`core.core.${k}`, s]), ...zoeDepthHeadShapes(cfg, cfg.zoe)] : out;
 }
 
-/** mulberry32: a small seeded generator, so every bench run binds the same weights. */
-function rng(seed: number): () => number {
+/** mulberry32: a small seeded generator, so every bench run binds the same weights (tests reuse it). */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,22 +1,9 @@
 /**
  * A minimal PNG encoder for the browser (16-bit grey and 8-bit RGB), because a canvas can only
  * export 8-bit RGBA. Compression is the browser's own zlib (`CompressionStream('deflate')` is
- * RFC 1950, what PNG's IDAT holds); CRC-32 is the 10-line table version of the PNG spec.
+ * RFC 1950, what PNG's IDAT holds); CRC-32 is the table version (src/io/zip_common.ts; zip and PNG use the same polynomial).
  */
-
-let crcTable: Uint32Array | undefined;
-function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-  return crc;
-}
+import { crc32Table } from '../io/zip_common';
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
@@ -24,7 +11,7 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   dv.setUint32(0, data.length);
   for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
   out.set(data, 8);
-  dv.setUint32(8 + data.length, (crc32(out.subarray(4, 8 + data.length)) ^ 0xffffffff) >>> 0);
+  dv.setUint32(8 + data.length, crc32Table(out.subarray(4, 8 + data.length)));
   return out;
 }
 

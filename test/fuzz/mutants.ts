@@ -12,6 +12,7 @@
  */
 import { ParsedSafetensors } from '../../src/io/safetensors';
 import { TensorSpec, stateDictPickle, torchZip } from '../io/torch_writer';
+import { rng } from '../../src/bench';
 
 export interface CorpusFile {
   /** Short name for messages. */
@@ -27,17 +28,6 @@ export interface CorpusFile {
 
 export interface Mutant { kind: string; detail: string; bytes: Uint8Array }
 
-/** mulberry32: small, seedable, good enough to pick offsets. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo)); // [lo, hi)

@@ -10,18 +10,8 @@ import { segLogitsFromPredictions } from '../../src/semseg/mask2former_head';
 import { multiheadAttention } from '../../src/semseg/transformer_decoder/multihead_attention';
 import { compareArrays } from '../../src/parity';
 import { useBackend } from '../helpers';
+import { rng } from '../../src/bench';
 
-/** A seeded uniform generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** grid_sample of one [h, w] map at normalised (gx, gy), align_corners=False, zeros outside. */
 function gridSample(map: (y: number, x: number) => number, h: number, w: number, gx: number, gy: number): number {
