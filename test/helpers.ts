@@ -1,4 +1,5 @@
 /** Shared test helpers: fixture paths, parsed fixtures, backends, closeness. */
+import { execFile } from 'child_process';
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,6 +12,26 @@ import { StateDict } from '../src/weights/state_dict';
 
 /** `../shared/fixtures` beside the repository root; never copied into the repo. */
 export const FIXTURES = path.resolve(__dirname, '../../shared/fixtures');
+const ROOT = path.resolve(__dirname, '..');
+
+/**
+ * `depth-anything parity --json ARGS` in a child process (see test/parity/parity_suite.ts for why
+ * a child process), its exit code, parsed report and stderr. `what` names the run in errors.
+ */
+export function parityJson<R>(args: string[], what: string): Promise<{ code: number; report: R; stderr: string }> {
+  const argv = [require.resolve('tsx/cli'), 'src/cli/run.ts', 'parity', '--json', ...args];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, argv, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      try {
+        resolve({ code, report: JSON.parse(stdout) as R, stderr });
+      } catch {
+        reject(new Error(`parity ${what} printed no JSON (exit ${code}):\n${stderr}`));
+      }
+    });
+  });
+}
+
 export const PARITY_CASES = ['v2-tiny', 'v2-tiny-giantlike', 'v1-tiny', 'v2-tiny-metric', 'v2-vits-full'] as const;
 export type ParityCase = (typeof PARITY_CASES)[number];
 

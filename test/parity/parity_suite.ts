@@ -7,12 +7,10 @@
  * backend runs about 2.5x slower inside jest's module sandbox (measured: 28 CPU-minutes for the
  * full-size case against 11 in plain Node), and a child process also checks the command itself.
  */
-import { execFile } from 'child_process';
 import * as path from 'path';
 import { REQUIRED_KEYS, TensorComparison } from '../../src/parity';
-import { PARITY_CASES, caseDir, loadCase } from '../helpers';
+import { PARITY_CASES, caseDir, loadCase, parityJson } from '../helpers';
 
-const ROOT = path.resolve(__dirname, '../..');
 /** The full-size case on the plain-JS cpu backend takes 11-12 minutes on 2 cores (measured 726 s). */
 const CASE_TIMEOUT_MS = 40 * 60 * 1000;
 const selected = process.env.PARITY_CASES ? process.env.PARITY_CASES.split(',') : [...PARITY_CASES];
@@ -29,19 +27,10 @@ export const GPU_CASES: readonly string[] = process.env.GPU_FULL ? [...PARITY_CA
 
 function parityCli(name: string, backend: string, extra: string[] = []): Promise<{ code: number; report: JsonReport; stderr: string }> {
   const dir = caseDir(name);
-  const args = [require.resolve('tsx/cli'), 'src/cli/run.ts', 'parity', '--json', '--backend', backend, ...extra,
+  const args = ['--backend', backend, ...extra,
     '--weights', path.join(dir, 'weights.safetensors'), '--config', path.join(dir, 'config.json'),
     '--reference', path.join(dir, 'activations.safetensors')];
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      try {
-        resolve({ code, report: JSON.parse(stdout) as JsonReport, stderr });
-      } catch {
-        reject(new Error(`parity ${name} on ${backend} printed no JSON (exit ${code}):\n${stderr}`));
-      }
-    });
-  });
+  return parityJson<JsonReport>(args, `${name} on ${backend}`);
 }
 
 /**

@@ -4,34 +4,24 @@
  * fixtures' tolerances, no attention-mask bit and no argmax pixel differs beyond its recorded
  * margin, and the slide boxes are equal. One test file per backend.
  */
-import { execFile } from 'child_process';
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { parseSafetensors } from '../../src/io/safetensors';
 import { TensorComparison } from '../../src/parity';
 import { BitComparison, SegParityReport } from '../../src/semseg/parity';
+import { FIXTURES, parityJson } from '../helpers';
 
-const ROOT = path.resolve(__dirname, '../..');
-export const SEG_FIXTURES = path.resolve(ROOT, '../shared/fixtures/seg');
+export const SEG_FIXTURES = path.join(FIXTURES, 'seg');
 export const SEG_CASES = ['seg-tiny', 'seg-tiny-slide'] as const;
 
 interface JsonReport { ok: boolean; comparisons: TensorComparison[]; notComputed: string[]; masks: BitComparison[]; labels: SegParityReport['labels']; boxes?: SegParityReport['boxes'] }
 
 function parityCli(name: string, backend: string, weights: string): Promise<{ code: number; report: JsonReport; stderr: string }> {
   const dir = path.join(SEG_FIXTURES, name);
-  const args = [require.resolve('tsx/cli'), 'src/cli/run.ts', 'parity', '--json', '--backend', backend, '--threads', '1',
+  const args = ['--backend', backend, '--threads', '1',
     '--weights', path.join(dir, weights), '--config', path.join(dir, 'config.json'), '--reference', path.join(dir, 'activations.safetensors')];
   if (backend !== 'wasm') args.splice(args.indexOf('--threads'), 2);
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      try {
-        resolve({ code, report: JSON.parse(stdout) as JsonReport, stderr });
-      } catch {
-        reject(new Error(`parity ${name} on ${backend} printed no JSON (exit ${code}):\n${stderr}`));
-      }
-    });
-  });
+  return parityJson<JsonReport>(args, `${name} on ${backend}`);
 }
 
 export function segParityOn(backend: 'cpu' | 'wasm'): void {

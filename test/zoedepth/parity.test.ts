@@ -4,14 +4,12 @@
  * reference records (activations.safetensors, and infer.safetensors where present) is computed
  * and within the fixtures README's tolerances.
  */
-import { execFile } from 'child_process';
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import { TensorComparison } from '../../src/parity';
 import { parseSafetensors } from '../../src/io/safetensors';
-import { caseDir } from '../helpers';
+import { caseDir, parityJson } from '../helpers';
 
-const ROOT = path.resolve(__dirname, '../..');
 const CASES = ['v1-metric-indoor-tiny', 'v1-metric-normed-tiny'];
 /**
  * The indoor case runs the network 8 times (the tapped pass and the four pipeline values, two of
@@ -24,20 +22,11 @@ interface JsonReport { ok: boolean; comparisons: TensorComparison[]; notComputed
 
 function parityCli(name: string, backend: string, browser: boolean, weights: string): Promise<{ code: number; report: JsonReport; stderr: string }> {
   const dir = caseDir(name);
-  const args = [require.resolve('tsx/cli'), 'src/cli/run.ts', 'parity', '--json', '--backend', backend, '--threads', '1',
+  const args = ['--backend', backend, '--threads', '1',
     '--weights', path.join(dir, weights), '--config', path.join(dir, 'config.json'), '--reference', path.join(dir, 'activations.safetensors')];
   if (backend !== 'wasm') args.splice(args.indexOf('--threads'), 2);
   if (browser) args.push('--browser');
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      try {
-        resolve({ code, report: JSON.parse(stdout) as JsonReport, stderr });
-      } catch {
-        reject(new Error(`parity ${name} on ${backend} printed no JSON (exit ${code}):\n${stderr}`));
-      }
-    });
-  });
+  return parityJson<JsonReport>(args, `${name} on ${backend}`);
 }
 
 const floatKeys = (file: string): string[] => {
