@@ -14,6 +14,7 @@ import { DEFAULT_PREPROCESS, NetworkInput, preprocess, toInputTensor } from '../
 import { DepthMap, resizeBilinearAlignCorners } from '../pipeline/postprocess';
 import { RgbImage } from '../pipeline/rgb';
 import { StateDict, WeightsError } from '../weights/state_dict';
+import { ZoePredictOptions, predictZoe } from '../zoedepth/predict';
 import { BrowserBackendInfo, BrowserBackendName, initBrowserBackend } from './backend';
 import { BrowserImageInput, loadBrowserImage } from './image';
 import { DownloadProgress, fetchWeights, weightsFromBytes } from './weights';
@@ -46,8 +47,8 @@ export interface BrowserLoadOptions {
   name?: string;
 }
 
-export interface BrowserPredictOptions {
-  /** Lower bound of the network input's sides, a multiple of 14. Default 518 (official). */
+export interface BrowserPredictOptions extends ZoePredictOptions {
+  /** Lower bound of the network input's sides, a multiple of 14. Default 518 (official). V1 metric models resize to their img_size instead. */
   inputSize?: number;
 }
 
@@ -134,6 +135,14 @@ export class DepthAnything {
   async predictWithImage(image: BrowserImageInput, opts: BrowserPredictOptions = {}): Promise<{ depth: DepthMap; image: RgbImage }> {
     const w = this.live();
     const img = await loadBrowserImage(image);
+    // V1 metric (ZoeDepth): the official infer (padding + flip), as in Node (src/zoedepth/predict.ts).
+    if (this.config.zoe) {
+      try {
+        return { depth: await predictZoe(w, this.config, img, opts), image: img };
+      } catch (e) {
+        throw gpuMemoryError(e, this.backend.name, img.width, img.height);
+      }
+    }
     const input = preprocess(img, { inputSize: opts.inputSize ?? DEFAULT_PREPROCESS.inputSize });
     let net: Float32Array;
     try {

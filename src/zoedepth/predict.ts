@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config';
 import type { DepthAnythingWeights } from '../depth_anything';
-import { RgbImage } from '../pipeline/image';
+import type { RgbImage } from '../pipeline/rgb';
 import { DepthMap, resizeBilinearAlignCorners } from '../pipeline/postprocess';
 import { evalInferZoe, inferZoe } from './depth_model';
 

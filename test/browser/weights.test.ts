@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as http from 'http';
+import * as path from 'path';
 import type { AddressInfo } from 'net';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -13,6 +14,9 @@ import { DepthAnything } from '../../src/browser/estimator';
 import { parseSafetensors, serializeSafetensors, entryToFloat32 } from '../../src/io/safetensors';
 import { readTorchCheckpoint } from '../../src/io/torch_zip';
 import { caseDir } from '../helpers';
+import { configFromJson } from '../../src/config';
+import { compareArrays } from '../../src/parity';
+import { decodeImage } from '../../src/pipeline/image';
 
 const WEIGHTS = `${caseDir('v2-tiny')}/weights.safetensors`;
 
@@ -93,6 +97,23 @@ describe('browser weights', () => {
     expect(tf.memory().numTensors).toBe(bound);
     const depth = await model.predict({ data: new Uint8Array(28 * 28 * 3).fill(100), width: 28, height: 28 }, { inputSize: 28 });
     expect([depth.width, depth.height]).toEqual([28, 28]);
+    expect(tf.memory().numTensors).toBe(bound);
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('V1 metric (.pt bytes): predict runs the official infer (padding + flip), as in Node, leaking nothing', async () => {
+    await tf.setBackend('cpu');
+    const dir = caseDir('v1-metric-indoor-tiny');
+    const before = tf.memory().numTensors;
+    const model = await DepthAnything.load(new Uint8Array(fs.readFileSync(path.join(dir, 'weights.pt'))), { backend: 'cpu', config: configFromJson(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')), 'v1-metric-indoor-tiny') });
+    const bound = tf.memory().numTensors;
+    const depth = await model.predict(await decodeImage(path.join(dir, 'image.png')));
+    expect(depth.metric).toBe(true);
+    const infer = parseSafetensors(fs.readFileSync(path.join(dir, 'infer.safetensors'))).tensors.get('infer')!;
+    expect([1, 1, depth.height, depth.width]).toEqual(infer.shape);
+    const { relL2 } = compareArrays(depth.data, entryToFloat32(infer));
+    expect(relL2).toBeLessThanOrEqual(1e-5);
     expect(tf.memory().numTensors).toBe(bound);
     model.dispose();
     expect(tf.memory().numTensors).toBe(before);
