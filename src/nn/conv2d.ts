@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { StateDictReader } from '../weights/state_dict';
+import { permuted } from './param';
 
 /** nn.Conv2d (groups 1) with the kernel stored HWIO for tfjs's NHWC convolutions. */
 export interface Conv2dWeights {
@@ -49,7 +50,7 @@ export function loadConv2d(sd: StateDictReader, key: string, spec: Conv2dSpec, b
     }
   }
   return {
-    w: tf.transpose(tf.tensor4d(kernel, [outC, inC, k, k]), [2, 3, 1, 0]),
+    w: permuted<tf.Rank.R4>(kernel, [outC, inC, k, k], [2, 3, 1, 0]),
     b: shift ? tf.tensor1d(shift) : undefined,
     stride,
     pad,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { StateDictReader } from '../weights/state_dict';
+import { permuted } from './param';
 
 /**
  * nn.ConvTranspose2d whose stride equals its kernel (no overlap, no padding): every input pixel
@@ -19,7 +20,7 @@ export function loadConvTranspose2d(sd: StateDictReader, key: string, inC: numbe
   const tiled = new Float32Array(k * k * outC);
   for (let i = 0; i < k * k; i++) tiled.set(b, i * outC);
   return {
-    w: tf.reshape(tf.transpose(tf.tensor4d(w.data, [inC, outC, k, k]), [0, 2, 3, 1]), [inC, k * k * outC]),
+    w: tf.reshape(permuted(w.data, [inC, outC, k, k], [0, 2, 3, 1]), [inC, k * k * outC]),
     b: tf.tensor1d(tiled),
     k,
   };

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { StateDictReader } from '../weights/state_dict';
+import { permuted } from './param';
 
 /** nn.Linear with the weight stored [in, out] (PyTorch keeps [out, in]). */
 export interface LinearWeights {
@@ -9,7 +10,7 @@ export interface LinearWeights {
 
 export function loadLinear(sd: StateDictReader, key: string, inF: number, outF: number, bias = true): LinearWeights {
   const w = sd.take(`${key}.weight`, [outF, inF]);
-  const lin: LinearWeights = { w: tf.transpose(tf.tensor2d(w.data, [outF, inF])) };
+  const lin: LinearWeights = { w: permuted<tf.Rank.R2>(w.data, [outF, inF], [1, 0]) };
   if (bias) lin.b = tf.tensor1d(sd.take(`${key}.bias`, [outF]).data);
   return lin;
 }

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { LinearWeights, linear } from '../../nn/linear';
+import { permuted } from '../../nn/param';
 import { StateDictReader } from '../../weights/state_dict';
 
 export interface MultiheadAttentionWeights {
@@ -19,12 +20,12 @@ export function loadMultiheadAttention(sd: StateDictReader, key: string, C: numb
   const w = sd.take(`${key}.attn.in_proj_weight`, [3 * C, C]).data;
   const b = sd.take(`${key}.attn.in_proj_bias`, [3 * C]).data;
   const part = (i: number): LinearWeights => ({
-    w: tf.transpose(tf.tensor2d(w.subarray(i * C * C, (i + 1) * C * C), [C, C])),
+    w: permuted<tf.Rank.R2>(w.subarray(i * C * C, (i + 1) * C * C), [C, C], [1, 0]),
     b: tf.tensor1d(b.subarray(i * C, (i + 1) * C)),
   });
   const ow = sd.take(`${key}.attn.out_proj.weight`, [C, C]).data;
   const ob = sd.take(`${key}.attn.out_proj.bias`, [C]).data;
-  return { q: part(0), k: part(1), v: part(2), out: { w: tf.transpose(tf.tensor2d(ow, [C, C])), b: tf.tensor1d(ob) }, heads };
+  return { q: part(0), k: part(1), v: part(2), out: { w: permuted<tf.Rank.R2>(ow, [C, C], [1, 0]), b: tf.tensor1d(ob) }, heads };
 }
 
 /** [B, n, C] -> [B, H, n, d] */
