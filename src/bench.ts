@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from './config';
-import { zoeDepthHeadShapes } from './zoedepth/zoedepth_v1';
+import { binLayers, zoeDepthHeadShapes } from './zoedepth/zoedepth_v1';
+import { PROJECTOR_MLP_DIM, SEED_MLP_DIM } from './zoedepth/layers/localbins_layers';
 import { DepthAnythingWeights, bindWeights, disposeWeights, forward } from './depth_anything';
 import { attention } from './dinov2/attention';
 import { block } from './dinov2/block';
@@ -107,11 +108,12 @@ export function rng(seed: number): () => number {
  * A state dict of the right keys and shapes with small random values that keep activations in a
  * normal range through the whole network (no overflow, no denormals to slow the arithmetic down):
  * weights uniform with variance 1/fan_in, norm scales near 1, BatchNorm variances positive.
+ * `shapes`: a part of the model only (default: all of it).
  */
-export function randomStateDict(cfg: ModelConfig, seed = 1): StateDict {
+export function randomStateDict(cfg: ModelConfig, seed = 1, shapes = officialShapes(cfg)): StateDict {
   const next = rng(seed);
   const sd: StateDict = new Map();
-  for (const [key, shape] of officialShapes(cfg)) {
+  for (const [key, shape] of shapes) {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     const leaf = key.slice(key.lastIndexOf('.') + 1);
@@ -147,6 +149,8 @@ export interface FlopCount {
   blocksRun: number;
   head: number;
   headParts: { readout: number; projects: number; resize: number; layerRn: number; fusion: number; output: number };
+  /** V1 metric models: ZoeDepth's metric-bins head (its 1x1 convolutions; 0 otherwise). */
+  zoe: number;
   encoder: number;
   total: number;
 }
@@ -184,6 +188,7 @@ export function countFlops(cfg: ModelConfig, H: number, W: number, batch = 1): F
   const output = conv(4 * sizes[0], F, F / 2, 3) + conv(H * W, F / 2, HEAD_FEATURES_2, 3) + conv(H * W, HEAD_FEATURES_2, 1, 1);
   const head = readout + projects + resize + layerRn + fusion + output;
   const blocks = perBlock * blocksRun;
+  const zoe = cfg.zoe ? zoeFlops(cfg, cfg.zoe, H * W, sizes[3], [hw, 4 * hw, 16 * hw, 64 * hw]) : 0;
   const scale = <T extends Record<string, number>>(o: T) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v * batch])) as T;
   return {
     patchEmbed: patchEmbed * batch,
@@ -192,9 +197,22 @@ export function countFlops(cfg: ModelConfig, H: number, W: number, batch = 1): F
     blocksRun,
     head: head * batch,
     headParts: scale({ readout, projects, resize, layerRn, fusion, output }),
+    zoe: zoe * batch,
     encoder: (patchEmbed + blocks) * batch,
-    total: (patchEmbed + blocks + head) * batch,
+    total: (patchEmbed + blocks + head + zoe) * batch,
   };
+}
+
+/** ZoeDepth's head: conv2 and the seed MLPs at l4_rn's pixels, projectors and attractors at r4..r1's, the log-binomial MLP at every pixel. */
+function zoeFlops(cfg: ModelConfig, z: NonNullable<ModelConfig['zoe']>, pixels: number, l4: number, levels: number[]): number {
+  const F = cfg.features;
+  const E = z.binEmbeddingDim;
+  const mlp = (px: number, inF: number, hidden: number, outF: number) => 2 * px * (inF * hidden + hidden * outF);
+  const { attractorNormed } = binLayers(z);
+  const inF = 32 + 1 + E;
+  return 2 * l4 * F * F + mlp(l4, F, SEED_MLP_DIM, z.nBins) + mlp(l4, F, PROJECTOR_MLP_DIM, E)
+    + levels.reduce((s, px, i) => s + mlp(px, F, PROJECTOR_MLP_DIM, E) + mlp(px, E, PROJECTOR_MLP_DIM, (attractorNormed ? 2 : 1) * z.nAttractors[i]), 0)
+    + mlp(pixels, inF, Math.floor(inF / 2), 4);
 }
 
 // ---------------------------------------------------------------------------------------------

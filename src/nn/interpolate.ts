@@ -97,3 +97,37 @@ export function resizeBilinearAlignCornersTorch(x: tf.Tensor4D, outH: number, ou
     return tf.add(tf.mul(inner(rowPair(ah.i0)), wRow(ah.l0)), tf.mul(inner(rowPair(ah.i1)), wRow(ah.l1))) as tf.Tensor4D;
   });
 }
+
+/**
+ * Rows [r0, r1) of F.interpolate(mode='bilinear', align_corners=True) of x to outH x outW, for
+ * per-pixel stages that cannot hold the whole resized map (ZoeDepth's full-resolution stage):
+ * the rows by a matrix product over only the source rows the band reads (PyTorch's float32
+ * weights, two per row: the sum is w0 x0 + w1 x1 whatever the band, so bands join into exactly
+ * the one-band result), then the widths by tf.image.resizeBilinear (its rows the identity).
+ * A matrix product, not a gather: tfjs-wasm's GatherV2 took 4.5 s of the head at 392x518.
+ */
+export function resizeBilinearAlignCornersRows(x: tf.Tensor4D, outH: number, outW: number, r0: number, r1: number): tf.Tensor4D {
+  const [B, H, W, C] = x.shape;
+  const n = r1 - r0;
+  return tf.tidy(() => {
+    let rows: tf.Tensor4D;
+    if (H === outH) {
+      rows = tf.slice(x, [0, r0, 0, 0], [-1, n, -1, -1]);
+    } else {
+      const a = torchLinearAxis(H, outH);
+      const k0 = a.i0[r0];
+      const k = a.i1[r1 - 1] + 1 - k0; // source rows [k0, k0 + k)
+      const m = new Float32Array(n * k);
+      for (let y = r0; y < r1; y++) {
+        m[(y - r0) * k + a.i0[y] - k0] += a.l0[y];
+        m[(y - r0) * k + a.i1[y] - k0] += a.l1[y];
+      }
+      const mt = tf.tensor2d(m, [n, k]);
+      // One product per batch item: tfjs-wasm runs only batch-1 products through XNNPACK.
+      const items = Array.from({ length: B }, (_, b) =>
+        tf.reshape(tf.matMul(mt, tf.reshape(tf.slice(x, [b, k0, 0, 0], [1, k, -1, -1]), [k, W * C])), [1, n, W, C]));
+      rows = (B === 1 ? items[0] : tf.concat(items, 0)) as tf.Tensor4D;
+    }
+    return W === outW ? rows : tf.image.resizeBilinear(rows, [n, outW], true);
+  });
+}

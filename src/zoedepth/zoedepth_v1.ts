@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config';
 import { Conv2dWeights, conv2d, loadConv2d } from '../nn/conv2d';
-import { resizeBilinearAlignCorners } from '../nn/interpolate';
+import { resizeBilinearAlignCornersRows } from '../nn/interpolate';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
 import { DptHooks } from '../dpt/dpt_head';
@@ -59,10 +59,20 @@ export function loadZoeDepthHead(sd: StateDictReader, cfg: ModelConfig, z: ZoeDe
 }
 
 /**
- * ZoeDepth.forward after the core: relative depth [B, H, W] and the core's hooks -> metric depth
- * [B, H, W, 1] at out_conv's size (the network input size), in metres.
+ * Pixels per band of the head's full-resolution stage. That stage (the conditional log-binomial
+ * over [B, H, W, 33 + bin_embedding_dim] and the bin centres resized to [B, H, W, n_bins]) is
+ * per pixel, so it runs a band of rows at a time: at the released 392x518 its tensors were
+ * ~1 GB at once, past what wasm's 4 GB heap had left after ViT-L (measured: abort), and past
+ * a 128 MiB GPU storage-buffer binding.
  */
-export function zoeDepthHead(relDepth: tf.Tensor3D, hooks: DptHooks, w: ZoeDepthHeadWeights, z: ZoeDepthConfig, tap?: Tap): tf.Tensor4D {
+export const HEAD_BAND_PIXELS = 1 << 15;
+
+/**
+ * ZoeDepth.forward after the core: relative depth [B, H, W] and the core's hooks -> metric depth
+ * [B, H, W, 1] at out_conv's size (the network input size), in metres. `bandPixels` bounds the
+ * full-resolution stage's band (whole rows; the result does not depend on it).
+ */
+export function zoeDepthHead(relDepth: tf.Tensor3D, hooks: DptHooks, w: ZoeDepthHeadWeights, z: ZoeDepthConfig, tap?: Tap, bandPixels = HEAD_BAND_PIXELS): tf.Tensor4D {
   return tf.tidy(() => {
     const { seedNormed, attractorNormed } = binLayers(z);
     const xD0 = conv2d(hooks.l4_rn, w.conv2);
@@ -89,14 +99,39 @@ export function zoeDepthHead(relDepth: tf.Tensor3D, hooks: DptHooks, w: ZoeDepth
       const lo = tf.min(inv);
       rel = tf.div(tf.sub(inv, lo), tf.sub(tf.max(inv), lo)) as tf.Tensor3D;
     }
-    const relCond = resizeBilinearAlignCorners(tf.expandDims(rel, 3) as tf.Tensor4D, h, wd);
-    const probs = conditionalLogBinomial(tf.concat([last, relCond], 3), resizeBilinearAlignCorners(bEmbedding, h, wd), w.conditional_log_binomial,
-      z.minTemp, z.maxTemp, 'conditional_log_binomial', tap);
-    const centers = resizeBilinearAlignCorners(bCenters, h, wd);
-    const out = tf.sum(tf.mul(probs, centers), 3, true) as tf.Tensor4D;
+    const relCond = tf.expandDims(rel, 3) as tf.Tensor4D;
+    const bandRows = Math.max(1, Math.floor(bandPixels / wd));
+    const bandTap = tap && bandCollector();
+    const bands: tf.Tensor4D[] = [];
+    for (let r0 = 0; r0 < h; r0 += bandRows) {
+      const r1 = Math.min(h, r0 + bandRows);
+      // The official bilinear (align_corners) resizes to out_conv's size, this band's rows only.
+      const resized = (t: tf.Tensor4D) => resizeBilinearAlignCornersRows(t, h, wd, r0, r1);
+      bands.push(tf.tidy(() => {
+        const x = tf.concat([tf.slice(last, [0, r0, 0, 0], [-1, r1 - r0, -1, -1]), resized(relCond)], 3) as tf.Tensor4D;
+        const probs = conditionalLogBinomial(x, resized(bEmbedding), w.conditional_log_binomial, z.minTemp, z.maxTemp, 'conditional_log_binomial', bandTap?.tap);
+        return tf.sum(tf.mul(probs, resized(bCenters)), 3, true) as tf.Tensor4D;
+      }));
+    }
+    if (tap && bandTap) bandTap.flush(tap);
+    const out = bands.length === 1 ? bands[0] : tf.concat(bands, 1) as tf.Tensor4D;
     tap?.('metric_depth', out);
     return out;
   });
+}
+
+/** Collects a banded stage's taps (kept), then hands each key's bands, joined along the rows, to the real tap. */
+function bandCollector(): { tap: Tap; flush: (to: Tap) => void } {
+  const parts = new Map<string, tf.Tensor[]>();
+  return {
+    tap: (key, t) => { parts.set(key, [...(parts.get(key) ?? []), tf.keep(t.clone())]); },
+    flush: (to) => {
+      for (const [key, ts] of parts) {
+        to(key, ts.length === 1 ? ts[0] : tf.concat(ts, 1));
+        tf.dispose(ts);
+      }
+    },
+  };
 }
 
 /** Every key and PyTorch shape of the head (ZoeDepth's own tensors, after the core's), in module order. */
