@@ -9,6 +9,7 @@ import { DinoV2Weights, IntermediateLayer, getIntermediateLayers, loadDinoV2 } f
 import { DptHeadWeights, dptHead, loadDptHead } from './dpt/dpt_head';
 import { Tap } from './nn/tap';
 import { checkGpuLimits } from './gpu/limits';
+import { checkWasmMemory, checkWasmWeights, tensorBytes, wasmAbortError } from './wasm_memory';
 import { StateDict, StateDictReader, WeightsError } from './weights/state_dict';
 import { ZoeDepthHeadWeights, loadZoeDepthHead, zoeDepthHead } from './zoedepth/zoedepth_v1';
 import { depthAnythingCore } from './zoedepth/depth_anything_core';
@@ -57,14 +58,37 @@ function checkLayout(sd: StateDict, cfg: ModelConfig, source: string): void {
  */
 export function bindWeights(sd: StateDict, cfg: ModelConfig, source: string): DepthAnythingWeights {
   checkLayout(sd, cfg, source);
+  checkWasmWeights(sd, source);
   const reader = new StateDictReader(sd, source);
   const core = cfg.zoe ? 'core.core.' : '';
-  return tf.tidy(() => {
+  return wasmGuard(`binding ${source}`, () => tf.tidy(() => {
     const w: DepthAnythingWeights = { pretrained: loadDinoV2(reader, `${core}pretrained`, cfg), depth_head: loadDptHead(reader, `${core}depth_head`, cfg) };
     if (cfg.zoe) w.zoe = loadZoeDepthHead(reader, cfg, cfg.zoe);
     reader.finish(cfg.zoe ? ZOE_IGNORED_KEYS : IGNORED_KEYS);
     return w as unknown as tf.TensorContainer;
-  }) as unknown as DepthAnythingWeights;
+  }) as unknown as DepthAnythingWeights);
+}
+
+/** fn, with a wasm abort (out of memory) said in one line: see src/wasm_memory.ts. */
+export function wasmGuard<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw wasmAbortError(e, what);
+  }
+}
+
+const weightBytes = new WeakMap<DepthAnythingWeights, number>();
+
+/**
+ * The active backend's limits for a pass on x: GPU bindings and textures (src/gpu/limits.ts),
+ * wasm's 4 GiB (src/wasm_memory.ts). A clear error before the pass, not zeros or an abort in it.
+ */
+export function checkPassLimits(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D): void {
+  const [B, H, W] = x.shape;
+  checkGpuLimits(cfg, H, W, B); // webgl/webgpu: fail clearly, not with zeros
+  if (!weightBytes.has(w)) weightBytes.set(w, tensorBytes(w));
+  checkWasmMemory(cfg, weightBytes.get(w)!, H, W, B);
 }
 
 export function disposeWeights(w: DepthAnythingWeights): void {
@@ -94,10 +118,11 @@ export interface EncodedFeatures {
 /** The encoder part alone (the four intermediate layers), e.g. as a backbone for other tasks. */
 export function encode(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D, tap?: Tap): EncodedFeatures {
   checkInput(x, cfg);
-  return tf.tidy(() => {
+  checkPassLimits(w, cfg, x);
+  return wasmGuard(`encoding a ${x.shape[1]}x${x.shape[2]} input`, () => tf.tidy(() => {
     const layers = getIntermediateLayers(x, w.pretrained, cfg, tap);
     return { patchH: x.shape[1] / cfg.patchSize, patchW: x.shape[2] / cfg.patchSize, layers } as unknown as tf.TensorContainer;
-  }) as unknown as EncodedFeatures;
+  }) as unknown as EncodedFeatures);
 }
 
 /**
@@ -107,7 +132,11 @@ export function encode(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D
  */
 export function forward(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D, tap?: Tap): tf.Tensor3D {
   checkInput(x, cfg);
-  checkGpuLimits(cfg, x.shape[1], x.shape[2], x.shape[0]); // webgl/webgpu: fail clearly, not with zeros
+  checkPassLimits(w, cfg, x);
+  return wasmGuard(`running a ${x.shape[1]}x${x.shape[2]} input`, () => forwardPass(w, cfg, x, tap));
+}
+
+function forwardPass(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D, tap?: Tap): tf.Tensor3D {
   if (cfg.zoe) {
     const z = cfg.zoe;
     if (!w.zoe) throw new Error('forward: a ZoeDepth configuration with weights bound without the ZoeDepth head');

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config';
-import type { DepthAnythingWeights } from '../depth_anything';
+import { DepthAnythingWeights, checkPassLimits, wasmGuard } from '../depth_anything';
 import { bicubicMatrixToSize } from '../nn/interpolate';
 import { Tap } from '../nn/tap';
 import { depthAnythingCore, prepForMidas } from './depth_anything_core';
@@ -46,8 +46,11 @@ export function zoeDepth(w: DepthAnythingWeights, cfg: ModelConfig, image: tf.Te
   return tf.tidy(() => {
     const x = prepForMidas(image, z.imgSize, keepAspectRatio ?? z.keepAspectRatio);
     tap?.('core.prep', x);
-    const { relDepth, hooks } = depthAnythingCore(x, w.pretrained, w.depth_head, cfg, coreTap);
-    return zoeDepthHead(relDepth, hooks, head, z, tap);
+    checkPassLimits(w, cfg, x);
+    return wasmGuard(`running a ${x.shape[1]}x${x.shape[2]} network input`, () => {
+      const { relDepth, hooks } = depthAnythingCore(x, w.pretrained, w.depth_head, cfg, coreTap);
+      return zoeDepthHead(relDepth, hooks, head, z, tap);
+    });
   });
 }
 
