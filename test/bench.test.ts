@@ -1,8 +1,9 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
+import { zoeDepthHeadShapes } from '../src/zoedepth/zoedepth_v1';
 import { countFlops, median, officialShapes, randomStateDict, runBench, stagedForward } from '../src/bench';
-import { configFromJson, officialConfig } from '../src/config';
+import { VARIANTS, configFromJson, officialConfig } from '../src/config';
 import { bindWeights, disposeWeights, forward } from '../src/depth_anything';
 import { parseSafetensors } from '../src/io/safetensors';
 import { PARITY_CASES, caseDir, useBackend } from './helpers';
@@ -53,6 +54,23 @@ describe('FLOP count', () => {
     const small = countFlops(officialConfig('v2', 'vits'), 252, 252).block; // N = 325
     expect(small.scores).toBe(2 * 325 * 325 * 384);
     expect(small.qkv).toBe(2 * 325 * 384 * 1152);
+  });
+
+  test('V1 metric: the ZoeDepth head counted from its weights\' shapes, each at the pixels its level runs at', () => {
+    const cfg = VARIANTS['v1-metric-indoor'];
+    const [H, W, h, w] = [392, 518, 28, 37];
+    const level = (key: string): number => {
+      if (/^(conv2|seed_)/.test(key)) return Math.ceil(h / 2) * Math.ceil(w / 2); // l4_rn: the stride-2 level
+      const m = /^(projectors|attractors)\.(\d)\./.exec(key);
+      if (m) return 4 ** Number(m[2]) * h * w; // r4..r1: x1, x2, x4, x8 the patch grid
+      return H * W; // conditional_log_binomial: out_conv's pixels
+    };
+    const fromShapes = zoeDepthHeadShapes(cfg, cfg.zoe).filter(([k, s]) => k.endsWith('.weight') && s.length === 4)
+      .reduce((a, [k, s]) => a + 2 * level(k) * s[0] * s[1], 0);
+    const f = countFlops(cfg, H, W);
+    expect(f.zoe).toBe(fromShapes);
+    expect(f.total).toBe(f.encoder + f.head + f.zoe);
+    expect(countFlops(VARIANTS['v1-vitl'], H, W).zoe).toBe(0);
   });
 
   test('median', () => {

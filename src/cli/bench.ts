@@ -38,7 +38,7 @@ const gf = (flop: number): string => (flop / 1e9).toFixed(1);
 export function formatBench(r: BenchResult, title: string, backend: string): string {
   const lines: string[] = [];
   lines.push(`${title}, ${r.height}x${r.width}, batch ${r.batch}, ${(r.params / 1e6).toFixed(1)}M parameters, backend ${backend}`);
-  lines.push(`${gf(r.flops.total)} GFLOP per pass (encoder ${gf(r.flops.encoder)}, head ${gf(r.flops.head)})`);
+  lines.push(`${gf(r.flops.total)} GFLOP per pass (encoder ${gf(r.flops.encoder)}, head ${gf(r.flops.head)}${r.flops.zoe ? `, ZoeDepth head ${gf(r.flops.zoe)}` : ''})`);
   lines.push(`warm-up (ms): ${r.warmupMs.map((t) => t.toFixed(0)).join(' ') || '-'}`);
   lines.push(`runs (ms):    ${r.timesMs.map((t) => t.toFixed(0)).join(' ')}`);
   lines.push(`min ${r.minMs.toFixed(1)} ms, median ${r.medianMs.toFixed(1)} ms, max ${r.maxMs.toFixed(1)} ms: ${r.gflops.toFixed(1)} GFLOP/s at the median`);
@@ -120,7 +120,7 @@ export function registerBench(program: Command): void {
           height: r.height, width: r.width, batch: r.batch, params: r.params,
           bind_ms: r.bindMs, warmup_ms: r.warmupMs, times_ms: r.timesMs, cpu_ms: r.cpuMs, load_average: r.loadAverage,
           min_ms: r.minMs, median_ms: r.medianMs, max_ms: r.maxMs,
-          gflop: r.flops.total / 1e9, gflop_encoder: r.flops.encoder / 1e9, gflop_head: r.flops.head / 1e9,
+          gflop: r.flops.total / 1e9, gflop_encoder: r.flops.encoder / 1e9, gflop_head: r.flops.head / 1e9, gflop_zoe: r.flops.zoe / 1e9,
           gflops: r.gflops, tensor_bytes: r.tensorBytes, rss_bytes: place === 'node' ? process.memoryUsage().rss : null,
           stages: r.stages?.map((s) => ({ name: s.name, ms: s.ms, gflop: s.flop / 1e9 })) ?? null,
         };
