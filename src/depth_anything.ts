@@ -8,7 +8,7 @@ import { ModelConfig } from './config';
 import { DinoV2Weights, IntermediateLayer, getIntermediateLayers, loadDinoV2 } from './dinov2/vision_transformer';
 import { DptHeadWeights, dptHead, loadDptHead } from './dpt/dpt_head';
 import { Tap } from './nn/tap';
-import { checkGpuLimits } from './gpu/limits';
+import { PassPart, checkGpuLimits } from './gpu/limits';
 import { checkWasmMemory, checkWasmWeights, tensorBytes, wasmAbortError } from './wasm_memory';
 import { StateDict, StateDictReader, WeightsError } from './weights/state_dict';
 import { ZoeDepthHeadWeights, loadZoeDepthHead, zoeDepthHead } from './zoedepth/zoedepth_v1';
@@ -84,11 +84,11 @@ const weightBytes = new WeakMap<DepthAnythingWeights, number>();
  * The active backend's limits for a pass on x: GPU bindings and textures (src/gpu/limits.ts),
  * wasm's 4 GiB (src/wasm_memory.ts). A clear error before the pass, not zeros or an abort in it.
  */
-export function checkPassLimits(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D): void {
+export function checkPassLimits(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D, part: PassPart = 'model'): void {
   const [B, H, W] = x.shape;
-  checkGpuLimits(cfg, H, W, B); // webgl/webgpu: fail clearly, not with zeros
+  checkGpuLimits(cfg, H, W, B, part); // webgl/webgpu: fail clearly, not with zeros
   if (!weightBytes.has(w)) weightBytes.set(w, tensorBytes(w));
-  checkWasmMemory(cfg, weightBytes.get(w)!, H, W, B);
+  checkWasmMemory(cfg, weightBytes.get(w)!, H, W, B, part);
 }
 
 export function disposeWeights(w: DepthAnythingWeights): void {
@@ -118,7 +118,7 @@ export interface EncodedFeatures {
 /** The encoder part alone (the four intermediate layers), e.g. as a backbone for other tasks. */
 export function encode(w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D, tap?: Tap): EncodedFeatures {
   checkInput(x, cfg);
-  checkPassLimits(w, cfg, x);
+  checkPassLimits(w, cfg, x, 'encoder');
   return wasmGuard(`encoding a ${x.shape[1]}x${x.shape[2]} input`, () => tf.tidy(() => {
     const layers = getIntermediateLayers(x, w.pretrained, cfg, tap);
     return { patchH: x.shape[1] / cfg.patchSize, patchW: x.shape[2] / cfg.patchSize, layers } as unknown as tf.TensorContainer;

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from './config';
-import { largestPassTensors } from './gpu/limits';
+import { PassPart, largestPassTensors } from './gpu/limits';
 import type { StateDict } from './weights/state_dict';
 
 export const WASM_MAX_HEAP = 4 * 2 ** 30;
@@ -40,10 +40,10 @@ export function checkWasmWeights(sd: StateDict, source: string): void {
  * heap it needs; past 4 GiB it cannot run, so it is refused with the largest input size that fits.
  * What passes this check can still run out (activations, fragmentation): `wasmAbortError` says so.
  */
-export function checkWasmMemory(cfg: ModelConfig, weightBytes: number, H: number, W: number, batch = 1): void {
+export function checkWasmMemory(cfg: ModelConfig, weightBytes: number, H: number, W: number, batch = 1, part: PassPart = 'model'): void {
   if (!onWasm()) return;
   const need = (h: number, w: number) => {
-    const largest = largestPassTensors(cfg, h, w, batch, 'wasm').reduce((a, t) => (t.shape.reduce((x, y) => x * y, 1) > a.shape.reduce((x, y) => x * y, 1) ? t : a));
+    const largest = largestPassTensors(cfg, h, w, batch, 'wasm', part).reduce((a, t) => (t.shape.reduce((x, y) => x * y, 1) > a.shape.reduce((x, y) => x * y, 1) ? t : a));
     return { bytes: 2 * weightBytes + 4 * largest.shape.reduce((x, y) => x * y, 1), largest };
   };
   const { bytes, largest } = need(H, W);

@@ -25,8 +25,11 @@ export interface PassTensor {
 
 const elements = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** The largest tensors one forward pass at H x W creates on `backend`, by module. */
-export function largestPassTensors(cfg: ModelConfig, H: number, W: number, batch: number, backend: string): PassTensor[] {
+/** What a pass runs: the whole model, or the encoder alone (`encode`). */
+export type PassPart = 'model' | 'encoder';
+
+/** The largest tensors one forward pass at H x W creates on `backend`, by module (the encoder's alone for `encoder`). */
+export function largestPassTensors(cfg: ModelConfig, H: number, W: number, batch: number, backend: string, part: PassPart = 'model'): PassTensor[] {
   const B = batch;
   const ph = H / cfg.patchSize;
   const pw = W / cfg.patchSize;
@@ -51,7 +54,7 @@ export function largestPassTensors(cfg: ModelConfig, H: number, W: number, batch
     list.push({ name: 'depth_head.scratch.refinenet1 3x3 conv (im2col)', shape: [B, 9 * F, 8 * ph * 8 * pw], packed: true });
     list.push({ name: 'depth_head.scratch.output_conv2.0 (im2col)', shape: [B, 9 * (F / 2), H * W], packed: true });
   }
-  return list;
+  return part === 'encoder' ? list.filter((t) => !t.name.startsWith('depth_head.')) : list;
 }
 
 export interface LimitProblem {
@@ -75,11 +78,11 @@ export function activeGpuLimits(): { backend: 'webgpu'; maxBinding: number; maxB
 }
 
 /** Every tensor of a pass at H x W that exceeds the active GPU backend's limits. */
-export function limitProblems(cfg: ModelConfig, H: number, W: number, batch: number): LimitProblem[] {
+export function limitProblems(cfg: ModelConfig, H: number, W: number, batch: number, part: PassPart = 'model'): LimitProblem[] {
   const limits = activeGpuLimits();
   if (!limits) return [];
   const out: LimitProblem[] = [];
-  for (const t of largestPassTensors(cfg, H, W, batch, limits.backend)) {
+  for (const t of largestPassTensors(cfg, H, W, batch, limits.backend, part)) {
     const n = elements(t.shape);
     if (limits.backend === 'webgpu') {
       const bytes = 4 * n;
@@ -95,12 +98,12 @@ export function limitProblems(cfg: ModelConfig, H: number, W: number, batch: num
 }
 
 /** The largest H x W (multiples of the patch size, about the same aspect ratio, at most H x W) that fits. */
-export function largestFittingSize(cfg: ModelConfig, H: number, W: number, batch: number): [number, number] | undefined {
+export function largestFittingSize(cfg: ModelConfig, H: number, W: number, batch: number, part: PassPart = 'model'): [number, number] | undefined {
   const p = cfg.patchSize;
   for (let k = Math.max(H, W) / p - 1; k >= 1; k--) {
     const h = H >= W ? k * p : Math.max(p, Math.round((k * H) / W) * p);
     const w = H >= W ? Math.max(p, Math.round((k * W) / H) * p) : k * p;
-    if (limitProblems(cfg, h, w, batch).length === 0) return [h, w];
+    if (limitProblems(cfg, h, w, batch, part).length === 0) return [h, w];
   }
   return undefined;
 }
@@ -111,13 +114,13 @@ const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
  * Throws one line when a pass at H x W would exceed the active GPU backend's limits: the tensor,
  * the limit, and the largest input size that fits. No-op on cpu/wasm/tensorflow.
  */
-export function checkGpuLimits(cfg: ModelConfig, H: number, W: number, batch = 1): void {
-  const problems = limitProblems(cfg, H, W, batch);
+export function checkGpuLimits(cfg: ModelConfig, H: number, W: number, batch = 1, part: PassPart = 'model'): void {
+  const problems = limitProblems(cfg, H, W, batch, part);
   if (problems.length === 0) return;
   const worst = problems.reduce((a, b) => (b.need / b.limit > a.need / a.limit ? b : a));
   const need = worst.unit === 'bytes' ? `${mb(worst.need)}` : `${worst.need} texels`;
   const limit = worst.unit === 'bytes' ? `${worst.limitName} of this adapter (${mb(worst.limit)})` : worst.limitName;
-  const fits = largestFittingSize(cfg, H, W, batch);
+  const fits = largestFittingSize(cfg, H, W, batch, part);
   const hint = fits ? `; ${fits[0]}x${fits[1]} fits` : '';
   const more = batch > 1 ? ', or a smaller batch' : '';
   throw new Error(`input ${H}x${W}${batch > 1 ? ` x${batch}` : ''} exceeds a ${tf.getBackend()} limit: ${worst.tensor.name} [${worst.tensor.shape.join(', ')}] needs ${need}, past the ${limit}${hint}${more} (or use --backend wasm)`);

@@ -108,6 +108,9 @@ describe('GPU limits', () => {
     expect(() => checkGpuLimits(vitl, 518, 518)).toThrow(/depth_head\.scratch\.output_conv1 \(upsampled\) \[1, 518, 518, 128\] needs 131\.0 MiB.*504x504 fits/);
     expect(largestFittingSize(vitl, 518, 700, 1)).toEqual([434, 588]);
     expect(limitProblems(vits, 672, 672, 1)).toEqual([]);
+    // encode runs no DPT head, so only the encoder's tensors count: ViT-L encodes 518x518 here.
+    expect(() => checkGpuLimits(vitl, 518, 518, 1, 'encoder')).not.toThrow();
+    expect(() => checkGpuLimits(vits, 700, 700, 1, 'encoder')).toThrow(/attention scores \(all heads\) \[1, 6, 2501, 2501\].*672x672 fits/);
   });
 
   test('a pass past the limit is refused before it runs (Dawn would drop it and read zeros)', async () => {
