@@ -96,7 +96,7 @@ export function registerParity(program: Command): void {
     .addOption(threadsOption())
     .option('--json', 'print the comparison as one JSON object (ok, comparisons, notComputed) instead of the table')
     .option('--dump <file>', 'write every tensor computed, under the reference\'s names, in PyTorch layouts (safetensors)')
-    .option('--browser', 'run the comparison inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu')
+    .option('--browser', 'run the comparison inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu; depth and segmentation weights')
     .addOption(new Option('--flag <NAME=VALUE...>', 'with --browser: tfjs flags set before the backend starts (e.g. WEBGL_PACK=false)'))
     .action(async (opts: ParityOptions) => {
       if (!opts.browser) await startBackend(opts.backend, opts.threads);

@@ -111,7 +111,9 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
  * Throws one line (SegInputError) when an inference at H x W would exceed the active GPU backend's
  * limits: the tensor, the limit, and the largest slide crop that fits. No-op on cpu/wasm/tensorflow.
  */
-export function checkSegGpuLimits(cfg: SegConfig, test: SegTestCfg, H: number, W: number, batch = 1, limits = activeGpuLimits()): void {
+export function checkSegGpuLimits(cfg: SegConfig, test: SegTestCfg, H: number, W: number, batch = 1, given?: Limits | null): void {
+  // given: the limits to check against (null: none, as cpu/wasm); default: the active backend's.
+  const limits = given === undefined ? activeGpuLimits() : given;
   if (!limits) return;
   const problems = segLimitProblems(cfg, test, H, W, batch, limits);
   if (problems.length === 0) return;
