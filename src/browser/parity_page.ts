@@ -2,7 +2,9 @@
  * The page `depth-anything parity --browser` runs in headless Chromium: fetches the weights and
  * the reference from the 127.0.0.1 server, starts the named tfjs backend and runs the same entry
  * point as the CLI (parityFromStateDict in src/parity.ts), so any model kind the CLI compares is
- * compared here too. Driven by src/node/browser_run.ts through `window.depthAnythingPage`.
+ * compared here too. Segmentation weights (`seg` set: the SegConfig Node resolved) run the seg
+ * entry point instead (segParityFromStateDict in src/semseg/parity.ts). Driven by
+ * src/node/browser_run.ts through `window.depthAnythingPage`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -15,6 +17,8 @@ import { stateDictFromSafetensors } from '../weights/safetensors_weights';
 import { PageBackend, startPageBackend } from '../gpu/browser_adapter';
 import { backendMemory } from '../gpu/memory';
 import { exposePageTask, fetchBytes } from '../gpu/page_task';
+import { SegConfig } from '../semseg/config';
+import { SegPageResult, segParityFromStateDict } from '../semseg/parity';
 
 export interface ParityPageArgs {
   backend: PageBackend;
@@ -28,6 +32,8 @@ export interface ParityPageArgs {
   config?: ModelConfig;
   /** Keep every computed tensor as safetensors bytes for the driver to read back (--dump). */
   dump?: boolean;
+  /** Segmentation weights: their configuration (resolved by the CLI in Node). */
+  seg?: SegConfig;
 }
 
 exposePageTask(async (args: ParityPageArgs) => {
@@ -37,6 +43,17 @@ exposePageTask(async (args: ParityPageArgs) => {
   const reference = mergeReferences(rBytes.map((b, i) => parseSafetensors(b, args.references[i].name)));
   const before = backendMemory();
   const t0 = performance.now();
+  if (args.seg) {
+    const r = await segParityFromStateDict(stateDict, args.seg, reference, args.weightsName);
+    const ms = performance.now() - t0;
+    const after = backendMemory();
+    const dump = args.dump ? serializeSafetensors(r.computed, { source: args.weightsName, reference: args.references.map((x) => x.name).join(',') }) : undefined;
+    const { ok, comparisons, notComputed, masks, labels, boxes } = r;
+    const result: SegPageResult & { userAgent: string } = {
+      ok, comparisons, notComputed, masks, labels, boxes, backend: tf.getBackend(), place: 'chromium', ...(adapter ? { adapter } : {}), ms, memory: { before, after }, userAgent: navigator.userAgent,
+    };
+    return { result, ...(dump ? { bytes: dump } : {}) };
+  }
   const report = await parityFromStateDict(stateDict, args.config, reference, args.weightsName);
   const ms = performance.now() - t0;
   const after = backendMemory();

@@ -10,7 +10,7 @@ import { backendOption, readConfigFile, startBackend, threadsOption } from './co
 import { writeFileAtomic } from '../io/atomic';
 import { ModelConfig } from '../config';
 import { mergeReferences } from '../parity';
-import { segParityCommand } from '../semseg/parity';
+import { segParityCommand } from '../semseg/parity_cli';
 import { isSegWeightsFile } from '../semseg/weights';
 import { GpuAdapterInfo, describeAdapter } from '../gpu/adapter';
 import { BackendMemory } from '../gpu/memory';
@@ -96,15 +96,14 @@ export function registerParity(program: Command): void {
     .addOption(threadsOption())
     .option('--json', 'print the comparison as one JSON object (ok, comparisons, notComputed) instead of the table')
     .option('--dump <file>', 'write every tensor computed, under the reference\'s names, in PyTorch layouts (safetensors)')
-    .option('--browser', 'run the comparison inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu')
+    .option('--browser', 'run the comparison inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu; depth and segmentation weights')
     .addOption(new Option('--flag <NAME=VALUE...>', 'with --browser: tfjs flags set before the backend starts (e.g. WEBGL_PACK=false)'))
     .action(async (opts: ParityOptions) => {
       if (!opts.browser) await startBackend(opts.backend, opts.threads);
       else if (opts.flag === undefined) opts.flag = [];
       if (await isSegWeightsFile(opts.weights)) {
-        if (opts.browser) throw new Error('parity --browser compares depth models; segmentation weights run in Node (leave out --browser)');
         if (opts.reference.length !== 1) throw new Error(`parity for segmentation weights takes one --reference file; got ${opts.reference.length}`);
-        return segParityCommand({ ...opts, reference: opts.reference[0] });
+        return segParityCommand({ ...opts, reference: opts.reference[0], ...(opts.browser ? { flags: parseFlags(opts.flag) } : {}) });
       }
       const loaded = await loadWeightsFile(opts.weights);
       const files = [...opts.reference];

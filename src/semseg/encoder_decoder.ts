@@ -13,6 +13,7 @@ import { SegConfig, SegTestCfg } from './config';
 import { loadSegBackbone, segBackbone } from './dinov2';
 import { MaskTap, Mask2FormerHeadWeights, loadMask2FormerHead, mask2formerPredict } from './mask2former_head';
 import { Feature2PyramidWeights, feature2Pyramid, loadFeature2Pyramid } from './neck/feature2pyramid';
+import { checkSegGpuLimits } from './limits';
 
 export interface SegWeights {
   backbone: DinoV2Weights;
@@ -103,6 +104,7 @@ export function inference(x: tf.Tensor4D, w: SegWeights, cfg: SegConfig, test: S
   const [B, H, W] = x.shape;
   if (test.mode === 'whole') {
     checkPatchMultiple(H, W, cfg, 'the (padded) image');
+    checkSegGpuLimits(cfg, test, H, W, B); // webgl/webgpu: fail clearly, not with zeros
     const out = encodeDecode(x, w, cfg, [H, W], tap, maskTap);
     tap?.('encode_decode', out);
     tap?.('inference', out);
@@ -111,6 +113,7 @@ export function inference(x: tf.Tensor4D, w: SegWeights, cfg: SegConfig, test: S
   const crop = test.crop!;
   const stride = test.stride!;
   const boxes = slideBoxes(H, W, crop, stride);
+  checkSegGpuLimits(cfg, test, H, W, B);
   const K = cfg.head.numClasses;
   let preds = tf.zeros([B, H, W, K]) as tf.Tensor4D;
   let count = tf.zeros([1, H, W, 1]) as tf.Tensor4D;

@@ -177,7 +177,7 @@ function mixture(cls: tf.Tensor3D, mask: tf.Tensor4D, size: [number, number], ba
 }
 
 /** Upsampled values per band in `predict` (about 64 MB of float32). */
-const PREDICT_BAND_VALUES = 1 << 24;
+export const PREDICT_BAND_VALUES = 1 << 24;
 
 /**
  * [out, in] weights of F.interpolate(mode='bilinear', align_corners=False) along one axis, in

@@ -8,7 +8,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ParsedSafetensors, SafetensorsEntry, entryToFloat32, TensorToWrite } from '../io/safetensors';
 import { PARITY_TOLERANCE, TensorComparison, compareArrays } from '../parity';
 import { SegConfig, SegTestCfg } from './config';
-import { SegWeights, argmaxWithGap, dataPreprocess, inference, padToDivisor, postprocess, slideBoxes } from './encoder_decoder';
+import { StateDict } from '../weights/state_dict';
+import type { BackendMemory } from '../gpu/memory';
+import type { GpuAdapterInfo } from '../gpu/adapter';
+import { SegWeights, argmaxWithGap, bindSegWeights, disposeSegWeights, dataPreprocess, inference, padToDivisor, postprocess, slideBoxes } from './encoder_decoder';
 
 /**
  * A mask bit may differ only where the logit it thresholds is this close to 0: the fixtures list
@@ -58,7 +61,7 @@ const toTorch = (t: tf.Tensor): tf.Tensor => (t.rank === 4 ? tf.transpose(t, [0,
  * Runs the reference's `input` (uint8 BGR [B, 3, H, W], what PackSegInputs gives the model)
  * through preprocessing, inference (`test`) and postprocessing to the recorded `seg_logits` size.
  */
-export function runSegParity(w: SegWeights, cfg: SegConfig, test: SegTestCfg, reference: ParsedSafetensors): SegParityReport {
+export async function runSegParity(w: SegWeights, cfg: SegConfig, test: SegTestCfg, reference: ParsedSafetensors): Promise<SegParityReport> {
   const src = reference.source;
   const inputEntry = reference.tensors.get('input');
   if (!inputEntry || inputEntry.shape.length !== 4 || inputEntry.shape[1] !== 3) throw new Error(`${src}: the reference has no uint8 "input" [B, 3, H, W]`);
@@ -67,31 +70,56 @@ export function runSegParity(w: SegWeights, cfg: SegConfig, test: SegTestCfg, re
   const [B, , H, W] = inputEntry.shape;
   const ori: [number, number] = [segEntry.shape[2], segEntry.shape[3]];
 
+  // GPU backends cannot read synchronously everywhere (tfjs-webgpu's readSync needs
+  // OffscreenCanvas, which Node lacks; webgl's blocks on the GPU): there the taps keep their
+  // copies on the device until the pass ends and they are read asynchronously (as src/parity.ts).
+  const readLater = ['webgpu', 'webgl'].includes(tf.getBackend());
   const captured = new Map<string, TensorToWrite>();
+  const pending = new Map<string, tf.Tensor>();
   const tap = (key: string, t: tf.Tensor) => {
-    if (captured.has(key)) return;
+    if (captured.has(key) || pending.has(key)) return;
     const torch = toTorch(t);
+    if (readLater) { pending.set(key, tf.keep(torch)); return; }
     captured.set(key, { name: key, shape: torch.shape, data: torch.dataSync() as Float32Array });
     torch.dispose();
   };
   const masks = new Map<number, { bits: Uint8Array; logits: Float32Array; shape: number[] }>();
+  const pendingMasks = new Map<number, [tf.Tensor3D, tf.Tensor3D]>();
   const maskTap = (call: number, m: tf.Tensor3D, l: tf.Tensor3D) => {
+    if (readLater) { pendingMasks.set(call, [tf.keep(tf.clone(m)), tf.keep(tf.clone(l))]); return; }
     masks.set(call, { bits: Uint8Array.from(m.dataSync()), logits: l.dataSync() as Float32Array, shape: m.shape });
   };
 
-  tf.tidy(() => {
-    const bgr = tf.transpose(tf.tensor4d(Float32Array.from(entryToNumbers(inputEntry)), [B, 3, H, W]), [0, 2, 3, 1]) as tf.Tensor4D;
-    const x = dataPreprocess(bgr, cfg, tap);
-    const { padded, padBottom, padRight } = padToDivisor(x, cfg.preprocess.sizeDivisor);
-    const logits = inference(padded, w, cfg, test, tap, maskTap);
-    const perImage: tf.Tensor4D[] = [];
-    for (let b = 0; b < B; b++) perImage.push(postprocess(tf.slice(logits, [b, 0, 0, 0], [1, -1, -1, -1]), padBottom, padRight, ori));
-    const seg = tf.concat(perImage, 0) as tf.Tensor4D;
-    tap('seg_logits', seg);
-    const { labels, gap } = argmaxWithGap(seg);
-    tap('pred_sem_seg_gap', gap);
-    captured.set('pred_sem_seg', { name: 'pred_sem_seg', shape: labels.shape, data: Float32Array.from(labels.dataSync()) });
-  });
+  let labelsT: tf.Tensor3D | undefined;
+  try {
+    labelsT = tf.tidy(() => {
+      const bgr = tf.transpose(tf.tensor4d(Float32Array.from(entryToNumbers(inputEntry)), [B, 3, H, W]), [0, 2, 3, 1]) as tf.Tensor4D;
+      const x = dataPreprocess(bgr, cfg, tap);
+      const { padded, padBottom, padRight } = padToDivisor(x, cfg.preprocess.sizeDivisor);
+      const logits = inference(padded, w, cfg, test, tap, maskTap);
+      const perImage: tf.Tensor4D[] = [];
+      for (let b = 0; b < B; b++) perImage.push(postprocess(tf.slice(logits, [b, 0, 0, 0], [1, -1, -1, -1]), padBottom, padRight, ori));
+      const seg = tf.concat(perImage, 0) as tf.Tensor4D;
+      tap('seg_logits', seg);
+      const { labels, gap } = argmaxWithGap(seg);
+      tap('pred_sem_seg_gap', gap);
+      return labels;
+    });
+    captured.set('pred_sem_seg', { name: 'pred_sem_seg', shape: labelsT.shape, data: Float32Array.from(await labelsT.data()) });
+    for (const [key, t] of pending) {
+      captured.set(key, { name: key, shape: t.shape, data: (await t.data()) as Float32Array });
+      t.dispose();
+      pending.delete(key);
+    }
+    for (const [call, [m, l]] of pendingMasks) {
+      masks.set(call, { bits: Uint8Array.from(await m.data()), logits: (await l.data()) as Float32Array, shape: m.shape });
+      tf.dispose([m, l]);
+      pendingMasks.delete(call);
+    }
+  } finally {
+    tf.dispose([...pending.values(), ...[...pendingMasks.values()].flat()]);
+    labelsT?.dispose();
+  }
 
   const comparisons: TensorComparison[] = [];
   const notComputed: string[] = [];
@@ -175,6 +203,19 @@ export function runSegParity(w: SegWeights, cfg: SegConfig, test: SegTestCfg, re
   return { comparisons, masks: maskResults, labels, boxes, notComputed, ok, computed: [...captured.values()] };
 }
 
+/**
+ * The seg `parity` computation from data in memory (no file access): the CLI in Node and the page
+ * `parity --browser` runs in Chromium both call this. Binds, compares, disposes.
+ */
+export async function segParityFromStateDict(stateDict: StateDict, cfg: SegConfig, reference: ParsedSafetensors, source: string): Promise<SegParityReport> {
+  const w = bindSegWeights(stateDict, cfg, source);
+  try {
+    return await runSegParity(w, cfg, cfg.test, reference);
+  } finally {
+    disposeSegWeights(w);
+  }
+}
+
 export function formatSegParityReport(r: SegParityReport): string {
   const width = Math.max(...r.comparisons.map((c) => c.key.length), 10);
   const lines = r.comparisons.map((c) => {
@@ -196,45 +237,14 @@ export function formatSegParityReport(r: SegParityReport): string {
   return lines.join('\n');
 }
 
-export interface SegParityCliOptions {
-  weights: string;
-  config?: string;
-  reference: string;
-  json?: boolean;
-  dump?: string;
+/** What the JSON output adds to the report: where it ran and the backend's memory around it. */
+export interface SegParityRunInfo {
+  backend: string;
+  place: 'node' | 'chromium';
+  ms: number;
+  memory: { before: BackendMemory; after: BackendMemory };
+  adapter?: GpuAdapterInfo;
 }
 
-/** The `parity` command for segmentation weights (dispatched from cli/parity). */
-export async function segParityCommand(opts: SegParityCliOptions): Promise<void> {
-  const { promises: fs } = await import('fs');
-  const path = await import('path');
-  const { parseSafetensors, serializeSafetensors } = await import('../io/safetensors');
-  const { writeFileAtomic } = await import('../io/atomic');
-  const { loadSegWeightsFile } = await import('./weights');
-  const { bindSegWeights, disposeSegWeights } = await import('./encoder_decoder');
-  const loaded = await loadSegWeightsFile(opts.weights, { config: opts.config });
-  let refBytes: Buffer;
-  try {
-    refBytes = await fs.readFile(opts.reference);
-  } catch (e) {
-    throw new Error(`cannot read reference ${opts.reference}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const reference = parseSafetensors(refBytes, opts.reference);
-  const w = bindSegWeights(loaded.stateDict, loaded.config, loaded.source);
-  try {
-    const report = runSegParity(w, loaded.config, loaded.config.test, reference);
-    if (opts.json) {
-      const { ok, comparisons, notComputed, masks, labels, boxes } = report;
-      process.stdout.write(`${JSON.stringify({ ok, comparisons, notComputed, masks, labels, boxes })}\n`);
-    } else {
-      console.log(formatSegParityReport(report));
-    }
-    if (opts.dump) {
-      await writeFileAtomic(opts.dump, serializeSafetensors(report.computed, { source: path.basename(opts.weights), reference: path.basename(opts.reference) }));
-      process.stderr.write(`wrote ${report.computed.length} tensors to ${opts.dump}\n`);
-    }
-    process.exitCode = report.ok ? 0 : 1;
-  } finally {
-    disposeSegWeights(w);
-  }
-}
+/** What the parity page's seg branch returns (src/browser/parity_page.ts). */
+export type SegPageResult = Pick<SegParityReport, 'ok' | 'comparisons' | 'notComputed' | 'masks' | 'labels' | 'boxes'> & SegParityRunInfo;

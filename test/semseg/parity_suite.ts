@@ -2,34 +2,50 @@
  * Both segmentation fixture cases through `depth-anything parity --json` in a child process (as
  * the depth suite does): every float tensor the reference records is computed and within the
  * fixtures' tolerances, no attention-mask bit and no argmax pixel differs beyond its recorded
- * margin, and the slide boxes are equal. One test file per backend.
+ * margin, and the slide boxes are equal; the backend's tensors (and on GPU backends its GPU
+ * buffers or textures in use) are where they were before the run. One test file per backend and
+ * place (Node, or headless Chromium with `parity --browser`).
  */
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { parseSafetensors } from '../../src/io/safetensors';
 import { TensorComparison } from '../../src/parity';
-import { BitComparison, SegParityReport } from '../../src/semseg/parity';
+import { BitComparison, SegParityReport, SegParityRunInfo } from '../../src/semseg/parity';
 import { FIXTURES, parityJson } from '../helpers';
 
 export const SEG_FIXTURES = path.join(FIXTURES, 'seg');
 export const SEG_CASES = ['seg-tiny', 'seg-tiny-slide'] as const;
 
-interface JsonReport { ok: boolean; comparisons: TensorComparison[]; notComputed: string[]; masks: BitComparison[]; labels: SegParityReport['labels']; boxes?: SegParityReport['boxes'] }
+type JsonReport = { ok: boolean; comparisons: TensorComparison[]; notComputed: string[]; masks: BitComparison[]; labels: SegParityReport['labels']; boxes?: SegParityReport['boxes'] } & SegParityRunInfo;
 
-function parityCli(name: string, backend: string, weights: string): Promise<{ code: number; report: JsonReport; stderr: string }> {
+function parityCli(name: string, backend: string, weights: string, browser: boolean): Promise<{ code: number; report: JsonReport; stderr: string }> {
   const dir = path.join(SEG_FIXTURES, name);
   const args = ['--backend', backend, '--threads', '1',
     '--weights', path.join(dir, weights), '--config', path.join(dir, 'config.json'), '--reference', path.join(dir, 'activations.safetensors')];
   if (backend !== 'wasm') args.splice(args.indexOf('--threads'), 2);
-  return parityJson<JsonReport>(args, `${name} on ${backend}`);
+  if (browser) args.push('--browser');
+  return parityJson<JsonReport>(args, `${name} on ${backend}${browser ? ' in Chromium' : ''}`);
 }
 
-export function segParityOn(backend: 'cpu' | 'wasm'): void {
-  describe(`segmentation parity on ${backend}`, () => {
-    // The whole case from the mmengine .pth, the slide case from safetensors: both readers covered.
-    test.each([['seg-tiny', 'weights.pth'], ['seg-tiny-slide', 'weights.safetensors']])('%s (%s): every recorded tensor, mask bit and label', async (name, weights) => {
-      const { code, report, stderr } = await parityCli(name, backend, weights);
+/** The whole case from the mmengine .pth, the slide case from safetensors: both readers covered. */
+const CASES: ReadonlyArray<[string, string]> = [['seg-tiny', 'weights.pth'], ['seg-tiny-slide', 'weights.safetensors']];
+
+/**
+ * `browser`: run the comparison inside headless Chromium (parity --browser). `cases`: which of
+ * seg-tiny, seg-tiny-slide (default both).
+ */
+export function segParityOn(backend: 'cpu' | 'wasm' | 'webgpu' | 'webgl', opts: { browser?: boolean; cases?: readonly string[] } = {}): void {
+  const cases = CASES.filter(([name]) => !opts.cases || opts.cases.includes(name));
+  const place = opts.browser ? ' in Chromium' : '';
+  describe(`segmentation parity on ${backend}${place}`, () => {
+    test.each(cases)('%s (%s): every recorded tensor, mask bit and label', async (name, weights) => {
+      const { code, report, stderr } = await parityCli(name, backend, weights, Boolean(opts.browser));
       expect(stderr).toContain(`backend: ${backend}`);
+      expect(report.backend).toBe(backend);
+      expect(report.place).toBe(opts.browser ? 'chromium' : 'node');
+      // No tensor left behind; on GPU backends no GPU buffer (webgpu) or texture (webgl) either.
+      expect(report.memory.after).toEqual(report.memory.before);
+      if (backend === 'webgpu' || backend === 'webgl') expect(report.memory.after.gpuResources).toBeDefined();
       const failures = report.comparisons.filter((r) => !r.ok).map((r) => `${r.key}: relL2 ${r.relL2}, maxAbs ${r.maxAbs} (limit ${r.maxAbsLimit})`);
       expect(failures).toEqual([]);
       expect(report.notComputed).toEqual([]);
@@ -49,7 +65,7 @@ export function segParityOn(backend: 'cpu' | 'wasm'): void {
       expect(report.ok).toBe(true);
       expect(code).toBe(0);
       const worst = Math.max(...report.comparisons.map((r) => r.relL2));
-      console.log(`${backend} ${name}: ${report.comparisons.length} tensors, worst relL2 ${worst.toExponential(2)}, ${report.masks.reduce((a, m) => a + m.differing, 0)} mask bits and ${report.labels!.differing} labels differ`);
+      console.log(`${backend}${place} ${name}: ${report.comparisons.length} tensors, worst relL2 ${worst.toExponential(2)}, ${report.masks.reduce((a, m) => a + m.differing, 0)} mask bits and ${report.labels!.differing} labels differ, ${(report.ms / 1000).toFixed(1)} s`);
     }, 10 * 60 * 1000);
   });
 }

@@ -35,7 +35,7 @@ export function loadMsDeformAttn(sd: StateDictReader, key: string, C: number, he
 }
 
 /** Gathered rows per chunk of queries (rows x head dim floats): bounds memory at ViT-L sizes. */
-const GATHER_ROWS_PER_CHUNK = 1 << 21;
+export const GATHER_ROWS_PER_CHUNK = 1 << 21;
 
 /**
  * Bilinear samples of one level. value: [BH * h * w, d] (head-major rows); x, y: pixel
