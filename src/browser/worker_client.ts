@@ -28,7 +28,7 @@ declare const __DEPTH_ANYTHING_MODULE_URL__: string | undefined;
 /** The worker bundle's file name, next to the package's browser bundles (dist/browser/). */
 export const WORKER_BUNDLE = 'depth-anything.worker.mjs';
 
-export interface WorkerLoadOptions extends Omit<BrowserLoadOptions, 'signal'> {
+export interface WorkerLoadOptions extends BrowserLoadOptions {
   /**
    * The worker: a running Worker of depth-anything.worker.mjs, or its URL. Default: the file next to
    * this bundle (dist/browser/depth-anything.worker.mjs), started as a module worker.
@@ -109,9 +109,9 @@ class Channel {
     this.pending.clear();
   }
 
-  terminate(): void {
+  terminate(why = 'DepthAnythingWorker: the worker was terminated'): void {
     this.worker.terminate();
-    this.fail('DepthAnythingWorker: the worker was terminated');
+    this.fail(why);
   }
 }
 
@@ -156,10 +156,15 @@ export class DepthAnythingWorker {
       worker = new Worker(url, { type: 'module' });
     }
     const channel = new Channel(worker, name);
+    // An AbortSignal cannot cross to the worker: aborting a load ends the worker (and the download).
+    const { signal } = opts;
+    const abort = (): void => channel.terminate('the model load was aborted');
+    signal?.addEventListener('abort', abort, { once: true });
     try {
+      if (signal?.aborted) abort();
       const [msg, transfer, source] = await weightsMessage(weights, opts.transfer ?? true);
-      const { onProgress, worker: _w, transfer: _t, ...rest } = opts;
-      void _w; void _t;
+      const { onProgress, worker: _w, transfer: _t, signal: _s, ...rest } = opts;
+      void _w; void _t; void _s;
       const loaded = await channel.request<WorkerLoaded>(
         { op: 'load', weights: msg, opts: { ...rest, name: opts.name ?? (msg.kind === 'memory' ? undefined : source), progress: Boolean(onProgress) } },
         transfer, onProgress,
@@ -167,7 +172,10 @@ export class DepthAnythingWorker {
       return new DepthAnythingWorker(channel, loaded.config, loaded.backend, loaded.source);
     } catch (e) {
       channel.terminate();
+      if (signal?.aborted) throw Object.assign(new Error('the model load was aborted'), { name: 'AbortError' });
       throw e;
+    } finally {
+      signal?.removeEventListener('abort', abort);
     }
   }
 

@@ -63,10 +63,11 @@ describe('DepthAnythingWorker in headless Chromium', () => {
     expect(r.errors.notAModelUrl.message).toBe('/fixtures/parity/v2-vits-full/demo01.jpg: not a model file: neither a safetensors file nor a PyTorch .pth checkpoint');
   });
 
-  it('rejects pending and later calls when terminated, or when the worker dies or never starts', () => {
+  it('rejects pending and later calls when terminated, or when the worker dies or never starts; an aborted load ends its worker', () => {
     expect(r.terminated).toEqual({ pending: 'DepthAnythingWorker: the worker was terminated', after: 'DepthAnythingWorker: the worker was terminated' });
     expect(r.crashed).toMatch(/^the depth worker \(blob:\S+\) stopped: Uncaught Error: simulated trap$/);
     expect(r.missingScript).toMatch(/^the depth worker \(http:\S+\/no-such-worker\.mjs\) could not start or crashed \(no message; is its script served\?\)$/);
+    expect(r.aborted).toEqual({ name: 'AbortError', message: 'the model load was aborted' });
     expect(r.pageErrors).toEqual([]);
   });
 });

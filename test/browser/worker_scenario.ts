@@ -25,6 +25,7 @@ export interface WorkerScenarioResult {
   terminated: { pending: string; after: string };
   crashed: string;
   missingScript: string;
+  aborted: { name: string; message: string };
   pageErrors: string[];
 }
 
@@ -103,6 +104,10 @@ async function main(): Promise<void> {
       const crashUrl = URL.createObjectURL(new Blob(["onmessage = () => setTimeout(() => { throw new Error('simulated trap'); });"], { type: 'text/javascript' }));
       const crashed = (await catchErr(lib.DepthAnythingWorker.load(WEIGHTS, { worker: crashUrl }))).message;
       const missingScript = (await catchErr(lib.DepthAnythingWorker.load(WEIGHTS, { worker: '/dist/browser/no-such-worker.mjs' }))).message;
+      const ac = new AbortController();
+      const abortedP = catchErr(lib.DepthAnythingWorker.load(WEIGHTS, { backend: 'wasm', wasmPaths, cache: false, signal: ac.signal }));
+      ac.abort();
+      const aborted = await abortedP;
 
       return {
         mainBackend: main.backend.name as string,
@@ -114,7 +119,7 @@ async function main(): Promise<void> {
         queued: { identical: queuedIdentical, order },
         errors: { predictInputSize, notAModelBytes, notAModelUrl },
         terminated: { pending, after },
-        crashed, missingScript,
+        crashed, missingScript, aborted: { name: aborted.name, message: aborted.message },
       };
     });
     process.stdout.write(JSON.stringify({ ...r, pageErrors }) + '\n');
