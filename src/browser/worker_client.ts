@@ -16,6 +16,7 @@ import type { ModelConfig } from '../config';
 import { isMetric } from '../config';
 import type { DepthMap } from '../pipeline/postprocess';
 import { RgbImage, isRgbImage, validateRgb } from '../pipeline/rgb';
+import { WeightsError } from '../weights/state_dict';
 import type { BrowserBackendInfo } from './backend';
 import type { BrowserLoadOptions, BrowserPredictOptions, BrowserWeightsInput, WeightsInMemory } from './estimator';
 import { BrowserImageInput, loadBrowserImage } from './image';
@@ -122,8 +123,13 @@ async function weightsMessage(w: BrowserWeightsInput, transfer: boolean): Promis
     return [{ kind: 'url', url }, [], String(w)];
   }
   if (typeof Blob !== 'undefined' && w instanceof Blob) {
-    const bytes = new Uint8Array(await w.arrayBuffer());
     const name = typeof File !== 'undefined' && w instanceof File ? w.name : '<blob>';
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await w.arrayBuffer());
+    } catch (e) {
+      throw new WeightsError(`${name}: cannot read the file (${(e as Error).message})`);
+    }
     return [{ kind: 'bytes', bytes }, [bytes.buffer as ArrayBuffer], name];
   }
   if (w instanceof ArrayBuffer || w instanceof Uint8Array) {
