@@ -13,6 +13,7 @@ const FIX = path.resolve(ROOT, '../shared/fixtures');
 
 export interface WorkerScenarioResult {
   mainBackend: string;
+  autoInPage: { name: string; warning?: string };
   worker: { backend: string; warning?: string; config: string; progressEvents: number; lastProgress?: { loaded: number; total?: number } };
   /** numTensors in the worker: after load, after predicts, after a failed predict, after dispose. */
   tensors: { loaded: number; afterPredicts: number; afterFailed: number; afterDispose: number };
@@ -55,6 +56,8 @@ async function main(): Promise<void> {
         try { await p; return { name: 'none', message: 'resolved' }; } catch (e) { return { name: (e as Error).name, message: (e as Error).message, isError: e instanceof Error }; }
       };
 
+      // What auto picks in this page (with a document), for the worker's auto to match.
+      const autoInPage = await lib.initBrowserBackend('auto', { wasmPaths });
       // The main-thread reference: DepthAnything in this page, on wasm.
       const main = await lib.DepthAnything.load(WEIGHTS, { backend: 'wasm', wasmPaths, cache: false });
       const rgb: Rgb = await lib.loadBrowserImage(PHOTO);
@@ -111,6 +114,7 @@ async function main(): Promise<void> {
 
       return {
         mainBackend: main.backend.name as string,
+        autoInPage: { name: autoInPage.name as string, warning: autoInPage.warning as string | undefined },
         worker: { backend: w.backend.name as string, warning: w.backend.warning as string | undefined, config: `${w.config.version} ${w.config.encoder} ${w.config.embedDim ?? ''}`, progressEvents: progress.length, lastProgress: progress[progress.length - 1] },
         tensors: { loaded, afterPredicts, afterFailed, afterDispose },
         depth: { width: got.depth.width, height: got.depth.height, relL2: Math.sqrt(num / den), maxAbs, maxRef, identical },
