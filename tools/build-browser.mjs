@@ -16,6 +16,9 @@ export const ENTRIES = [
   ['src/browser/index.ts', 'browser/index.mjs', { tfjsExternal: true }],
   ['src/browser/core.ts', 'browser/core.mjs', { tfjsExternal: true }],
   ['src/browser/index.ts', 'browser/depth-anything.standalone.mjs'],
+  // The worker DepthAnythingWorker starts (found next to the bundle that imports it): tfjs inside,
+  // since a worker has an engine of its own.
+  ['src/browser/worker.ts', 'browser/depth-anything.worker.mjs'],
   ['web/app.ts', 'web/app.js'],
   ['src/browser/parity_page.ts', 'browser/parity_page.js'],
   ['src/browser/bench_page.ts', 'browser/bench_page.js'],
@@ -45,7 +48,8 @@ export async function buildBrowser({ entries = ENTRIES, outdir = join(root, 'dis
       logLevel: quiet ? 'silent' : 'warning',
       plugins: [NODE_BUILTINS_FORBIDDEN],
       external: opts.tfjsExternal ? ['@tensorflow/*'] : [],
-      define: { 'process.env.NODE_ENV': '"production"' },
+      // The bundle's own URL, where worker_client.ts finds depth-anything.worker.mjs.
+      define: { 'process.env.NODE_ENV': '"production"', __DEPTH_ANYTHING_MODULE_URL__: 'import.meta.url' },
     });
     built.push(outfile);
   }

@@ -2,36 +2,72 @@
  * The demo page (web/index.html), served by `npx depth-anything serve`. Everything runs in the
  * page: the model loads from a URL (kept in Cache Storage) or a local file, images from a file,
  * a drop or the webcam. Errors are shown in one sentence and the page keeps working.
+ * The model runs in a Web Worker (DepthAnythingWorker), so the page stays responsive while it loads
+ * and runs; `?worker=0` runs it on the page's main thread instead (for comparison).
  * State for tests and the curious: `window.depthDemo`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import {
-  BrowserBackendName, ColormapName, DepthAnything, DepthMap, ModelConfig, RgbImage, StateDict, clearWeightsCache,
-  depthToNpyBlob, depthToPlyBlob, depthToPng16Blob, depthToPointCloud, drawDepth, fetchWeights, weightsFromBytes,
+  BrowserBackendInfo, BrowserBackendName, BrowserPredictOptions, ColormapName, DepthAnything, DepthAnythingWorker, DepthMap,
+  ModelConfig, RgbImage, StateDict, clearWeightsCache, depthToNpyBlob, depthToPlyBlob, depthToPng16Blob, depthToPointCloud, drawDepth, fetchWeights, weightsFromBytes,
 } from '../src/browser/index';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const WASM_PATHS = new URL('/dist/wasm/', location.href).href;
+const WORKER_URL = new URL('/dist/browser/depth-anything.worker.mjs', location.href).href;
+const IN_WORKER = new URLSearchParams(location.search).get('worker') !== '0';
+
+/** What the page needs of a model, in the worker (default) or on the main thread (?worker=0). */
+interface DemoModel {
+  backend: BrowserBackendInfo;
+  config: ModelConfig;
+  metric: boolean;
+  predictWithImage(image: Blob | RgbImage | HTMLCanvasElement, opts: BrowserPredictOptions): Promise<{ depth: DepthMap; image: RgbImage }>;
+  numTensors(): Promise<number>;
+  close(): void;
+}
+
+function workerModel(m: DepthAnythingWorker): DemoModel {
+  return {
+    backend: m.backend, config: m.config, metric: m.metric,
+    predictWithImage: (image, opts) => m.predictWithImage(image, opts),
+    numTensors: () => m.numTensors(),
+    // All the worker's memory (the wasm heap included) goes with it.
+    close: () => m.terminate(),
+  };
+}
+
+function mainThreadModel(m: DepthAnything): DemoModel {
+  return {
+    backend: m.backend, config: m.config, metric: m.metric,
+    predictWithImage: (image, opts) => m.predictWithImage(image, opts),
+    // engine state, not tf.memory(): that would start the highest-priority backend before the user picks one.
+    numTensors: async () => tf.engine().state.numTensors,
+    close: () => m.dispose(),
+  };
+}
 
 interface DemoState {
-  model: DepthAnything | null;
+  model: DemoModel | null;
+  /** True when the model runs in a Web Worker. */
+  inWorker: boolean;
   depth: DepthMap | null;
   image: RgbImage | null;
   /** ms for the last predict (decode + preprocess + network + resize). */
   lastMs: number | null;
   lastError: string | null;
   backend: string | null;
-  numTensors(): number;
+  /** Live tensors where the model runs (the worker's engine, or the page's with ?worker=0). */
+  numTensors(): Promise<number>;
   /** The last depth as base64 float32 (for the browser test). */
   depthBase64(): string | null;
 }
 
 const state: DemoState = {
-  model: null, depth: null, image: null, lastMs: null, lastError: null, backend: null,
-  // engine state, not tf.memory(): that would start the highest-priority backend before the user picks one.
-  numTensors: () => tf.engine().state.numTensors,
+  model: null, inWorker: IN_WORKER, depth: null, image: null, lastMs: null, lastError: null, backend: null,
+  numTensors: async () => (state.model ? state.model.numTensors() : IN_WORKER ? 0 : tf.engine().state.numTensors),
   depthBase64: () => {
     if (!state.depth) return null;
     const b = new Uint8Array(state.depth.data.buffer, state.depth.data.byteOffset, state.depth.data.byteLength);
@@ -42,15 +78,27 @@ const state: DemoState = {
 };
 (window as unknown as { depthDemo: DemoState }).depthDemo = state;
 
-// The weights (read once) are kept so a backend change rebuilds the model without reading again.
-let weights: { stateDict: StateDict; config: ModelConfig; name: string } | null = null;
+// The weights (read once) are kept so a backend change rebuilds the model without reading again:
+// the file's bytes for the worker (a copy goes to each new worker), the parsed tensors on the main thread.
+let weights: { bytes: Uint8Array; hfConfig: unknown; name: string; read?: { stateDict: StateDict; config: ModelConfig } } | null = null;
 let busy = false;
 
 function setState(s: 'idle' | 'loading' | 'ready' | 'running' | 'done' | 'error'): void {
   document.body.dataset.state = s;
 }
-function status(msg: string): void { $('status').textContent = msg; }
+function status(msg: string): void { stopTicker(); $('status').textContent = msg; }
+
+// While the model loads or runs, the status counts the seconds: it keeps moving because the page
+// is not blocked (with ?worker=0 it stands still until the run ends).
+let ticker: ReturnType<typeof setInterval> | undefined;
+function stopTicker(): void { if (ticker !== undefined) clearInterval(ticker); ticker = undefined; }
+function statusTicking(msg: string): void {
+  status(msg);
+  const t0 = performance.now();
+  ticker = setInterval(() => { $('status').textContent = `${msg} ${((performance.now() - t0) / 1000).toFixed(0)} s`; }, 250);
+}
 function showError(e: unknown): void {
+  stopTicker();
   // One sentence: the library's errors already name the file and what was expected.
   const msg = e instanceof Error ? e.message : String(e);
   state.lastError = msg;
@@ -74,17 +122,29 @@ async function withBusy(what: string, fn: () => Promise<void>): Promise<void> {
 
 async function buildModel(): Promise<void> {
   if (!weights) return;
-  state.model?.dispose();
-  state.model = null;
   setState('loading');
   const backend = ($('backend') as HTMLSelectElement).value as BrowserBackendName;
-  status(`building the model on ${backend}...`);
+  statusTicking(`${IN_WORKER ? 'reading the weights and building the model in a worker' : 'building the model'} on ${backend}...`);
   const t0 = performance.now();
-  const model = await DepthAnything.load({ stateDict: weights.stateDict, config: weights.config, source: weights.name }, { backend, wasmPaths: WASM_PATHS });
+  let model: DemoModel;
+  if (IN_WORKER) {
+    // A new worker per model; the old one is ended once the new one works (a wrong file keeps it).
+    model = workerModel(await DepthAnythingWorker.load(weights.bytes, { backend, wasmPaths: WASM_PATHS, name: weights.name, hfConfig: weights.hfConfig, worker: WORKER_URL, transfer: false }));
+  } else {
+    if (!weights.read) {
+      const read = await weightsFromBytes(weights.bytes, weights.name, { hfConfig: weights.hfConfig });
+      if (!read.config) throw new Error(read.configProblem ?? `${weights.name}: no model configuration`);
+      weights.read = { stateDict: read.stateDict, config: read.config };
+    }
+    state.model?.close();
+    state.model = null;
+    model = mainThreadModel(await DepthAnything.load({ stateDict: weights.read.stateDict, config: weights.read.config, source: weights.name }, { backend, wasmPaths: WASM_PATHS }));
+  }
+  state.model?.close();
   state.model = model;
   state.backend = model.backend.description;
   const c = model.config;
-  status(`${weights.name}: ${c.version} ${c.encoder}${model.metric ? `, metric (max ${c.maxDepth} m)` : ', relative'} on ${model.backend.description}, ready in ${((performance.now() - t0) / 1000).toFixed(1)} s${model.backend.warning ? ` (${model.backend.warning})` : ''}`);
+  status(`${weights.name}: ${c.version} ${c.encoder}${model.metric ? `, metric (max ${c.maxDepth} m)` : ', relative'} on ${model.backend.description}${IN_WORKER ? ' in a worker' : ' on the main thread'}, ready in ${((performance.now() - t0) / 1000).toFixed(1)} s${model.backend.warning ? ` (${model.backend.warning})` : ''}`);
   $('focal-row').classList.toggle('hidden', !model.metric);
   setState('ready');
 }
@@ -117,11 +177,15 @@ async function loadModelFrom(source: File | string): Promise<void> {
     status(`reading ${name}...`);
     bytes = new Uint8Array(await source.arrayBuffer());
   }
-  // Read here, so a wrong file fails before the old model is dropped.
-  const read = await weightsFromBytes(bytes, name, { hfConfig });
-  if (!read.config) throw new Error(read.configProblem ?? `${name}: no model configuration`);
-  weights = { stateDict: read.stateDict, config: read.config, name };
-  await buildModel();
+  // The old model and weights stay until the new ones work (a wrong file keeps them).
+  const previous = weights;
+  weights = { bytes, hfConfig, name };
+  try {
+    await buildModel();
+  } catch (e) {
+    weights = previous;
+    throw e;
+  }
   if (state.image) await runImage({ rgb: state.image });
 }
 
@@ -131,7 +195,7 @@ async function loadModelFrom(source: File | string): Promise<void> {
 async function runImage(input: { file?: Blob; source?: CanvasImageSource; rgb?: RgbImage }): Promise<void> {
   if (!state.model) { status('load a model first'); if (input.file) pendingImage = input.file; return; }
   setState('running');
-  status('estimating depth...');
+  statusTicking(`estimating depth${IN_WORKER ? ' (in a worker; the page stays usable)' : ''}...`);
   const inputSize = Number(($('input-size') as HTMLInputElement).value) || 518;
   const t0 = performance.now();
   const img = input.file ?? input.rgb ?? (input.source as HTMLCanvasElement);
@@ -140,7 +204,7 @@ async function runImage(input: { file?: Blob; source?: CanvasImageSource; rgb?: 
   state.depth = depth;
   state.image = image;
   show();
-  status(`${depth.width}x${depth.height}: ${state.lastMs.toFixed(0)} ms on ${state.backend} (decode + network + resize)`);
+  status(`${depth.width}x${depth.height}: ${state.lastMs.toFixed(0)} ms on ${state.backend}${IN_WORKER ? ' in a worker' : ''} (decode + network + resize)`);
   setState('done');
 }
 let pendingImage: Blob | null = null;

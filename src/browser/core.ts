@@ -5,6 +5,9 @@
  */
 export { DepthAnything } from './estimator';
 export type { BrowserLoadOptions, BrowserPredictOptions, BrowserWeightsInput, WeightsInMemory } from './estimator';
+export { DepthAnythingWorker, WorkerError, WORKER_BUNDLE } from './worker_client';
+export type { WorkerLoadOptions } from './worker_client';
+export type { WorkerMemory } from './worker_protocol';
 export { initBrowserBackend, provideWasmPathsSetter, BackendError, BROWSER_BACKENDS } from './backend';
 export type { BrowserBackendName, BrowserBackendInfo, BrowserBackendOptions } from './backend';
 export { fetchWeights, clearWeightsCache, cachedWeights, weightsFromBytes, WEIGHTS_CACHE } from './weights';

@@ -24,6 +24,7 @@ describe('browser bundle', () => {
     ['the package browser entry', "export * from './src/browser/index';"],
     ['the core entry (no backends)', "export * from './src/browser/core';"],
     ['the demo page', "import './web/app';"],
+    ['the worker entry', "import './src/browser/worker';"],
   ])('%s has no Node built-ins, sharp or yauzl in its graph', async (_name, entry) => {
     const r = await bundle(entry);
     expect(r.errors).toEqual([]);

@@ -1,12 +1,13 @@
 /**
  * The demo page scenario the browser test checks, run in a child process with tsx (puppeteer-core
  * is ESM-only, which jest cannot load in-process on Node 20). Prints one JSON line: what the page
- * did at each step. `npx tsx test/browser/demo_scenario.ts [--dist DIR] [--webgl] [--screenshot FILE]`
+ * did at each step. `npx tsx test/browser/demo_scenario.ts [--dist DIR] [--webgl] [--screenshot FILE] [--main-thread]`
+ * (--main-thread: the page's ?worker=0, the model on the page's main thread, for comparison).
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { errorText, openDemo, readResult, uploadImage, uploadModel, waitState, ROOT } from './demo_driver';
+import { Responsiveness, errorText, openDemo, readResult, uploadImage, uploadImageWatching, uploadModel, waitState, watchRun, ROOT } from './demo_driver';
 import sharp from 'sharp';
 import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
 
@@ -18,11 +19,12 @@ export interface RunResult { state: string; error: string; relL2?: number; width
 export interface ScenarioResult {
   notAModel: RunResult;
   load: RunResult & { loadS: number };
-  wasm: RunResult;
+  wasm: RunResult & { responsive: Responsiveness };
+  inWorker: boolean;
   screenshot?: string;
   badImage: RunResult;
   afterBadImage: { npyEnabled: boolean };
-  webgl?: RunResult;
+  webgl?: RunResult & { responsive: Responsiveness };
   pageErrors: string[];
 }
 
@@ -36,7 +38,8 @@ async function main(): Promise<void> {
   const arg = (k: string): string | undefined => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : undefined; };
   const ref = entryToFloat32([...parseSafetensors(fs.readFileSync(path.join(CASE, 'depth_original_size.safetensors'))).tensors.values()][0]);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-scenario-'));
-  const demo = await openDemo('?backend=wasm', { dist: arg('--dist') });
+  const mainThread = process.argv.includes('--main-thread');
+  const demo = await openDemo(`?backend=wasm${mainThread ? '&worker=0' : ''}`, { dist: arg('--dist') });
   const page = demo.page;
   const run = async (state: string, t0: number): Promise<RunResult> => {
     const r = await readResult(page);
@@ -52,7 +55,9 @@ async function main(): Promise<void> {
     t = Date.now();
     const load = { ...(await run(await uploadModel(page, WEIGHTS), t)), loadS: (Date.now() - t) / 1000 };
     t = Date.now();
-    const wasm = await run(await uploadImage(page, PHOTO), t);
+    const watched = await uploadImageWatching(page, PHOTO);
+    const { state: wasmState, ...responsive } = watched;
+    const wasm = { ...(await run(wasmState, t)), responsive };
     const screenshot = arg('--screenshot');
     if (screenshot) {
       // The README's picture: 1280x800 viewport scaled to 960 wide, 256-colour PNG (small in git).
@@ -66,13 +71,17 @@ async function main(): Promise<void> {
     // The page still works after the error: the colour map redraws the last depth, downloads stay on.
     await page.select('#colormap', 'inferno');
     const afterBadImage = { npyEnabled: await page.evaluate(() => !(document.querySelector('#dl-npy') as HTMLButtonElement).disabled) };
-    const out: ScenarioResult = { notAModel, load, wasm, badImage, afterBadImage, pageErrors: demo.errors, ...(screenshot ? { screenshot } : {}) };
+    const inWorker = await page.evaluate(() => (window as unknown as { depthDemo: { inWorker: boolean } }).depthDemo.inWorker);
+    const out: ScenarioResult = { notAModel, load, wasm, inWorker, badImage, afterBadImage, pageErrors: demo.errors, ...(screenshot ? { screenshot } : {}) };
     if (process.argv.includes('--webgl')) {
       t = Date.now();
       // The page rebuilds the model on the new backend and reruns the last image.
       await page.select('#backend', 'webgl');
       await waitState(page, ['loading', 'running'], 60_000);
-      out.webgl = await run(await waitState(page, ['done', 'error'], 60 * 60_000), t);
+      // Through the model build (shader compilation), then the run, watched as the wasm run.
+      await waitState(page, ['running', 'done', 'error'], 60 * 60_000);
+      const { state: webglState, ...webglResponsive } = await watchRun(page);
+      out.webgl = { ...(await run(webglState, t)), responsive: webglResponsive };
     }
     process.stdout.write(JSON.stringify(out) + '\n');
   } finally {
