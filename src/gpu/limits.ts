@@ -77,12 +77,12 @@ export function activeGpuLimits(): { backend: 'webgpu'; maxBinding: number; maxB
   return undefined;
 }
 
-/** Every tensor of a pass at H x W that exceeds the active GPU backend's limits. */
-export function limitProblems(cfg: ModelConfig, H: number, W: number, batch: number, part: PassPart = 'model'): LimitProblem[] {
-  const limits = activeGpuLimits();
-  if (!limits) return [];
+export type GpuLimits = NonNullable<ReturnType<typeof activeGpuLimits>>;
+
+/** The tensors of `list` past `limits` (bytes per binding on webgpu, texels per texture on webgl). */
+export function tensorsPastLimits(list: PassTensor[], limits: GpuLimits): LimitProblem[] {
   const out: LimitProblem[] = [];
-  for (const t of largestPassTensors(cfg, H, W, batch, limits.backend, part)) {
+  for (const t of list) {
     const n = elements(t.shape);
     if (limits.backend === 'webgpu') {
       const bytes = 4 * n;
@@ -97,6 +97,22 @@ export function limitProblems(cfg: ModelConfig, H: number, W: number, batch: num
   return out;
 }
 
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** The worst of `problems` (need over limit) said as "NAME [shape] needs N, past the LIMIT". */
+export function describeWorst(problems: LimitProblem[]): string {
+  const worst = problems.reduce((a, b) => (b.need / b.limit > a.need / a.limit ? b : a));
+  const need = worst.unit === 'bytes' ? mb(worst.need) : `${worst.need} texels`;
+  const limit = worst.unit === 'bytes' ? `${worst.limitName} of this adapter (${mb(worst.limit)})` : worst.limitName;
+  return `${worst.tensor.name} [${worst.tensor.shape.join(', ')}] needs ${need}, past the ${limit}`;
+}
+
+/** Every tensor of a pass at H x W that exceeds the active GPU backend's limits. */
+export function limitProblems(cfg: ModelConfig, H: number, W: number, batch: number, part: PassPart = 'model'): LimitProblem[] {
+  const limits = activeGpuLimits();
+  return limits ? tensorsPastLimits(largestPassTensors(cfg, H, W, batch, limits.backend, part), limits) : [];
+}
+
 /** The largest H x W (multiples of the patch size, about the same aspect ratio, at most H x W) that fits. */
 export function largestFittingSize(cfg: ModelConfig, H: number, W: number, batch: number, part: PassPart = 'model'): [number, number] | undefined {
   const p = cfg.patchSize;
@@ -108,8 +124,6 @@ export function largestFittingSize(cfg: ModelConfig, H: number, W: number, batch
   return undefined;
 }
 
-const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-
 /**
  * Throws one line when a pass at H x W would exceed the active GPU backend's limits: the tensor,
  * the limit, and the largest input size that fits. No-op on cpu/wasm/tensorflow.
@@ -117,11 +131,8 @@ const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 export function checkGpuLimits(cfg: ModelConfig, H: number, W: number, batch = 1, part: PassPart = 'model'): void {
   const problems = limitProblems(cfg, H, W, batch, part);
   if (problems.length === 0) return;
-  const worst = problems.reduce((a, b) => (b.need / b.limit > a.need / a.limit ? b : a));
-  const need = worst.unit === 'bytes' ? `${mb(worst.need)}` : `${worst.need} texels`;
-  const limit = worst.unit === 'bytes' ? `${worst.limitName} of this adapter (${mb(worst.limit)})` : worst.limitName;
   const fits = largestFittingSize(cfg, H, W, batch, part);
   const hint = fits ? `; ${fits[0]}x${fits[1]} fits` : '';
   const more = batch > 1 ? ', or a smaller batch' : '';
-  throw new Error(`input ${H}x${W}${batch > 1 ? ` x${batch}` : ''} exceeds a ${tf.getBackend()} limit: ${worst.tensor.name} [${worst.tensor.shape.join(', ')}] needs ${need}, past the ${limit}${hint}${more} (or use --backend wasm)`);
+  throw new Error(`input ${H}x${W}${batch > 1 ? ` x${batch}` : ''} exceeds a ${tf.getBackend()} limit: ${describeWorst(problems)}${hint}${more} (or use --backend wasm)`);
 }

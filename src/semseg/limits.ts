@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attentionLayout } from '../dinov2/attention';
-import { PassTensor, activeGpuLimits } from '../gpu/limits';
+import { GpuLimits, LimitProblem, PassTensor, activeGpuLimits, describeWorst, tensorsPastLimits } from '../gpu/limits';
 import { SegConfig, SegTestCfg } from './config';
 import { SegInputError } from './encoder_decoder';
 import { GATHER_ROWS_PER_CHUNK } from './ops/multi_scale_deform_attn';
@@ -19,10 +19,6 @@ import { PREDICT_BAND_VALUES } from './mask2former_head';
 function im2col(): boolean {
   try { return tf.env().getBool('WEBGL_CONV_IM2COL'); } catch { return true; }
 }
-
-type Limits = NonNullable<ReturnType<typeof activeGpuLimits>>;
-
-const elements = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** The largest tensors of one encode_decode at H x W (a multiple of the patch size). */
 export function segPassTensors(cfg: SegConfig, H: number, W: number, batch: number, backend: string): PassTensor[] {
@@ -65,38 +61,19 @@ export function segPassTensors(cfg: SegConfig, H: number, W: number, batch: numb
   return list;
 }
 
-export interface SegLimitProblem { tensor: PassTensor; need: number; limit: number; limitName: string; unit: 'bytes' | 'texels' }
-
-function problemsOf(list: PassTensor[], limits: Limits): SegLimitProblem[] {
-  const out: SegLimitProblem[] = [];
-  for (const t of list) {
-    const n = elements(t.shape);
-    if (limits.backend === 'webgpu') {
-      const bytes = 4 * n;
-      if (bytes > limits.maxBinding) out.push({ tensor: t, need: bytes, limit: limits.maxBinding, limitName: 'maxStorageBufferBindingSize', unit: 'bytes' });
-      else if (bytes > limits.maxBuffer) out.push({ tensor: t, need: bytes, limit: limits.maxBuffer, limitName: 'maxBufferSize', unit: 'bytes' });
-    } else {
-      const max = limits.maxTextureSize;
-      const texels = t.packed ? Math.ceil(n / 4) : n;
-      if (texels > max * max) out.push({ tensor: t, need: texels, limit: max * max, limitName: `WEBGL_MAX_TEXTURE_SIZE ${max} (${max}x${max} texels)`, unit: 'texels' });
-    }
-  }
-  return out;
-}
-
 /**
  * Every tensor past `limits` of an inference on a (padded) H x W input: one pass at H x W in
  * whole mode; one pass per crop and the stitched [B, H, W, K] sums in slide mode.
  */
-export function segLimitProblems(cfg: SegConfig, test: SegTestCfg, H: number, W: number, batch: number, limits: Limits): SegLimitProblem[] {
-  if (test.mode === 'whole') return problemsOf(segPassTensors(cfg, H, W, batch, limits.backend), limits);
+export function segLimitProblems(cfg: SegConfig, test: SegTestCfg, H: number, W: number, batch: number, limits: GpuLimits): LimitProblem[] {
+  if (test.mode === 'whole') return tensorsPastLimits(segPassTensors(cfg, H, W, batch, limits.backend), limits);
   const [ch, cw] = test.crop!;
-  return problemsOf([...segPassTensors(cfg, Math.min(ch, H), Math.min(cw, W), batch, limits.backend),
+  return tensorsPastLimits([...segPassTensors(cfg, Math.min(ch, H), Math.min(cw, W), batch, limits.backend),
     { name: 'slide stitched logits', shape: [batch, H, W, cfg.head.numClasses] }], limits);
 }
 
 /** The largest square slide crop (a multiple of the patch size, at most the image) that fits. */
-export function largestFittingCrop(cfg: SegConfig, H: number, W: number, batch: number, limits: Limits): number | undefined {
+export function largestFittingCrop(cfg: SegConfig, H: number, W: number, batch: number, limits: GpuLimits): number | undefined {
   const p = cfg.backbone.patchSize;
   for (let c = Math.floor(Math.min(H, W) / p) * p; c >= p; c -= p) {
     const crop: [number, number] = [c, c];
@@ -105,25 +82,21 @@ export function largestFittingCrop(cfg: SegConfig, H: number, W: number, batch: 
   return undefined;
 }
 
-const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /**
  * Throws one line (SegInputError) when an inference at H x W would exceed the active GPU backend's
  * limits: the tensor, the limit, and the largest slide crop that fits. No-op on cpu/wasm/tensorflow.
  */
-export function checkSegGpuLimits(cfg: SegConfig, test: SegTestCfg, H: number, W: number, batch = 1, given?: Limits | null): void {
+export function checkSegGpuLimits(cfg: SegConfig, test: SegTestCfg, H: number, W: number, batch = 1, given?: GpuLimits | null): void {
   // given: the limits to check against (null: none, as cpu/wasm); default: the active backend's.
   const limits = given === undefined ? activeGpuLimits() : given;
   if (!limits) return;
   const problems = segLimitProblems(cfg, test, H, W, batch, limits);
   if (problems.length === 0) return;
-  const worst = problems.reduce((a, b) => (b.need / b.limit > a.need / a.limit ? b : a));
-  const need = worst.unit === 'bytes' ? mib(worst.need) : `${worst.need} texels`;
-  const limit = worst.unit === 'bytes' ? `${worst.limitName} of this adapter (${mib(worst.limit)})` : worst.limitName;
   const crop = largestFittingCrop(cfg, H, W, batch, limits);
   const what = test.mode === 'whole' ? `input ${H}x${W}` : `slide crop ${test.crop!.join('x')} on the ${H}x${W} input`;
   const stitched: PassTensor = { name: 'slide stitched logits', shape: [batch, H, W, cfg.head.numClasses] };
   const hint = crop ? `; --mode slide --crop ${crop} fits`
-    : problemsOf([stitched], limits).length ? `; no slide crop fits: the stitched logits [${stitched.shape.join(', ')}] alone exceed it, so use a smaller image` : '';
-  throw new SegInputError(`${what}${batch > 1 ? ` x${batch}` : ''} exceeds a ${limits.backend} limit: ${worst.tensor.name} [${worst.tensor.shape.join(', ')}] needs ${need}, past the ${limit}${hint} (or use --backend wasm)`);
+    : tensorsPastLimits([stitched], limits).length ? `; no slide crop fits: the stitched logits [${stitched.shape.join(', ')}] alone exceed it, so use a smaller image` : '';
+  throw new SegInputError(`${what}${batch > 1 ? ` x${batch}` : ''} exceeds a ${limits.backend} limit: ${describeWorst(problems)}${hint} (or use --backend wasm)`);
 }
