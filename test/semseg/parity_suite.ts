@@ -8,13 +8,27 @@
  */
 import { readFileSync } from 'fs';
 import * as path from 'path';
-import { parseSafetensors } from '../../src/io/safetensors';
+import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
 import { TensorComparison } from '../../src/parity';
-import { BitComparison, SegParityReport, SegParityRunInfo } from '../../src/semseg/parity';
+import { BitComparison, SegParityReport, SegParityRunInfo, entryToNumbers } from '../../src/semseg/parity';
 import { FIXTURES, parityJson } from '../helpers';
 
 export const SEG_FIXTURES = path.join(FIXTURES, 'seg');
 export const SEG_CASES = ['seg-tiny', 'seg-tiny-slide'] as const;
+
+/** The slide case's files and recorded outputs, as the Segmenter tests use them (weights: seg-tiny's .pth). */
+export function slideCase() {
+  const dir = path.join(SEG_FIXTURES, 'seg-tiny-slide');
+  const ref = parseSafetensors(readFileSync(path.join(dir, 'activations.safetensors')), 'seg-tiny-slide');
+  return {
+    weights: path.join(SEG_FIXTURES, 'seg-tiny', 'weights.pth'),
+    config: path.join(dir, 'config.json'),
+    image: path.join(dir, 'image.png'),
+    ref,
+    labels: entryToNumbers(ref.tensors.get('pred_sem_seg')!),
+    logits: entryToFloat32(ref.tensors.get('seg_logits')!),
+  };
+}
 
 type JsonReport = { ok: boolean; comparisons: TensorComparison[]; notComputed: string[]; masks: BitComparison[]; labels: SegParityReport['labels']; boxes?: SegParityReport['boxes'] } & SegParityRunInfo;
 

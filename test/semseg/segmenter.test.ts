@@ -4,25 +4,18 @@
  */
 import * as os from 'os';
 import * as path from 'path';
-import { promises as fs, readFileSync } from 'fs';
+import { promises as fs } from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
 import { compareArrays, PARITY_TOLERANCE } from '../../src/parity';
 import { entryToNumbers } from '../../src/semseg/parity';
 import { rescaleSize, resizeLinearU8 } from '../../src/semseg/preprocess';
 import { Segmenter } from '../../src/semseg/segmenter';
 import { decodeNpy } from '../../src/io/npy';
 import { runCli } from '../cli/run_cli';
-import { SEG_FIXTURES } from './parity_suite';
+import { SEG_FIXTURES, slideCase } from './parity_suite';
 
-const SLIDE = path.join(SEG_FIXTURES, 'seg-tiny-slide');
-const WEIGHTS = path.join(SEG_FIXTURES, 'seg-tiny', 'weights.pth');
-const CONFIG = path.join(SLIDE, 'config.json');
-const IMAGE = path.join(SLIDE, 'image.png');
-const ref = parseSafetensors(readFileSync(path.join(SLIDE, 'activations.safetensors')), 'seg-tiny-slide');
-const refLabels = entryToNumbers(ref.tensors.get('pred_sem_seg')!);
-const refLogits = entryToFloat32(ref.tensors.get('seg_logits')!);
+const { weights: WEIGHTS, config: CONFIG, image: IMAGE, ref, labels: refLabels, logits: refLogits } = slideCase();
 
 let dir: string;
 beforeAll(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'segment-')); });

@@ -7,31 +7,24 @@
  */
 import * as os from 'os';
 import * as path from 'path';
-import { promises as fs, readFileSync } from 'fs';
+import { promises as fs } from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { initBackend } from '../../src/backend';
 import { backendMemory } from '../../src/gpu/memory';
-import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
+import { entryToFloat32 } from '../../src/io/safetensors';
 import { compareArrays, PARITY_TOLERANCE } from '../../src/parity';
 import { SEG_VARIANTS } from '../../src/semseg/config';
 import { bindSegWeights, disposeSegWeights, inference } from '../../src/semseg/encoder_decoder';
 import { checkSegGpuLimits, largestFittingCrop, segLimitProblems } from '../../src/semseg/limits';
-import { entryToNumbers } from '../../src/semseg/parity';
 import { Segmenter } from '../../src/semseg/segmenter';
 import { loadSegWeightsFile } from '../../src/semseg/weights';
 import { decodeNpy } from '../../src/io/npy';
 import { runCli } from '../cli/run_cli';
-import { SEG_FIXTURES } from './parity_suite';
+import { slideCase } from './parity_suite';
 
-const SLIDE = path.join(SEG_FIXTURES, 'seg-tiny-slide');
-const WEIGHTS = path.join(SEG_FIXTURES, 'seg-tiny', 'weights.pth');
-const CONFIG = path.join(SLIDE, 'config.json');
-const IMAGE = path.join(SLIDE, 'image.png');
-const ref = parseSafetensors(readFileSync(path.join(SLIDE, 'activations.safetensors')), 'seg-tiny-slide');
-const refLabels = entryToNumbers(ref.tensors.get('pred_sem_seg')!);
+const { weights: WEIGHTS, config: CONFIG, image: IMAGE, ref, labels: refLabels, logits: refLogits } = slideCase();
 const refGap = entryToFloat32(ref.tensors.get('pred_sem_seg_gap')!);
-const refLogits = entryToFloat32(ref.tensors.get('seg_logits')!);
 const refMax = refLogits.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
 /** A label is decided when its recorded gap exceeds twice the allowed logit error (as parity does). */
 const GAP_LIMIT = 2 * PARITY_TOLERANCE.maxAbsFactor * Math.max(1, refMax);
