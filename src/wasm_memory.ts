@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from './config';
-import { PassPart, largestPassTensors } from './gpu/limits';
+import { PassPart, elements, largestPassTensors, smallerSizes } from './gpu/limits';
 import type { StateDict } from './weights/state_dict';
 
 export const WASM_MAX_HEAP = 4 * 2 ** 30;
@@ -43,17 +43,14 @@ export function checkWasmWeights(sd: StateDict, source: string): void {
 export function checkWasmMemory(cfg: ModelConfig, weightBytes: number, H: number, W: number, batch = 1, part: PassPart = 'model'): void {
   if (!onWasm()) return;
   const need = (h: number, w: number) => {
-    const largest = largestPassTensors(cfg, h, w, batch, 'wasm', part).reduce((a, t) => (t.shape.reduce((x, y) => x * y, 1) > a.shape.reduce((x, y) => x * y, 1) ? t : a));
-    return { bytes: 2 * weightBytes + 4 * largest.shape.reduce((x, y) => x * y, 1), largest };
+    const largest = largestPassTensors(cfg, h, w, batch, 'wasm', part).reduce((a, t) => (elements(t.shape) > elements(a.shape) ? t : a));
+    return { bytes: 2 * weightBytes + 4 * elements(largest.shape), largest };
   };
   const { bytes, largest } = need(H, W);
   if (bytes <= WASM_MAX_HEAP) return;
-  const p = cfg.patchSize;
   let fits = '';
-  for (let k = Math.max(H, W) / p - 1; k >= 1 && !fits; k--) {
-    const h = H >= W ? k * p : Math.max(p, Math.round((k * H) / W) * p);
-    const w = H >= W ? Math.max(p, Math.round((k * W) / H) * p) : k * p;
-    if (need(h, w).bytes <= WASM_MAX_HEAP) fits = `; ${h}x${w} may fit`;
+  for (const [h, w] of smallerSizes(cfg, H, W)) {
+    if (need(h, w).bytes <= WASM_MAX_HEAP) { fits = `; ${h}x${w} may fit`; break; }
   }
   throw new Error(`input ${H}x${W}${batch > 1 ? ` x${batch}` : ''} does not fit the wasm backend's 4 GiB memory: the weights twice (${gib(2 * weightBytes)}, with XNNPACK's packed copies) and ${largest.name} [${largest.shape.join(', ')}] alone need ${gib(bytes)}${fits}${batch > 1 ? ', or a smaller batch' : ''} (or use another backend)`);
 }

@@ -23,7 +23,7 @@ export interface PassTensor {
   packed?: boolean;
 }
 
-const elements = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+export const elements = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** What a pass runs: the whole model, or the encoder alone (`encode`). */
 export type PassPart = 'model' | 'encoder';
@@ -115,13 +115,16 @@ export function limitProblems(cfg: ModelConfig, H: number, W: number, batch: num
 
 /** The largest H x W (multiples of the patch size, about the same aspect ratio, at most H x W) that fits. */
 export function largestFittingSize(cfg: ModelConfig, H: number, W: number, batch: number, part: PassPart = 'model'): [number, number] | undefined {
+  for (const [h, w] of smallerSizes(cfg, H, W)) if (limitProblems(cfg, h, w, batch, part).length === 0) return [h, w];
+  return undefined;
+}
+
+/** Input sizes below H x W, largest first: multiples of the patch size, about the same aspect ratio. */
+export function* smallerSizes(cfg: ModelConfig, H: number, W: number): Generator<[number, number]> {
   const p = cfg.patchSize;
   for (let k = Math.max(H, W) / p - 1; k >= 1; k--) {
-    const h = H >= W ? k * p : Math.max(p, Math.round((k * H) / W) * p);
-    const w = H >= W ? Math.max(p, Math.round((k * W) / H) * p) : k * p;
-    if (limitProblems(cfg, h, w, batch, part).length === 0) return [h, w];
+    yield [H >= W ? k * p : Math.max(p, Math.round((k * H) / W) * p), H >= W ? Math.max(p, Math.round((k * W) / H) * p) : k * p];
   }
-  return undefined;
 }
 
 /**
