@@ -8,12 +8,12 @@
  */
 
 // The one-call API.
-export { DepthAnything } from './pipeline/estimator';
-export type { LoadOptions, PredictOptions, WeightsInMemory, EncodedImage, FeatureMap } from './pipeline/estimator';
+export { DepthAnything } from './node/depth_anything';
+export type { LoadOptions, PredictOptions, WeightsInMemory, EncodedImage, FeatureMap } from './node/depth_anything';
 
 // Images in, depth out.
-export { decodeImage, loadImage, ImageError, MAX_INPUT_PIXELS } from './pipeline/image';
-export type { ImageInput, RgbImage } from './pipeline/image';
+export { decodeImage, loadImage, ImageError, MAX_INPUT_PIXELS } from './node/image';
+export type { ImageInput, RgbImage } from './node/image';
 export { preprocess, targetSize, toInputTensor, toNchw, DEFAULT_PREPROCESS, PreprocessError } from './pipeline/preprocess';
 export type { PreprocessConfig, NetworkInput } from './pipeline/preprocess';
 export { resizeBilinearAlignCorners } from './pipeline/postprocess';
@@ -23,38 +23,38 @@ export type { ColormapName } from './pipeline/colormap';
 export {
   depthToNpy, depthToUint16, depthToPng16, colorizeDepth, sideBySide, rgbToPng, depthToPointCloud, pointCloudToPly,
   writeOutputFile, OutputError, OUTPUT_FORMATS, DEFAULT_FOCAL,
-} from './pipeline/outputs';
-export type { OutputFormat, Intrinsics } from './pipeline/outputs';
+} from './node/outputs';
+export type { OutputFormat, Intrinsics } from './node/outputs';
 
 // Video in, depth out (Node, system ffmpeg).
-export { predictVideoFile, predictVideoFrames, videoOutputNames } from './video/run';
-export type { VideoPredictOptions, VideoDepthFrame, VideoOutputOptions, VideoRunResult } from './video/run';
-export { probeVideo, VideoError, MAX_VIDEO_PIXELS } from './video/probe';
-export type { VideoInfo } from './video/probe';
-export { decodeFrames, VideoDamagedError } from './video/decode';
-export type { FrameSelection, DecodedFrame } from './video/decode';
-export { NORMALIZE_MODES, AlignedNormalizer, frameNormalizer, videoNormalizer, toLevels8, toLevels16 } from './video/normalize';
-export type { NormalizeMode } from './video/normalize';
-export { FlickerMeter } from './video/flicker';
-export { NpyStackWriter } from './video/npy_stack';
+export { predictVideoFile, predictVideoFrames, videoOutputNames } from './node/video/run';
+export type { VideoPredictOptions, VideoDepthFrame, VideoOutputOptions, VideoRunResult } from './node/video/run';
+export { probeVideo, VideoError, MAX_VIDEO_PIXELS } from './node/video/probe';
+export type { VideoInfo } from './node/video/probe';
+export { decodeFrames, VideoDamagedError } from './node/video/decode';
+export type { FrameSelection, DecodedFrame } from './node/video/decode';
+export { NORMALIZE_MODES, AlignedNormalizer, frameNormalizer, videoNormalizer, toLevels8, toLevels16 } from './node/video/normalize';
+export type { NormalizeMode } from './node/video/normalize';
+export { FlickerMeter } from './node/video/flicker';
+export { NpyStackWriter } from './node/video/npy_stack';
 
 // The model as functions over explicit weights.
-export { bindWeights, disposeWeights, forward, encode } from './depth_anything';
-export type { DepthAnythingWeights, EncodedFeatures } from './depth_anything';
+export { bindWeights, disposeWeights, forward, encode } from './depth/depth_anything';
+export type { DepthAnythingWeights, EncodedFeatures } from './depth/depth_anything';
 // V1 metric models (ZoeDepth head): the official ways to run them on RGB in [0, 1].
-export { zoeDepth, inferZoe, evalInferZoe } from './zoedepth/depth_model';
-export type { ZoeInferOptions } from './zoedepth/depth_model';
-export type { ZoeDepthConfig } from './zoedepth/config';
+export { zoeDepth, inferZoe, evalInferZoe } from './pipeline/zoe_infer';
+export type { ZoeInferOptions } from './pipeline/zoe_infer';
+export type { ZoeDepthConfig } from './config/zoedepth';
 
 // Configuration, weights, backends, file formats.
-export { VARIANTS, officialConfig, configFromJson, configToJson, isMetric, depthKind, ConfigError } from './config';
-export type { ModelConfig, VariantName, Version, EncoderName } from './config';
-export { loadWeightsFile } from './weights/load';
-export type { LoadedWeights } from './weights/load';
+export { VARIANTS, officialConfig, configFromJson, configToJson, isMetric, depthKind, ConfigError } from './config/depth';
+export type { ModelConfig, VariantName, Version, EncoderName } from './config/depth';
+export { loadWeightsFile } from './node/weights_file';
+export type { LoadedWeights } from './node/weights_file';
 export { StateDictReader, WeightsError } from './weights/state_dict';
 export type { StateDict, RawTensor } from './weights/state_dict';
-export { initBackend, BACKEND_NAMES } from './backend';
-export type { BackendName, BackendInfo } from './backend';
+export { initBackend, BACKEND_NAMES } from './backends/node';
+export type { BackendName, BackendInfo } from './backends/node';
 export { parseSafetensors, serializeSafetensors, entryToFloat32, SafetensorsError } from './io/safetensors';
 export type { ParsedSafetensors, SafetensorsEntry, TensorToWrite } from './io/safetensors';
 export { encodeNpy, decodeNpy, NpyError } from './io/npy';
@@ -67,14 +67,14 @@ export type { DepthMetrics, MetricName } from './eval/metrics';
 export { fitScaleShift, alignDisparityToDepth } from './eval/align';
 export { evaluateImage, validMask, cropWindow, CROP_NAMES } from './eval/protocols';
 export type { CropName, ProtocolName, RangeAndCrop } from './eval/protocols';
-export { listSamples, readGroundTruth, DATASET_PRESETS, DATASET_KINDS, DatasetError } from './eval/datasets';
-export type { DatasetKind, DepthSample } from './eval/datasets';
-export { evaluateDataset, evaluateSample } from './eval/run';
-export type { EvalSettings, EvalReport, ImageReport, DepthPredictor } from './eval/run';
+export { listSamples, readGroundTruth, DATASET_PRESETS, DATASET_KINDS, DatasetError } from './node/eval/datasets';
+export type { DatasetKind, DepthSample } from './node/eval/datasets';
+export { evaluateDataset, evaluateSample } from './node/eval/run';
+export type { EvalSettings, EvalReport, ImageReport, DepthPredictor } from './node/eval/run';
 
 // Semantic segmentation (Mask2Former on the Depth Anything encoder, mmseg checkpoints).
-export { Segmenter } from './semseg/segmenter';
-export type { Segmentation, SegmentOptions, SegmenterLoadOptions } from './semseg/segmenter';
-export { SEG_VARIANTS } from './semseg/config';
-export type { SegConfig } from './semseg/config';
+export { Segmenter } from './node/segmenter';
+export type { Segmentation, SegmentOptions, SegmenterLoadOptions } from './node/segmenter';
+export { SEG_VARIANTS } from './config/semseg';
+export type { SegConfig } from './config/semseg';
 export { ADE20K_METAINFO, CITYSCAPES_METAINFO } from './semseg/metainfo';

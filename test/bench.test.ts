@@ -2,9 +2,9 @@ import { readFileSync } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { zoeDepthHeadShapes } from '../src/zoedepth/zoedepth_v1';
-import { countFlops, median, officialShapes, randomStateDict, runBench, stagedForward } from '../src/bench';
-import { VARIANTS, configFromJson, officialConfig } from '../src/config';
-import { bindWeights, disposeWeights, forward } from '../src/depth_anything';
+import { countFlops, median, officialShapes, randomStateDict, runBench, stagedForward } from '../src/verify/bench';
+import { VARIANTS, configFromJson, officialConfig } from '../src/config/depth';
+import { bindWeights, disposeWeights, forward } from '../src/depth/depth_anything';
 import { parseSafetensors } from '../src/io/safetensors';
 import { PARITY_CASES, caseDir, useBackend } from './helpers';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
-import { ConfigError, VARIANTS, configFromJson, configToJson } from '../src/config';
+import { ConfigError, VARIANTS, configFromJson, configToJson } from '../src/config/depth';
 import { swigluHidden } from '../src/dinov2/swiglu_ffn';
 import { FIXTURES, PARITY_CASES } from './helpers';
 

@@ -3,11 +3,11 @@ import { execFile } from 'child_process';
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendName, initBackend } from '../src/backend';
-import { ModelConfig, configFromJson } from '../src/config';
+import { BackendName, initBackend } from '../src/backends/node';
+import { ModelConfig, configFromJson } from '../src/config/depth';
 import { ParsedSafetensors, entryToFloat32, parseSafetensors } from '../src/io/safetensors';
-import { loadWeightsFile } from '../src/weights/load';
-import { PARITY_TOLERANCE, compareArrays } from '../src/parity';
+import { loadWeightsFile } from '../src/node/weights_file';
+import { PARITY_TOLERANCE, compareArrays } from '../src/verify/parity';
 import { StateDict } from '../src/weights/state_dict';
 
 /** `../shared/fixtures` beside the repository root; never copied into the repo. */

@@ -1,5 +1,5 @@
 /**
- * Multithreaded wasm in Node (src/wasm_threads.ts, src/backend.ts). Whether a process ends by
+ * Multithreaded wasm in Node (src/backends/wasm_threads.ts, src/backends/node.ts). Whether a process ends by
  * itself and how a broken start falls back can only be seen from outside: those cases run a child
  * process. The in-process cases also make this jest worker run the threaded backend, so the suite
  * ending shows the workers do not hold jest open.
@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backend';
+import { initBackend } from '../src/backends/node';
 
 const ROOT = path.resolve(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');

@@ -20,8 +20,8 @@ export const ENTRIES = [
   // since a worker has an engine of its own.
   ['src/browser/worker.ts', 'browser/depth-anything.worker.mjs'],
   ['web/app.ts', 'web/app.js'],
-  ['src/browser/parity_page.ts', 'browser/parity_page.js'],
-  ['src/browser/bench_page.ts', 'browser/bench_page.js'],
+  ['src/verify/pages/parity_page.ts', 'browser/parity_page.js'],
+  ['src/verify/pages/bench_page.ts', 'browser/bench_page.js'],
 ];
 
 import { createRequire } from 'node:module';

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { launchChromium } from '../src/node/chromium';
+import { launchChromium } from '../src/verify/chromium';
 import { serveStatic } from '../src/node/static_server';
 import { parseSafetensors } from '../src/io/safetensors';
 

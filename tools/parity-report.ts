@@ -9,12 +9,12 @@
  */
 import { readFileSync } from 'fs';
 import * as path from 'path';
-import { BackendName, initBackend } from '../src/backend';
-import { configFromJson } from '../src/config';
-import { bindWeights, disposeWeights } from '../src/depth_anything';
+import { BackendName, initBackend } from '../src/backends/node';
+import { configFromJson } from '../src/config/depth';
+import { bindWeights, disposeWeights } from '../src/depth/depth_anything';
 import { parseSafetensors } from '../src/io/safetensors';
-import { runParity } from '../src/parity';
-import { loadWeightsFile } from '../src/weights/load';
+import { runParity } from '../src/verify/parity';
+import { loadWeightsFile } from '../src/node/weights_file';
 
 const FIXTURES = path.resolve(__dirname, '../../shared/fixtures/parity');
 const ALL_CASES = ['v2-tiny', 'v2-tiny-giantlike', 'v1-tiny', 'v2-tiny-metric', 'v2-vits-full'];

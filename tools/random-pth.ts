@@ -10,8 +10,8 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { VARIANTS, VariantName } from '../src/config';
-import { randomStateDict } from '../src/bench';
+import { VARIANTS, VariantName } from '../src/config/depth';
+import { randomStateDict } from '../src/verify/bench';
 import { TensorSpec, stateDictPickle, torchZip } from '../test/io/torch_writer';
 
 async function main(): Promise<void> {

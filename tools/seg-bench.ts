@@ -8,8 +8,8 @@
  * Prints load time, the pass time, and the process's peak RSS (the wasm heap is part of it).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, BackendName } from '../src/backend';
-import { SEG_VARIANTS, SegVariantName } from '../src/semseg/config';
+import { initBackend, BackendName } from '../src/backends/node';
+import { SEG_VARIANTS, SegVariantName } from '../src/config/semseg';
 import { encodeDecode, bindSegWeights } from '../src/semseg/encoder_decoder';
 import { RawTensor, StateDict, StateDictReader } from '../src/weights/state_dict';
 import { loadSegBackbone } from '../src/semseg/dinov2';

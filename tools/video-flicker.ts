@@ -9,10 +9,10 @@
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BackendName } from '../src/backend';
-import { DepthAnything } from '../src/pipeline/estimator';
-import { AlignedNormalizer, frameNormalizer, rangeOf, toLevels8, videoNormalizer } from '../src/video/normalize';
-import { FlickerMeter } from '../src/video/flicker';
+import { BackendName } from '../src/backends/node';
+import { DepthAnything } from '../src/node/depth_anything';
+import { AlignedNormalizer, frameNormalizer, rangeOf, toLevels8, videoNormalizer } from '../src/node/video/normalize';
+import { FlickerMeter } from '../src/node/video/flicker';
 import { makeClip } from '../test/video/clips';
 
 function arg(name: string): string | undefined {

@@ -3,13 +3,13 @@
  * ('@tensorflow/tfjs-backend-webgl', '-webgpu', '-wasm', '-cpu') before loading a model.
  * `depth-anything-tfjs` (index.ts) is this plus all four.
  */
-export { DepthAnything } from './estimator';
-export type { BrowserLoadOptions, BrowserPredictOptions, BrowserWeightsInput, WeightsInMemory } from './estimator';
+export { DepthAnything } from './depth_anything';
+export type { BrowserLoadOptions, BrowserPredictOptions, BrowserWeightsInput, WeightsInMemory } from './depth_anything';
 export { DepthAnythingWorker, WorkerError, WORKER_BUNDLE } from './worker_client';
 export type { WorkerLoadOptions } from './worker_client';
 export type { WorkerMemory } from './worker_protocol';
-export { initBrowserBackend, provideWasmPathsSetter, BackendError, BROWSER_BACKENDS } from './backend';
-export type { BrowserBackendName, BrowserBackendInfo, BrowserBackendOptions } from './backend';
+export { initBrowserBackend, provideWasmPathsSetter, BackendError, BROWSER_BACKENDS } from '../backends/browser';
+export type { BrowserBackendName, BrowserBackendInfo, BrowserBackendOptions } from '../backends/browser';
 export { fetchWeights, clearWeightsCache, cachedWeights, weightsFromBytes, WEIGHTS_CACHE } from './weights';
 export type { DownloadProgress, FetchWeightsOptions } from './weights';
 export { loadBrowserImage, decodeBlob, drawableToRgb } from './image';
@@ -28,9 +28,9 @@ export { colormapTable, normalizeToUint8, applyColormap, COLORMAP_NAMES } from '
 export type { ColormapName } from '../pipeline/colormap';
 export { depthToNpy, depthToUint16, colorizeDepth, sideBySide, depthToPointCloud, pointCloudToPly, DEFAULT_FOCAL, OutputError } from '../pipeline/depth_outputs';
 export type { Intrinsics } from '../pipeline/depth_outputs';
-export { bindWeights, disposeWeights, forward, encode } from '../depth_anything';
-export { VARIANTS, officialConfig, configFromJson, configToJson, isMetric, ConfigError } from '../config';
-export type { ModelConfig, VariantName, Version, EncoderName } from '../config';
+export { bindWeights, disposeWeights, forward, encode } from '../depth/depth_anything';
+export { VARIANTS, officialConfig, configFromJson, configToJson, isMetric, ConfigError } from '../config/depth';
+export type { ModelConfig, VariantName, Version, EncoderName } from '../config/depth';
 export { WeightsError } from '../weights/state_dict';
 export type { StateDict, RawTensor } from '../weights/state_dict';
 export { parseSafetensors, serializeSafetensors, SafetensorsError } from '../io/safetensors';

@@ -11,7 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { provideWasmPathsSetter } from './backend';
+import { provideWasmPathsSetter } from '../backends/browser';
 
 provideWasmPathsSetter((paths) => setWasmPaths(paths as string));
 

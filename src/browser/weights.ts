@@ -4,13 +4,13 @@
  * same pure readers as in Node: our safetensors (float32 or float16), Hugging Face safetensors (with
  * their config.json given as `hfConfig`) and official `.pth` checkpoints.
  */
-import { ModelConfig, Version } from '../config';
+import { ModelConfig, Version } from '../config/depth';
 import { parseSafetensors } from '../io/safetensors';
 import { resolveConfig, ResolveInputs } from '../weights/detect';
 import { configFromHfConfig, isHfLayout, remapHfStateDict } from '../weights/remap_hf';
 import { configFromMetadata, stateDictFromSafetensors } from '../weights/safetensors_weights';
 import { StateDict, WeightsError } from '../weights/state_dict';
-import { readTorchCheckpointBytes } from './torch_bytes';
+import { readTorchCheckpointBytes } from '../weights/torch_bytes';
 
 export const WEIGHTS_CACHE = 'depth-anything-weights-v1';
 

@@ -7,8 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './index'; // every backend, and tfjs-backend-wasm's setWasmPaths
-import { DepthAnything } from './estimator';
-import type { ModelConfig, VariantName } from '../config';
+import { DepthAnything } from './depth_anything';
+import type { ModelConfig, VariantName } from '../config/depth';
 import type { DownloadProgress } from './weights';
 import type { WorkerLoaded, WorkerMemory, WorkerPredicted, WorkerReply, WorkerRequest } from './worker_protocol';
 

@@ -12,13 +12,13 @@
  * same name and one-line message; a worker that dies (script error, crash, terminate) rejects every
  * pending and later call in one sentence instead of leaving it waiting.
  */
-import type { ModelConfig } from '../config';
-import { isMetric } from '../config';
+import type { ModelConfig } from '../config/depth';
+import { isMetric } from '../config/depth';
 import type { DepthMap } from '../pipeline/postprocess';
 import { RgbImage, isRgbImage, validateRgb } from '../pipeline/rgb';
 import { WeightsError } from '../weights/state_dict';
-import type { BrowserBackendInfo } from './backend';
-import type { BrowserLoadOptions, BrowserPredictOptions, BrowserWeightsInput, WeightsInMemory } from './estimator';
+import type { BrowserBackendInfo } from '../backends/browser';
+import type { BrowserLoadOptions, BrowserPredictOptions, BrowserWeightsInput, WeightsInMemory } from './depth_anything';
 import { BrowserImageInput, loadBrowserImage } from './image';
 import type { DownloadProgress } from './weights';
 import type { WorkerLoaded, WorkerMemory, WorkerPredicted, WorkerReply, WorkerRequest, WorkerWeights } from './worker_protocol';

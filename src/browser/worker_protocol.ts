@@ -2,13 +2,13 @@
  * The messages between `DepthAnythingWorker` (the page) and the worker entry (worker.ts). Plain
  * data only (structured clone); ArrayBuffers travel in the transfer list, not copied.
  */
-import type { ModelConfig, Version } from '../config';
+import type { ModelConfig, Version } from '../config/depth';
 import type { DepthMap } from '../pipeline/postprocess';
 import type { RgbImage } from '../pipeline/rgb';
 import type { StateDict } from '../weights/state_dict';
-import type { BrowserBackendInfo, BrowserBackendName } from './backend';
+import type { BrowserBackendInfo, BrowserBackendName } from '../backends/browser';
 import type { DownloadProgress } from './weights';
-import type { BrowserPredictOptions } from './estimator';
+import type { BrowserPredictOptions } from './depth_anything';
 
 export type WorkerWeights =
   | { kind: 'url'; url: string }

@@ -3,11 +3,11 @@
  * checkpoint needed) and breaks one pass into stages. Human-readable table, or `--json`.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BackendName, initBackend } from '../backend';
-import { EncoderName, ModelConfig, VARIANTS, VariantName, officialConfig } from '../config';
+import { BackendName, initBackend } from '../backends/node';
+import { EncoderName, ModelConfig, VARIANTS, VariantName, officialConfig } from '../config/depth';
 import * as os from 'os';
-import { BenchResult, defaultBenchHost, runBench } from '../bench';
-import { GpuAdapterInfo, describeAdapter } from '../gpu/adapter';
+import { BenchResult, defaultBenchHost, runBench } from '../verify/bench';
+import { GpuAdapterInfo, describeAdapter } from '../backends/adapter';
 import { backendOption, positiveInt, readConfigFile, threadsOption } from './common';
 import { parseFlags } from './parity';
 import { AttentionLayout, attentionLayout, setAttentionLayout } from '../dinov2/attention';
@@ -90,7 +90,7 @@ export function registerBench(program: Command): void {
       if (opts.browser) {
         const backend = opts.backend === 'auto' ? 'webgl' : opts.backend;
         if (!['webgl', 'webgpu', 'cpu'].includes(backend)) throw new Error(`--browser runs webgl, webgpu or cpu in Chromium; "${backend}" is a Node backend`);
-        const { runPageInChromium } = await import('../node/browser_run');
+        const { runPageInChromium } = await import('../verify/browser_run');
         if (!opts.json) process.stderr.write(`${title}: running in headless Chromium...\n`);
         const run = await runPageInChromium<BenchResult & { adapter?: GpuAdapterInfo; backend: string }>('bench_page', {
           files: {}, webgpu: backend === 'webgpu',

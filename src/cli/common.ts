@@ -1,8 +1,8 @@
 /** Helpers shared by the CLI commands: backend and weights options, config files. */
 import { promises as fs } from 'fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_NAMES, BackendName, initBackend } from '../backend';
-import { ModelConfig, configFromJson } from '../config';
+import { BACKEND_NAMES, BackendName, initBackend } from '../backends/node';
+import { ModelConfig, configFromJson } from '../config/depth';
 
 export function backendOption(): Option {
   return new Option('--backend <name>', 'tfjs backend').choices(BACKEND_NAMES as string[]).default('auto');

@@ -6,16 +6,16 @@
  */
 import * as path from 'path';
 import { Command, Option } from 'commander';
-import { ModelConfig, VARIANTS, Version, configToJson, depthKind } from '../config';
+import { ModelConfig, VARIANTS, Version, configToJson, depthKind } from '../config/depth';
 import { encodeTensorData, safetensorsHeader } from '../io/safetensors';
-import { writeAtomically } from '../io/atomic';
-import { downloadModel } from '../io/hub';
-import { loadWeightsFile } from '../weights/load';
+import { writeAtomically } from '../node/atomic';
+import { downloadModel } from '../node/hub';
+import { loadWeightsFile } from '../node/weights_file';
 import { detectArchitecture } from '../weights/detect';
 import { StateDict, WeightsError } from '../weights/state_dict';
 import { progressReporter } from './download';
-import { convertSegWeights } from '../semseg/convert';
-import { isSegWeightsFile } from '../semseg/weights';
+import { convertSegWeights } from './convert_seg';
+import { isSegWeightsFile } from '../node/seg_weights';
 
 export type OutDtype = 'f32' | 'f16';
 

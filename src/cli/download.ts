@@ -1,7 +1,7 @@
 /** `depth-anything download NAME`: fetch an official checkpoint into the cache and print its path. */
 import { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { OFFICIAL_MODELS, cacheDir, downloadModel, modelUrl, officialModel } from '../io/hub';
+import { OFFICIAL_MODELS, cacheDir, downloadModel, modelUrl, officialModel } from '../node/hub';
 
 /** A progress bar on stderr when it is a terminal; nothing otherwise (logs, CI, tests). */
 export function progressReporter(name: string): ((done: number, total: number | undefined) => void) | undefined {

@@ -3,17 +3,17 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as os from 'os';
 import { Command, Option } from 'commander';
-import { LoadedWeights, configFromMetadata, loadWeightsFile } from '../weights/load';
+import { LoadedWeights, configFromMetadata, loadWeightsFile } from '../node/weights_file';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
-import { ParityReport, TensorComparison, formatParityReport, parityFromStateDict } from '../parity';
+import { ParityReport, TensorComparison, formatParityReport, parityFromStateDict } from '../verify/parity';
 import { backendOption, readConfigFile, startBackend, threadsOption } from './common';
-import { writeFileAtomic } from '../io/atomic';
-import { ModelConfig } from '../config';
-import { mergeReferences } from '../parity';
-import { segParityCommand } from '../semseg/parity_cli';
-import { isSegWeightsFile } from '../semseg/weights';
-import { GpuAdapterInfo, describeAdapter } from '../gpu/adapter';
-import { BackendMemory } from '../gpu/memory';
+import { writeFileAtomic } from '../node/atomic';
+import { ModelConfig } from '../config/depth';
+import { mergeReferences } from '../verify/parity';
+import { segParityCommand } from './parity_seg';
+import { isSegWeightsFile } from '../node/seg_weights';
+import { GpuAdapterInfo, describeAdapter } from '../backends/adapter';
+import { BackendMemory } from '../backends/memory';
 
 interface ParityOptions {
   weights: string;
@@ -27,7 +27,7 @@ interface ParityOptions {
   flag?: string[];
 }
 
-/** What the parity page returns (src/browser/parity_page.ts). */
+/** What the parity page returns (src/verify/pages/parity_page.ts). */
 interface BrowserParityResult {
   ok: boolean;
   comparisons: TensorComparison[];
@@ -56,7 +56,7 @@ export function parseFlags(list: string[] = []): Record<string, number | boolean
  * configuration Node resolved.
  */
 async function parityInBrowser(opts: ParityOptions, referenceFiles: string[], loaded: LoadedWeights, cfg: ModelConfig | undefined): Promise<{ report: BrowserParityResult; dump?: Buffer }> {
-  const { runPageInChromium } = await import('../node/browser_run');
+  const { runPageInChromium } = await import('../verify/browser_run');
   const backend = opts.backend === 'auto' ? 'webgl' : opts.backend;
   if (!['webgl', 'webgpu', 'cpu'].includes(backend)) throw new Error(`--browser runs webgl, webgpu or cpu in Chromium; "${backend}" is a Node backend`);
   let weightsFile = opts.weights;

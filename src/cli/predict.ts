@@ -9,19 +9,19 @@ import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import fg from 'fast-glob';
 import { SingleBar } from 'cli-progress';
-import { BackendName } from '../backend';
-import { DepthAnything } from '../pipeline/estimator';
-import { decodeImage } from '../pipeline/image';
+import { BackendName } from '../backends/node';
+import { DepthAnything } from '../node/depth_anything';
+import { decodeImage } from '../node/image';
 import { checkInputSize } from '../pipeline/preprocess';
 import { COLORMAP_NAMES, ColormapName } from '../pipeline/colormap';
 import {
   DEFAULT_FOCAL, OUTPUT_FORMATS, OutputFormat, colorizeDepth, depthToNpy, depthToPng16, depthToPointCloud,
   pointCloudToPly, rgbToPng, sideBySide, writeOutputFile,
-} from '../pipeline/outputs';
+} from '../node/outputs';
 import { backendOption, threadsOption } from './common';
 import { progressReporter } from './download';
-import { downloadModel } from '../io/hub';
-import { depthKind } from '../config';
+import { downloadModel } from '../node/hub';
+import { depthKind } from '../config/depth';
 import { VIDEO_EXTENSIONS, VideoCliOptions, addVideoOptions, isVideoInput, predictVideoInput } from './video';
 
 /** Extensions looked for inside folders (explicit files are always tried, whatever their name). */

@@ -5,9 +5,9 @@
  */
 import * as path from 'path';
 import { Command } from 'commander';
-import { decodeImage } from '../pipeline/image';
+import { decodeImage } from '../node/image';
 import { preprocess, toNchw } from '../pipeline/preprocess';
-import { writeOutputFile } from '../pipeline/outputs';
+import { writeOutputFile } from '../node/outputs';
 import { serializeSafetensors } from '../io/safetensors';
 import { inputSizeArg } from './predict';
 

@@ -7,18 +7,18 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BackendName } from '../backend';
-import { decodeImage } from '../pipeline/image';
-import { rgbToPng, writeOutputFile } from '../pipeline/outputs';
-import { SegMode } from '../semseg/config';
-import { SEG_OUTPUT_FORMATS, SEG_OUTPUT_NAMES, SegOutputFormat, colorizeLabels, labelsToPng, logitsToNpy, overlay } from '../semseg/outputs';
-import { Segmenter } from '../semseg/segmenter';
-import { SegDataset } from '../semseg/config';
+import { BackendName } from '../backends/node';
+import { decodeImage } from '../node/image';
+import { rgbToPng, writeOutputFile } from '../node/outputs';
+import { SegMode } from '../config/semseg';
+import { SEG_OUTPUT_FORMATS, SEG_OUTPUT_NAMES, SegOutputFormat, colorizeLabels, labelsToPng, logitsToNpy, overlay } from '../node/seg_outputs';
+import { Segmenter } from '../node/segmenter';
+import { SegDataset } from '../config/semseg';
 import { addIntersectAndUnion, emptyTotals, listSegSamples, readLabel, segMetrics } from '../semseg/eval';
 import { backendOption, positiveInt, threadsOption } from './common';
 import { InputFile, expandInputs } from './predict';
 import { progressReporter } from './download';
-import { downloadModel } from '../io/hub';
+import { downloadModel } from '../node/hub';
 
 interface SegmentCliOptions {
   weights?: string;

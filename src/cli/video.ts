@@ -7,9 +7,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import sharp from 'sharp';
 import { ColormapName } from '../pipeline/colormap';
-import { OutputFormat } from '../pipeline/outputs';
-import { NORMALIZE_MODES, NormalizeMode } from '../video/normalize';
-import { FramePredictor, predictVideoFile } from '../video/run';
+import { OutputFormat } from '../node/outputs';
+import { NORMALIZE_MODES, NormalizeMode } from '../node/video/normalize';
+import { FramePredictor, predictVideoFile } from '../node/video/run';
 
 /** Extensions taken as video (a GIF is a video when it has several frames). */
 export const VIDEO_EXTENSIONS = ['mp4', 'mov', 'm4v', 'mkv', 'webm', 'avi', 'mpg', 'mpeg', 'ts', 'y4m'];

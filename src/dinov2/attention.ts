@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelConfig } from '../config';
+import { ModelConfig } from '../config/depth';
 import { LinearWeights, linear, loadLinear } from '../nn/linear';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelConfig } from '../config';
+import { ModelConfig } from '../config/depth';
 import { LayerNormWeights, layerNorm, loadLayerNorm } from '../nn/layer_norm';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';

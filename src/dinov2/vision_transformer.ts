@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelConfig } from '../config';
+import { ModelConfig } from '../config/depth';
 import { resizeBicubic } from '../nn/interpolate';
 import { LayerNormWeights, layerNorm, loadLayerNorm } from '../nn/layer_norm';
 import { Tap } from '../nn/tap';

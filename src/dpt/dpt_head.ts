@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelConfig } from '../config';
+import { ModelConfig } from '../config/depth';
 import { Conv2dWeights, conv2d, loadConv2d } from '../nn/conv2d';
 import { resizeBilinearAlignCorners } from '../nn/interpolate';
 import { Tap } from '../nn/tap';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelConfig } from '../config';
+import { ModelConfig } from '../config/depth';
 import { gelu } from '../nn/activations';
 import { Conv2dWeights, conv2d, loadConv2d } from '../nn/conv2d';
 import { ConvTranspose2dWeights, convTranspose2d, loadConvTranspose2d } from '../nn/conv_transpose2d';

@@ -4,7 +4,7 @@
  * final norm, class token dropped), reshaped to [B, h, w, C] maps (NHWC here).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelConfig } from '../config';
+import { ModelConfig } from '../config/depth';
 import { DinoV2Weights, getIntermediateLayers, loadDinoV2 } from '../dinov2/vision_transformer';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';

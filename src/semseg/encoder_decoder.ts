@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { DinoV2Weights } from '../dinov2/vision_transformer';
 import { Tap } from '../nn/tap';
 import { StateDict, StateDictReader } from '../weights/state_dict';
-import { SegConfig, SegTestCfg } from './config';
+import { SegConfig, SegTestCfg } from '../config/semseg';
 import { loadSegBackbone, segBackbone } from './dinov2';
 import { MaskTap, Mask2FormerHeadWeights, loadMask2FormerHead, mask2formerPredict } from './mask2former_head';
 import { Feature2PyramidWeights, feature2Pyramid, loadFeature2Pyramid } from './neck/feature2pyramid';

@@ -10,7 +10,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import fg from 'fast-glob';
 import sharp from 'sharp';
-import { SegDataset } from './config';
+import { SegDataset } from '../config/semseg';
 
 export const IGNORE_INDEX = 255;
 

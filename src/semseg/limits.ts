@@ -1,5 +1,5 @@
 /**
- * GPU limits for a segmentation pass, checked before it runs (as src/gpu/limits.ts does for depth
+ * GPU limits for a segmentation pass, checked before it runs (as src/backends/limits.ts does for depth
  * passes): past webgpu's maxStorageBufferBindingSize a dispatch is dropped and reads as zeros, past
  * webgl's texture size tfjs throws deep inside a kernel. The largest tensors of one encode_decode
  * (the whole padded image, or one slide crop) follow from the configuration alone: the encoder's
@@ -9,8 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attentionLayout } from '../dinov2/attention';
-import { GpuLimits, LimitProblem, PassTensor, activeGpuLimits, describeWorst, tensorsPastLimits } from '../gpu/limits';
-import { SegConfig, SegTestCfg } from './config';
+import { GpuLimits, LimitProblem, PassTensor, activeGpuLimits, describeWorst, tensorsPastLimits } from '../backends/limits';
+import { SegConfig, SegTestCfg } from '../config/semseg';
 import { SegInputError } from './encoder_decoder';
 import { GATHER_ROWS_PER_CHUNK } from './ops/multi_scale_deform_attn';
 import { PREDICT_BAND_VALUES } from './mask2former_head';

@@ -9,7 +9,7 @@ import { LayerNormWeights, layerNorm, loadLayerNorm } from '../nn/layer_norm';
 import { LinearWeights, linear, loadLinear } from '../nn/linear';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
-import { SegConfig } from './config';
+import { SegConfig } from '../config/semseg';
 import { PixelDecoderWeights, loadPixelDecoder, pixelDecoder } from './pixel_decoder/msdeformattn_pixel_decoder';
 import { sinePositionalEncoding } from './positional_encoding';
 import { DecoderLayerWeights, decoderLayer, loadDecoderLayer } from './transformer_decoder/mask2former_decoder_layer';

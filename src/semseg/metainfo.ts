@@ -2,7 +2,7 @@
  * Class names and palettes of mmseg 1.2.2's dataset metainfo (`ADE20KDataset.METAINFO`,
  * `CityscapesDataset.METAINFO`), verbatim (ADE20K's 'bed ' keeps its trailing space), as data.
  */
-import type { SegDataset } from './config';
+import type { SegDataset } from '../config/semseg';
 
 export interface SegMetainfo {
   classes: readonly string[];

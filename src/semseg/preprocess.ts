@@ -6,7 +6,7 @@
  * bit-exact (checked against the fixtures' recorded resize). An exact 2x downscale is INTER_AREA
  * in cv2, reproduced too. Hand-written: no npm package reproduces cv2's integer arithmetic.
  */
-import { RgbImage } from '../pipeline/image';
+import type { RgbImage } from '../pipeline/rgb';
 
 export class SegPreprocessError extends Error {
   constructor(message: string) { super(message); this.name = 'SegPreprocessError'; }

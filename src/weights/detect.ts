@@ -5,7 +5,7 @@
  * an explicit configuration, a recorded one (our metadata, HF `config.json`), flags, or the
  * official release file name. What is still unknown is reported with the flag that settles it.
  */
-import { ENCODERS, EncoderName, FfnKind, ModelConfig, VARIANTS, Version, officialConfig } from '../config';
+import { ENCODERS, EncoderName, FfnKind, ModelConfig, VARIANTS, Version, officialConfig } from '../config/depth';
 import { StateDict, WeightsError } from './state_dict';
 
 /** What the tensors say. */

@@ -4,7 +4,7 @@
  * back into `qkv` (rows q, k, v) and the fusion stage's reversed order undone (layer 0 is
  * refinenet4). Also reads the HF `config.json` into our configuration.
  */
-import { ConfigError, ConfigJson, ENCODERS, EncoderName, HEADS, ModelConfig, configFromJson } from '../config';
+import { ConfigError, ConfigJson, ENCODERS, EncoderName, HEADS, ModelConfig, configFromJson } from '../config/depth';
 import { StateDict, WeightsError } from './state_dict';
 
 type Rename = [hf: RegExp, official: (m: RegExpMatchArray) => string];

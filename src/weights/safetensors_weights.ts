@@ -2,7 +2,7 @@
  * A parsed safetensors file as a StateDict and the configuration it records. Pure (no file
  * access): shared by the Node loader (load.ts) and the browser's.
  */
-import { ModelConfig, configFromJson } from '../config';
+import { ModelConfig, configFromJson } from '../config/depth';
 import { ParsedSafetensors, entryToFloat32 } from '../io/safetensors';
 import { LITTLE_ENDIAN } from '../io/half';
 import { StateDict, WeightsError } from './state_dict';

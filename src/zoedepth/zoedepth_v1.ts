@@ -5,13 +5,13 @@
  * relative depth; depth = sum over bins of probability x centre. NHWC throughout.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelConfig } from '../config';
+import { ModelConfig } from '../config/depth';
 import { Conv2dWeights, conv2d, loadConv2d } from '../nn/conv2d';
 import { resizeBilinearAlignCornersRows } from '../nn/interpolate';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
 import { DptHooks } from '../dpt/dpt_head';
-import type { ZoeDepthConfig } from './config';
+import type { ZoeDepthConfig } from '../config/zoedepth';
 import { attractorLayer, loadAttractor } from './layers/attractor';
 import { ConditionalLogBinomialWeights, conditionalLogBinomial, loadConditionalLogBinomial } from './layers/dist_layers';
 import { MlpWeights, PROJECTOR_MLP_DIM, SEED_MLP_DIM, loadMlp, projector, seedBinRegressor, seedBinRegressorUnnormed } from './layers/localbins_layers';

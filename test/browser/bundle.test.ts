@@ -30,7 +30,7 @@ describe('browser bundle', () => {
     expect(r.errors).toEqual([]);
     const ours = Object.keys(r.metafile.inputs).filter((f) => !f.includes('node_modules'));
     // Node-only modules of this package must not be pulled in through some re-export.
-    for (const nodeOnly of ['src/pipeline/image.ts', 'src/pipeline/outputs.ts', 'src/weights/load.ts', 'src/io/zip.ts', 'src/io/atomic.ts', 'src/backend.ts', 'src/pipeline/estimator.ts', 'src/wasm_threads.ts']) {
+    for (const nodeOnly of ['src/node/image.ts', 'src/node/outputs.ts', 'src/node/weights_file.ts', 'src/io/zip.ts', 'src/node/atomic.ts', 'src/backends/node.ts', 'src/node/depth_anything.ts', 'src/backends/wasm_threads.ts']) {
       expect(ours).not.toContain(nodeOnly);
     }
     expect(Object.keys(r.metafile.inputs).filter((f) => /node_modules[\\/](sharp|yauzl|@img)[\\/]/.test(f))).toEqual([]);

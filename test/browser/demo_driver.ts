@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import type { Browser, ElementHandle, Page } from 'puppeteer-core';
-import { launchChromium } from '../../src/node/chromium';
+import { launchChromium } from '../../src/verify/chromium';
 import { StaticServer, serveStatic } from '../../src/node/static_server';
 import { demoMounts } from '../../src/cli/serve';
 

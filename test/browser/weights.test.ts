@@ -10,13 +10,13 @@ import type { AddressInfo } from 'net';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { fetchWeights, weightsFromBytes } from '../../src/browser/weights';
-import { DepthAnything } from '../../src/browser/estimator';
+import { DepthAnything } from '../../src/browser/depth_anything';
 import { parseSafetensors, serializeSafetensors, entryToFloat32 } from '../../src/io/safetensors';
-import { readTorchCheckpoint } from '../../src/io/torch_zip';
+import { readTorchCheckpoint } from '../../src/weights/torch_zip';
 import { caseDir } from '../helpers';
-import { configFromJson } from '../../src/config';
-import { compareArrays } from '../../src/parity';
-import { decodeImage } from '../../src/pipeline/image';
+import { configFromJson } from '../../src/config/depth';
+import { compareArrays } from '../../src/verify/parity';
+import { decodeImage } from '../../src/node/image';
 
 const WEIGHTS = `${caseDir('v2-tiny')}/weights.safetensors`;
 

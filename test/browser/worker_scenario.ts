@@ -5,7 +5,7 @@
  * one JSON line. `npx tsx test/browser/worker_scenario.ts --dist DIR`
  */
 import * as path from 'path';
-import { launchChromium } from '../../src/node/chromium';
+import { launchChromium } from '../../src/verify/chromium';
 import { serveStatic } from '../../src/node/static_server';
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { BytesZip } from '../../src/io/zip_bytes';
-import { readTorchCheckpoint } from '../../src/io/torch_zip';
+import { readTorchCheckpoint } from '../../src/weights/torch_zip';
 import { caseDir } from '../helpers';
 
 /** A minimal zip writer (deflated entries, no zip64), enough to exercise the inflate path. */

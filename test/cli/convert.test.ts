@@ -3,7 +3,7 @@ import * as path from 'path';
 import { promises as fs } from 'fs';
 import { execFile } from 'child_process';
 import { main } from '../../src/cli/main';
-import { configFromJson, VARIANTS } from '../../src/config';
+import { configFromJson, VARIANTS } from '../../src/config/depth';
 import { parseSafetensors, ParsedSafetensors, entryToFloat32 } from '../../src/io/safetensors';
 import { PickleWriter, f32Bytes, pthFromSafetensors, stateDictPickle, torchZip } from '../io/torch_writer';
 

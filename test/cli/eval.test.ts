@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { runCli as run } from './run_cli';
 import { METRIC_NAMES } from '../../src/eval/metrics';
-import { initBackend } from '../../src/backend';
+import { initBackend } from '../../src/backends/node';
 
 const TINY = path.resolve(__dirname, '../../../shared/fixtures/parity/v2-tiny');
 const MODEL = ['--weights', path.join(TINY, 'weights.safetensors'), '--config', path.join(TINY, 'config.json'), '--input-size', '28', '--backend', 'cpu'];

@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attention, attentionLayout, loadAttention } from '../../src/dinov2/attention';
-import { officialConfig } from '../../src/config';
-import { randomStateDict } from '../../src/bench';
+import { officialConfig } from '../../src/config/depth';
+import { randomStateDict } from '../../src/verify/bench';
 import { StateDictReader } from '../../src/weights/state_dict';
 import { useBackend } from '../helpers';
 

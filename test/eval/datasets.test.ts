@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
 import { encodeNpy } from '../../src/io/npy';
-import { cropMap, DATASET_PRESETS, kbCropBox, listSamples, readGroundTruth } from '../../src/eval/datasets';
+import { cropMap, DATASET_PRESETS, kbCropBox, listSamples, readGroundTruth } from '../../src/node/eval/datasets';
 
 let dir: string;
 beforeEach(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'da-evalds-')); });

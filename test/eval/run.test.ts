@@ -3,10 +3,10 @@ import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
 import { encodeNpy } from '../../src/io/npy';
-import { RgbImage } from '../../src/pipeline/image';
+import { RgbImage } from '../../src/node/image';
 import { DepthMap } from '../../src/pipeline/postprocess';
-import { listSamples } from '../../src/eval/datasets';
-import { DepthPredictor, EvalSettings, evaluateDataset } from '../../src/eval/run';
+import { listSamples } from '../../src/node/eval/datasets';
+import { DepthPredictor, EvalSettings, evaluateDataset } from '../../src/node/eval/run';
 
 let dir: string;
 beforeEach(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'da-evalrun-')); });

@@ -12,13 +12,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { readFileSync, promises as fs } from 'fs';
 import { main } from '../../src/cli/main';
-import { loadWeightsFile, LoadedWeights } from '../../src/weights/load';
+import { loadWeightsFile, LoadedWeights } from '../../src/node/weights_file';
 import { parseSafetensors, ParsedSafetensors, SafetensorsError } from '../../src/io/safetensors';
-import { TorchCheckpointError } from '../../src/io/torch_zip';
+import { TorchCheckpointError } from '../../src/weights/torch_zip';
 import { ZipError } from '../../src/io/zip';
 import { PickleError } from '../../src/io/pickle';
 import { WeightsError } from '../../src/weights/state_dict';
-import { ConfigError } from '../../src/config';
+import { ConfigError } from '../../src/config/depth';
 import { CorpusFile, mutantFor } from './mutants';
 
 const PARITY = path.resolve(__dirname, '../../../shared/fixtures/parity');

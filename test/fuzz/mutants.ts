@@ -12,7 +12,7 @@
  */
 import { ParsedSafetensors } from '../../src/io/safetensors';
 import { TensorSpec, stateDictPickle, torchZip } from '../io/torch_writer';
-import { rng } from '../../src/bench';
+import { rng } from '../../src/verify/bench';
 
 export interface CorpusFile {
   /** Short name for messages. */

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
-import { compareArrays } from '../../src/parity';
+import { compareArrays } from '../../src/verify/parity';
 import { caseDir } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '../..');

@@ -4,13 +4,13 @@
  * GPU limit checks. Every parity case runs in test/parity/parity_webgpu.test.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
-import { isSoftwareAdapter, describeAdapter } from '../../src/gpu/adapter';
-import { backendMemory } from '../../src/gpu/memory';
-import { checkGpuLimits, largestFittingSize, largestPassTensors, limitProblems } from '../../src/gpu/limits';
-import { officialConfig } from '../../src/config';
-import { parityFromStateDict } from '../../src/parity';
-import { forward, bindWeights, disposeWeights } from '../../src/depth_anything';
+import { initBackend } from '../../src/backends/node';
+import { isSoftwareAdapter, describeAdapter } from '../../src/backends/adapter';
+import { backendMemory } from '../../src/backends/memory';
+import { checkGpuLimits, largestFittingSize, largestPassTensors, limitProblems } from '../../src/backends/limits';
+import { officialConfig } from '../../src/config/depth';
+import { parityFromStateDict } from '../../src/verify/parity';
+import { forward, bindWeights, disposeWeights } from '../../src/depth/depth_anything';
 import { loadCase } from '../helpers';
 
 /**

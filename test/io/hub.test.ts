@@ -4,7 +4,7 @@ import * as path from 'path';
 import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
 import { AddressInfo } from 'net';
-import { cacheDir, cachedPath, digestPath, downloadModel, modelUrl, OFFICIAL_MODELS, HUB_URL_ENV } from '../../src/io/hub';
+import { cacheDir, cachedPath, digestPath, downloadModel, modelUrl, OFFICIAL_MODELS, HUB_URL_ENV } from '../../src/node/hub';
 import { main } from '../../src/cli/main';
 import { parseSafetensors } from '../../src/io/safetensors';
 

@@ -1,8 +1,8 @@
 import * as os from 'os';
 import * as path from 'path';
 import { promises as fs } from 'fs';
-import { readTorchCheckpoint } from '../../src/io/torch_zip';
-import { loadWeightsFile } from '../../src/weights/load';
+import { readTorchCheckpoint } from '../../src/weights/torch_zip';
+import { loadWeightsFile } from '../../src/node/weights_file';
 import { f32ToF16 } from '../../src/io/half';
 import { PickleWriter, buildZip, f32Bytes, stateDictPickle, torchZip, writeFile } from './torch_writer';
 import { crc32 as zlibCrc32, deflateRawSync } from 'zlib';

@@ -1,7 +1,7 @@
 /** The whole model through its public functions: batches, input checks, encode, tensor hygiene. */
 import * as tf from '@tensorflow/tfjs-core';
-import { bindWeights, disposeWeights, encode, forward, DepthAnythingWeights } from '../../src/depth_anything';
-import { runParity } from '../../src/parity';
+import { bindWeights, disposeWeights, encode, forward, DepthAnythingWeights } from '../../src/depth/depth_anything';
+import { runParity } from '../../src/verify/parity';
 import { Case, activation, expectParity, loadCase, useBackend } from '../helpers';
 
 describe.each(['cpu', 'wasm'] as const)('forward on %s (v2-tiny)', (backend) => {

@@ -4,7 +4,7 @@
  * v2-tiny covers the plain MLP path; v2-tiny-giantlike SwiGLU, BatchNorm and the class-token readout.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { bindWeights, DepthAnythingWeights, disposeWeights } from '../../src/depth_anything';
+import { bindWeights, DepthAnythingWeights, disposeWeights } from '../../src/depth/depth_anything';
 import { attention } from '../../src/dinov2/attention';
 import { block } from '../../src/dinov2/block';
 import { mlp } from '../../src/dinov2/mlp';

@@ -1,12 +1,12 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { DepthAnything } from '../../src/pipeline/estimator';
-import { decodeImage } from '../../src/pipeline/image';
+import { DepthAnything } from '../../src/node/depth_anything';
+import { decodeImage } from '../../src/node/image';
 import { preprocess, toInputTensor } from '../../src/pipeline/preprocess';
-import { bindWeights, disposeWeights, encode as encodeNet, forward } from '../../src/depth_anything';
-import { loadWeightsFile } from '../../src/weights/load';
-import { VARIANTS } from '../../src/config';
+import { bindWeights, disposeWeights, encode as encodeNet, forward } from '../../src/depth/depth_anything';
+import { loadWeightsFile } from '../../src/node/weights_file';
+import { VARIANTS } from '../../src/config/depth';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures');
 const TINY = path.join(FIXTURES, 'parity/v2-tiny');

@@ -1,7 +1,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
-import { decodeImage, loadImage, ImageError } from '../../src/pipeline/image';
+import { decodeImage, loadImage, ImageError } from '../../src/node/image';
 import { parseSafetensors } from '../../src/io/safetensors';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures');

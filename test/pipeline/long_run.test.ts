@@ -10,8 +10,8 @@ import * as path from 'path';
 import * as v8 from 'v8';
 import * as vm from 'vm';
 import * as tf from '@tensorflow/tfjs-core';
-import { DepthAnything } from '../../src/pipeline/estimator';
-import { RgbImage } from '../../src/pipeline/image';
+import { DepthAnything } from '../../src/node/depth_anything';
+import { RgbImage } from '../../src/node/image';
 
 const TINY = path.resolve(__dirname, '../../../shared/fixtures/parity/v2-tiny');
 const N = Number(process.env.LONG_RUN_N ?? 60);

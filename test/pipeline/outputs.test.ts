@@ -7,7 +7,7 @@ import { decodePly } from '../../src/io/ply';
 import {
   depthToNpy, depthToUint16, depthToPng16, colorizeDepth, rgbToPng, sideBySide, depthToPointCloud,
   pointCloudToPly, writeOutputFile, OutputError, SPLIT_WIDTH,
-} from '../../src/pipeline/outputs';
+} from '../../src/node/outputs';
 import { DepthMap } from '../../src/pipeline/postprocess';
 
 const rel = (data: number[], width: number, height: number): DepthMap => ({ data: Float32Array.from(data), width, height, metric: false });

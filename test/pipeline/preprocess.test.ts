@@ -2,7 +2,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { decodeImage } from '../../src/pipeline/image';
+import { decodeImage } from '../../src/node/image';
 import { preprocess, targetSize, toInputTensor, toNchw, PreprocessError, MAX_PATCHES } from '../../src/pipeline/preprocess';
 import { cubicTaps, cubicWeights } from '../../src/pipeline/resize_cubic';
 import { parseSafetensors, entryToFloat32 } from '../../src/io/safetensors';

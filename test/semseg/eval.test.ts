@@ -5,7 +5,7 @@ import { promises as fs, readFileSync } from 'fs';
 import sharp from 'sharp';
 import { parseSafetensors } from '../../src/io/safetensors';
 import { addIntersectAndUnion, emptyTotals, reduceZeroLabel, segMetrics } from '../../src/semseg/eval';
-import { entryToNumbers } from '../../src/semseg/parity';
+import { entryToNumbers } from '../../src/verify/seg_parity';
 import { runCli } from '../cli/run_cli';
 import { SEG_FIXTURES } from './parity_suite';
 

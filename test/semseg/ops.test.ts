@@ -8,9 +8,9 @@ import { multiScaleDeformableAttnCore } from '../../src/semseg/ops/multi_scale_d
 import { sinePositionalEncoding } from '../../src/semseg/positional_encoding';
 import { segLogitsFromPredictions } from '../../src/semseg/mask2former_head';
 import { multiheadAttention } from '../../src/semseg/transformer_decoder/multihead_attention';
-import { compareArrays } from '../../src/parity';
+import { compareArrays } from '../../src/verify/parity';
 import { useBackend } from '../helpers';
-import { rng } from '../../src/bench';
+import { rng } from '../../src/verify/bench';
 
 
 /** grid_sample of one [h, w] map at normalised (gx, gy), align_corners=False, zeros outside. */

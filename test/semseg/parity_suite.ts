@@ -9,8 +9,8 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
-import { TensorComparison } from '../../src/parity';
-import { BitComparison, SegParityReport, SegParityRunInfo, entryToNumbers } from '../../src/semseg/parity';
+import { TensorComparison } from '../../src/verify/parity';
+import { BitComparison, SegParityReport, SegParityRunInfo, entryToNumbers } from '../../src/verify/seg_parity';
 import { FIXTURES, parityJson } from '../helpers';
 
 export const SEG_FIXTURES = path.join(FIXTURES, 'seg');

@@ -8,9 +8,9 @@
 import * as os from 'os';
 import * as path from 'path';
 import { promises as fs } from 'fs';
-import { readTorchCheckpoint } from '../../src/io/torch_zip';
-import { loadWeightsFile } from '../../src/weights/load';
-import { loadSegWeightsFile, isSegWeightsFile } from '../../src/semseg/weights';
+import { readTorchCheckpoint } from '../../src/weights/torch_zip';
+import { loadWeightsFile } from '../../src/node/weights_file';
+import { loadSegWeightsFile, isSegWeightsFile } from '../../src/node/seg_weights';
 import { PickleWriter, f32Bytes, stateDictPickle, torchZip, writeFile } from '../io/torch_writer';
 import { SEG_FIXTURES } from './parity_suite';
 import { runCli } from '../cli/run_cli';

@@ -2,11 +2,11 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { normalizeToUint8 } from '../../src/pipeline/colormap';
-import { depthToUint16 } from '../../src/pipeline/outputs';
+import { depthToUint16 } from '../../src/node/outputs';
 import { decodeNpy } from '../../src/io/npy';
-import { AlignedNormalizer, frameNormalizer, gridSubsample, toLevels16, toLevels8, videoNormalizer } from '../../src/video/normalize';
-import { FlickerMeter } from '../../src/video/flicker';
-import { NpyStackWriter } from '../../src/video/npy_stack';
+import { AlignedNormalizer, frameNormalizer, gridSubsample, toLevels16, toLevels8, videoNormalizer } from '../../src/node/video/normalize';
+import { FlickerMeter } from '../../src/node/video/flicker';
+import { NpyStackWriter } from '../../src/node/video/npy_stack';
 
 /** Deterministic pseudo-random floats (LCG). */
 function randoms(n: number, seed: number, scale = 1, offset = 0): Float32Array {

@@ -4,9 +4,9 @@
  * one pass and prints what it threw as JSON.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
-import { bindWeights, forward } from '../../src/depth_anything';
-import { WASM_MAX_HEAP } from '../../src/wasm_memory';
+import { initBackend } from '../../src/backends/node';
+import { bindWeights, forward } from '../../src/depth/depth_anything';
+import { WASM_MAX_HEAP } from '../../src/backends/wasm_memory';
 import { loadCase } from '../helpers';
 
 (async () => {

@@ -1,14 +1,14 @@
 /**
- * wasm's 4 GiB (src/wasm_memory.ts): passes that cannot fit are refused before they start, with
+ * wasm's 4 GiB (src/backends/wasm_memory.ts): passes that cannot fit are refused before they start, with
  * the largest size that may fit; weights that cannot be held are refused before binding; and a
  * pass that runs out anyway ends in one sentence, not a wasm trap from deep inside tfjs.
  */
 import { execFile } from 'child_process';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { VARIANTS } from '../../src/config';
+import { VARIANTS } from '../../src/config/depth';
 import { StateDict } from '../../src/weights/state_dict';
-import { WASM_MAX_HEAP, checkWasmMemory, checkWasmWeights, wasmAbortError } from '../../src/wasm_memory';
+import { WASM_MAX_HEAP, checkWasmMemory, checkWasmWeights, wasmAbortError } from '../../src/backends/wasm_memory';
 import { useBackend } from '../helpers';
 
 const VITL = VARIANTS['v2-vitl'];

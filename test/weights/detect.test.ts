@@ -1,10 +1,10 @@
 import * as os from 'os';
 import * as path from 'path';
 import { promises as fs } from 'fs';
-import { VARIANTS, configFromJson } from '../../src/config';
+import { VARIANTS, configFromJson } from '../../src/config/depth';
 import { parseSafetensors } from '../../src/io/safetensors';
 import { hintsFromFileName, detectArchitecture, resolveConfig } from '../../src/weights/detect';
-import { loadWeightsFile } from '../../src/weights/load';
+import { loadWeightsFile } from '../../src/node/weights_file';
 import { pthFromSafetensors } from '../io/torch_writer';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/parity');

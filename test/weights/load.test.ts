@@ -1,8 +1,8 @@
 import * as os from 'os';
 import * as path from 'path';
 import { promises as fs } from 'fs';
-import { configFromJson } from '../../src/config';
-import { loadWeightsFile } from '../../src/weights/load';
+import { configFromJson } from '../../src/config/depth';
+import { loadWeightsFile } from '../../src/node/weights_file';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/parity');
 let dir: string;

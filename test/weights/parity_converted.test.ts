@@ -6,12 +6,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { promises as fs } from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
+import { initBackend } from '../../src/backends/node';
 import { convertWeights } from '../../src/cli/convert';
-import { bindWeights, disposeWeights } from '../../src/depth_anything';
+import { bindWeights, disposeWeights } from '../../src/depth/depth_anything';
 import { parseSafetensors } from '../../src/io/safetensors';
-import { runParity, formatParityReport } from '../../src/parity';
-import { loadWeightsFile } from '../../src/weights/load';
+import { runParity, formatParityReport } from '../../src/verify/parity';
+import { loadWeightsFile } from '../../src/node/weights_file';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/parity');
 let dir: string;

@@ -1,9 +1,9 @@
 import * as os from 'os';
 import * as path from 'path';
 import { promises as fs } from 'fs';
-import { VARIANTS, configFromJson } from '../../src/config';
+import { VARIANTS, configFromJson } from '../../src/config/depth';
 import { configFromHfConfig, remapHfStateDict, isHfLayout } from '../../src/weights/remap_hf';
-import { loadWeightsFile } from '../../src/weights/load';
+import { loadWeightsFile } from '../../src/node/weights_file';
 import { StateDict } from '../../src/weights/state_dict';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/parity');

@@ -5,12 +5,12 @@
  * bands keep the head's memory below what one band takes.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendName } from '../../src/backend';
-import { bindWeights, disposeWeights, DepthAnythingWeights } from '../../src/depth_anything';
-import { CoreOutput, depthAnythingCore } from '../../src/zoedepth/depth_anything_core';
+import { BackendName } from '../../src/backends/node';
+import { bindWeights, disposeWeights, DepthAnythingWeights } from '../../src/depth/depth_anything';
+import { CoreOutput, depthAnythingCore } from '../../src/depth/dpt_dinov2';
 import { HEAD_BAND_PIXELS, ZoeDepthHeadWeights, loadZoeDepthHead, zoeDepthHead, zoeDepthHeadShapes } from '../../src/zoedepth/zoedepth_v1';
-import { VARIANTS } from '../../src/config';
-import { randomStateDict } from '../../src/bench';
+import { VARIANTS } from '../../src/config/depth';
+import { randomStateDict } from '../../src/verify/bench';
 import { StateDictReader } from '../../src/weights/state_dict';
 import type { DptHooks } from '../../src/dpt/dpt_head';
 import { activation, Case, expectParity, loadCase, useBackend } from '../helpers';

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
-import { TensorComparison } from '../../src/parity';
+import { TensorComparison } from '../../src/verify/parity';
 import { parseSafetensors } from '../../src/io/safetensors';
 import { caseDir, parityJson } from '../helpers';
 

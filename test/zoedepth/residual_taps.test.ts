@@ -5,7 +5,7 @@
  * BatchNorm case's weights.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { bindWeights, disposeWeights } from '../../src/depth_anything';
+import { bindWeights, disposeWeights } from '../../src/depth/depth_anything';
 import { residualConvUnit } from '../../src/dpt/residual_conv_unit';
 import { activation, expectParity, loadCase, useBackend } from '../helpers';
 

@@ -10,7 +10,7 @@ import { GroupNormWeights, groupNorm, loadGroupNorm } from '../../nn/group_norm'
 import { LayerNormWeights, layerNorm, loadLayerNorm } from '../../nn/layer_norm';
 import { Tap } from '../../nn/tap';
 import { StateDictReader } from '../../weights/state_dict';
-import { SegConfig } from '../config';
+import { SegConfig } from '../../config/semseg';
 import { MsDeformAttnWeights, loadMsDeformAttn, msDeformAttn } from '../ops/multi_scale_deform_attn';
 import { sinePositionalEncoding } from '../positional_encoding';
 import { FfnWeights, ffn, loadFfn } from '../transformer_decoder/ffn';

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { resizeBilinearAlignCorners } from '../../nn/interpolate';
 import { Tap } from '../../nn/tap';
 import { StateDictReader } from '../../weights/state_dict';
-import type { ZoeDepthConfig } from '../config';
+import type { ZoeDepthConfig } from '../../config/zoedepth';
 import { softplus } from './activations';
 import { MlpWeights, PROJECTOR_MLP_DIM, loadMlp, mlpHidden } from './localbins_layers';
 

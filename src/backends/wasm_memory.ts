@@ -1,0 +1,71 @@
+/**
+ * wasm's memory, checked before a pass (the GPU backends' limits are in src/backends/limits.ts).
+ * tfjs-backend-wasm is a wasm32 module: its heap grows to at most 4 GiB (getHeapMax in its build)
+ * and never shrinks. Past it, malloc fails and the module aborts (`RuntimeError: Aborted()`),
+ * after which no wasm kernel runs again in that process or page. XNNPACK keeps its own packed
+ * copy of every weight matrix it multiplies by (tfjs-backend-wasm's operator caches), so a model
+ * holds about twice its weights before the first activation. Measured (1 thread): V1 metric
+ * ViT-L at 392x518 has 1.28 GiB of weights and grows the heap to 3.4 GiB.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ModelConfig } from '../config/depth';
+import { PassPart, elements, largestPassTensors, smallerSizes } from './limits';
+import type { StateDict } from '../weights/state_dict';
+
+export const WASM_MAX_HEAP = 4 * 2 ** 30;
+
+const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+const onWasm = (): boolean => tf.getBackend() === 'wasm';
+
+/** Bytes of every tensor in a (nested) weights object. */
+export function tensorBytes(container: unknown): number {
+  if (container instanceof tf.Tensor) return container.size * 4;
+  if (Array.isArray(container)) return container.reduce((a: number, c) => a + tensorBytes(c), 0);
+  if (container && typeof container === 'object') return Object.values(container).reduce((a: number, c) => a + tensorBytes(c), 0);
+  return 0;
+}
+
+/** Before binding on wasm: weights that cannot be held with their packed copies are refused by name. */
+export function checkWasmWeights(sd: StateDict, source: string): void {
+  if (!onWasm()) return;
+  let bytes = 0;
+  for (const t of sd.values()) bytes += t.data.length * 4;
+  if (2 * bytes > WASM_MAX_HEAP) {
+    throw new Error(`${source}: ${gib(bytes)} of float32 weights do not fit the wasm backend (at most 4 GiB of memory, and XNNPACK keeps a packed copy of each weight: about 2 GiB of weights at most); use --backend webgpu, tensorflow (tfjs-node) or cpu`);
+  }
+}
+
+/**
+ * Before a pass on wasm: the weights twice plus the pass's largest tensor are a lower bound of the
+ * heap it needs; past 4 GiB it cannot run, so it is refused with the largest input size that fits.
+ * What passes this check can still run out (activations, fragmentation): `wasmAbortError` says so.
+ */
+export function checkWasmMemory(cfg: ModelConfig, weightBytes: number, H: number, W: number, batch = 1, part: PassPart = 'model'): void {
+  if (!onWasm()) return;
+  const need = (h: number, w: number) => {
+    const largest = largestPassTensors(cfg, h, w, batch, 'wasm', part).reduce((a, t) => (elements(t.shape) > elements(a.shape) ? t : a));
+    return { bytes: 2 * weightBytes + 4 * elements(largest.shape), largest };
+  };
+  const { bytes, largest } = need(H, W);
+  if (bytes <= WASM_MAX_HEAP) return;
+  let fits = '';
+  for (const [h, w] of smallerSizes(cfg, H, W)) {
+    if (need(h, w).bytes <= WASM_MAX_HEAP) { fits = `; ${h}x${w} may fit`; break; }
+  }
+  throw new Error(`input ${H}x${W}${batch > 1 ? ` x${batch}` : ''} does not fit the wasm backend's 4 GiB memory: the weights twice (${gib(2 * weightBytes)}, with XNNPACK's packed copies) and ${largest.name} [${largest.shape.join(', ')}] alone need ${gib(bytes)}${fits}${batch > 1 ? ', or a smaller batch' : ''} (or use another backend)`);
+}
+
+/**
+ * A wasm trap said in one line with what to do; other errors unchanged. Running out of memory
+ * shows as an abort (`Aborted()`, malloc failing) or as a trap where a failed allocation was used
+ * (`memory access out of bounds`, `table index is out of bounds`: both measured with the heap
+ * filled to within 8-32 MiB of its limit). After either the module's state cannot be trusted.
+ */
+export function wasmAbortError(e: unknown, what: string): unknown {
+  const trap = e instanceof WebAssembly.RuntimeError || (e instanceof Error && /^Aborted\(/.test(e.message));
+  if (!onWasm() || !trap) return e;
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength ?? 0;
+  const first = (e as Error).message.split('\n')[0];
+  const cause = heap > 0.9 * WASM_MAX_HEAP ? `out of memory (${first}; its heap at ${gib(heap)} of at most 4 GiB)` : `${first} (heap ${gib(heap)})`;
+  return new Error(`the wasm backend failed ${what}: ${cause}. The wasm backend cannot be trusted again in this process: restart it with a smaller input size or another backend`);
+}

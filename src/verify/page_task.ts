@@ -1,0 +1,47 @@
+/**
+ * The protocol between a test page and its Node driver (src/verify/browser_run.ts): the driver calls
+ * `depthAnythingPage.start(args)` and polls `poll()` (a full-size case takes minutes on software
+ * rendering, past puppeteer's protocol timeout for one evaluate), then reads any bytes the task
+ * produced in base64 chunks (one CDP message must stay small).
+ */
+export interface PageTaskOutput {
+  /** JSON-able result handed back to Node. */
+  result: unknown;
+  /** Optional binary output (e.g. a safetensors dump). */
+  bytes?: Uint8Array;
+}
+
+type State = { done: false } | { done: true; result?: unknown; error?: string; bytes?: number };
+
+export function exposePageTask<A>(task: (args: A) => Promise<PageTaskOutput>): void {
+  let state: State = { done: false };
+  let bytes: Uint8Array | undefined;
+  const api = {
+    start(args: A): void {
+      state = { done: false };
+      bytes = undefined;
+      task(args).then(
+        (out) => { bytes = out.bytes; state = { done: true, result: out.result, ...(out.bytes ? { bytes: out.bytes.length } : {}) }; },
+        (e: unknown) => { state = { done: true, error: e instanceof Error ? e.message : String(e) }; },
+      );
+    },
+    poll(): State {
+      return state;
+    },
+    /** base64 of bytes [offset, offset + length). */
+    chunk(offset: number, length: number): string {
+      if (!bytes) return '';
+      const part = bytes.subarray(offset, offset + length);
+      let s = '';
+      for (let i = 0; i < part.length; i += 0x8000) s += String.fromCharCode(...part.subarray(i, i + 0x8000));
+      return btoa(s);
+    },
+  };
+  (globalThis as unknown as { depthAnythingPage: typeof api }).depthAnythingPage = api;
+}
+
+export async function fetchBytes(url: string, name: string): Promise<Uint8Array> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot fetch ${name} (${url}): HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
