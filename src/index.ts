@@ -42,7 +42,8 @@ export { NpyStackWriter } from './node/video/npy_stack';
 export { bindWeights, disposeWeights, forward, encode } from './depth/depth_anything';
 export type { DepthAnythingWeights, EncodedFeatures } from './depth/depth_anything';
 // V1 metric models (ZoeDepth head): the official ways to run them on RGB in [0, 1].
-export { zoeDepth, inferZoe, evalInferZoe } from './pipeline/zoe_infer';
+export { zoeDepth } from './depth/zoedepth';
+export { inferZoe, evalInferZoe } from './pipeline/zoe_infer';
 export type { ZoeInferOptions } from './pipeline/zoe_infer';
 export type { ZoeDepthConfig } from './config/zoedepth';
 

@@ -8,13 +8,11 @@
  *   exceeds WEBGL_MAX_TEXTURE_SIZE (8192 in SwiftShader). Unpacked textures hold one value per
  *   texel, packed ones four (2x2), and conv2d's im2col matrix (3x3 convolutions, packed) is the
  *   largest tensor of the DPT head.
- * The largest tensors of a pass are known from the configuration alone, so the check names the
- * tensor, the limit and the largest input size (same aspect ratio) that fits.
+ * Each model lists the largest tensors of its pass from its configuration alone (the depth
+ * model: src/depth/limits.ts; segmentation: src/semseg/limits.ts); the checks here hold such a
+ * list against the active backend and say which tensor, which limit, and what size fits.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelConfig } from '../config/depth';
-import { attentionLayout } from '../dinov2/attention';
-import { swigluHidden } from '../dinov2/swiglu_ffn';
 
 export interface PassTensor {
   name: string;
@@ -25,37 +23,8 @@ export interface PassTensor {
 
 export const elements = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** What a pass runs: the whole model, or the encoder alone (`encode`). */
-export type PassPart = 'model' | 'encoder';
-
-/** The largest tensors one forward pass at H x W creates on `backend`, by module (the encoder's alone for `encoder`). */
-export function largestPassTensors(cfg: ModelConfig, H: number, W: number, batch: number, backend: string, part: PassPart = 'model'): PassTensor[] {
-  const B = batch;
-  const ph = H / cfg.patchSize;
-  const pw = W / cfg.patchSize;
-  const N = 1 + ph * pw;
-  const C = cfg.embedDim;
-  const heads = cfg.numHeads;
-  const F = cfg.features;
-  const hidden = cfg.ffn === 'swiglu' ? 2 * swigluHidden(C) : 4 * C;
-  const list: PassTensor[] = [
-    { name: 'pretrained.blocks.*.attn.qkv', shape: [B, N, 3 * C] },
-    attentionLayout(backend) === 'fused'
-      ? { name: 'attention scores (all heads)', shape: [B, heads, N, N] }
-      : { name: 'attention scores (one head)', shape: [N, N] },
-    { name: 'pretrained.blocks.*.mlp hidden', shape: [B, N, hidden] },
-    { name: 'depth_head.resize_layers.0', shape: [B, 4 * ph, 4 * pw, cfg.outChannels[0]] },
-    { name: 'depth_head.scratch.refinenet1', shape: [B, 8 * ph, 8 * pw, F] },
-    { name: 'depth_head.scratch.output_conv1 (upsampled)', shape: [B, H, W, F / 2] },
-    { name: 'depth_head.scratch.output_conv2.0', shape: [B, H, W, 32] },
-  ];
-  if (backend === 'webgl' && tf.env().getBool('WEBGL_CONV_IM2COL')) {
-    // conv2d's im2col matrix [B, k*k*Cin, outH*outW] for the head's 3x3 convolutions.
-    list.push({ name: 'depth_head.scratch.refinenet1 3x3 conv (im2col)', shape: [B, 9 * F, 8 * ph * 8 * pw], packed: true });
-    list.push({ name: 'depth_head.scratch.output_conv2.0 (im2col)', shape: [B, 9 * (F / 2), H * W], packed: true });
-  }
-  return part === 'encoder' ? list.filter((t) => !t.name.startsWith('depth_head.')) : list;
-}
+/** The largest tensors of a model's pass at H x W on `backend`. */
+export type PassTensors = (H: number, W: number, backend: string) => PassTensor[];
 
 export interface LimitProblem {
   tensor: PassTensor;
@@ -107,34 +76,34 @@ export function describeWorst(problems: LimitProblem[]): string {
   return `${worst.tensor.name} [${worst.tensor.shape.join(', ')}] needs ${need}, past the ${limit}`;
 }
 
-/** Every tensor of a pass at H x W that exceeds the active GPU backend's limits. */
-export function limitProblems(cfg: ModelConfig, H: number, W: number, batch: number, part: PassPart = 'model'): LimitProblem[] {
+/** Every tensor of the pass at H x W past the active GPU backend's limits (none off the GPU). */
+export function gpuLimitProblems(tensorsAt: PassTensors, H: number, W: number): LimitProblem[] {
   const limits = activeGpuLimits();
-  return limits ? tensorsPastLimits(largestPassTensors(cfg, H, W, batch, limits.backend, part), limits) : [];
-}
-
-/** The largest H x W (multiples of the patch size, about the same aspect ratio, at most H x W) that fits. */
-export function largestFittingSize(cfg: ModelConfig, H: number, W: number, batch: number, part: PassPart = 'model'): [number, number] | undefined {
-  for (const [h, w] of smallerSizes(cfg, H, W)) if (limitProblems(cfg, h, w, batch, part).length === 0) return [h, w];
-  return undefined;
+  return limits ? tensorsPastLimits(tensorsAt(H, W, limits.backend), limits) : [];
 }
 
 /** Input sizes below H x W, largest first: multiples of the patch size, about the same aspect ratio. */
-export function* smallerSizes(cfg: ModelConfig, H: number, W: number): Generator<[number, number]> {
-  const p = cfg.patchSize;
+export function* smallerSizes(patch: number, H: number, W: number): Generator<[number, number]> {
+  const p = patch;
   for (let k = Math.max(H, W) / p - 1; k >= 1; k--) {
     yield [H >= W ? k * p : Math.max(p, Math.round((k * H) / W) * p), H >= W ? Math.max(p, Math.round((k * W) / H) * p) : k * p];
   }
 }
 
+/** The first of `sizes` whose pass fits the active GPU backend's limits. */
+export function largestFitting(tensorsAt: PassTensors, sizes: Iterable<[number, number]>): [number, number] | undefined {
+  for (const [h, w] of sizes) if (gpuLimitProblems(tensorsAt, h, w).length === 0) return [h, w];
+  return undefined;
+}
+
 /**
- * Throws one line when a pass at H x W would exceed the active GPU backend's limits: the tensor,
- * the limit, and the largest input size that fits. No-op on cpu/wasm/tensorflow.
+ * Throws one line when the pass at H x W would exceed the active GPU backend's limits: the tensor,
+ * the limit, and the largest of `sizes` that fits. No-op on cpu/wasm/tensorflow.
  */
-export function checkGpuLimits(cfg: ModelConfig, H: number, W: number, batch = 1, part: PassPart = 'model'): void {
-  const problems = limitProblems(cfg, H, W, batch, part);
+export function checkGpuPass(tensorsAt: PassTensors, H: number, W: number, sizes: Iterable<[number, number]>, batch = 1): void {
+  const problems = gpuLimitProblems(tensorsAt, H, W);
   if (problems.length === 0) return;
-  const fits = largestFittingSize(cfg, H, W, batch, part);
+  const fits = largestFitting(tensorsAt, sizes);
   const hint = fits ? `; ${fits[0]}x${fits[1]} fits` : '';
   const more = batch > 1 ? ', or a smaller batch' : '';
   throw new Error(`input ${H}x${W}${batch > 1 ? ` x${batch}` : ''} exceeds a ${tf.getBackend()} limit: ${describeWorst(problems)}${hint}${more} (or use --backend wasm)`);

@@ -146,3 +146,14 @@ export async function initBackend(requested: BackendName = 'auto', options: Back
   }
   throw new Error('no tfjs backend could be initialised');
 }
+
+/**
+ * What `DepthAnything.load` and `Segmenter.load` start: the backend they name (or `auto`), or,
+ * when they name none and one is already active, that one as it is.
+ */
+export async function backendForLoad(opts: { backend?: BackendName; threads?: number }): Promise<BackendInfo> {
+  if (opts.backend === undefined && opts.threads === undefined && tf.engine().backendName) {
+    return { name: tf.getBackend(), description: tf.getBackend() };
+  }
+  return initBackend(opts.backend ?? 'auto', opts.threads !== undefined ? { threads: opts.threads } : {});
+}

@@ -1,5 +1,5 @@
 /**
- * wasm's memory, checked before a pass (the GPU backends' limits are in src/backends/limits.ts).
+ * wasm's memory, checked before a pass (the GPU backends' limits are in limits.ts).
  * tfjs-backend-wasm is a wasm32 module: its heap grows to at most 4 GiB (getHeapMax in its build)
  * and never shrinks. Past it, malloc fails and the module aborts (`RuntimeError: Aborted()`),
  * after which no wasm kernel runs again in that process or page. XNNPACK keeps its own packed
@@ -8,8 +8,7 @@
  * ViT-L at 392x518 has 1.28 GiB of weights and grows the heap to 3.4 GiB.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelConfig } from '../config/depth';
-import { PassPart, elements, largestPassTensors, smallerSizes } from './limits';
+import { PassTensors, elements } from './limits';
 import type { StateDict } from '../weights/state_dict';
 
 export const WASM_MAX_HEAP = 4 * 2 ** 30;
@@ -40,16 +39,16 @@ export function checkWasmWeights(sd: StateDict, source: string): void {
  * heap it needs; past 4 GiB it cannot run, so it is refused with the largest input size that fits.
  * What passes this check can still run out (activations, fragmentation): `wasmAbortError` says so.
  */
-export function checkWasmMemory(cfg: ModelConfig, weightBytes: number, H: number, W: number, batch = 1, part: PassPart = 'model'): void {
+export function checkWasmPass(tensorsAt: PassTensors, weightBytes: number, H: number, W: number, sizes: Iterable<[number, number]>, batch = 1): void {
   if (!onWasm()) return;
   const need = (h: number, w: number) => {
-    const largest = largestPassTensors(cfg, h, w, batch, 'wasm', part).reduce((a, t) => (elements(t.shape) > elements(a.shape) ? t : a));
+    const largest = tensorsAt(h, w, 'wasm').reduce((a, t) => (elements(t.shape) > elements(a.shape) ? t : a));
     return { bytes: 2 * weightBytes + 4 * elements(largest.shape), largest };
   };
   const { bytes, largest } = need(H, W);
   if (bytes <= WASM_MAX_HEAP) return;
   let fits = '';
-  for (const [h, w] of smallerSizes(cfg, H, W)) {
+  for (const [h, w] of sizes) {
     if (need(h, w).bytes <= WASM_MAX_HEAP) { fits = `; ${h}x${w} may fit`; break; }
   }
   throw new Error(`input ${H}x${W}${batch > 1 ? ` x${batch}` : ''} does not fit the wasm backend's 4 GiB memory: the weights twice (${gib(2 * weightBytes)}, with XNNPACK's packed copies) and ${largest.name} [${largest.shape.join(', ')}] alone need ${gib(bytes)}${fits}${batch > 1 ? ', or a smaller batch' : ''} (or use another backend)`);

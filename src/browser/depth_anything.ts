@@ -8,23 +8,17 @@
  * Every call leaves tf.memory().numTensors as it was, including calls that fail.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelConfig, VARIANTS, VariantName, Version, isMetric } from '../config/depth';
-import { DepthAnythingWeights, bindWeights, disposeWeights, forward } from '../depth/depth_anything';
-import { DEFAULT_PREPROCESS, NetworkInput, preprocess, toInputTensor } from '../pipeline/preprocess';
-import { DepthMap, resizeBilinearAlignCorners } from '../pipeline/postprocess';
+import { ModelConfig, VARIANTS, VariantName, Version } from '../config/depth';
+import { NetworkInput } from '../pipeline/preprocess';
+import { DepthMap } from '../pipeline/postprocess';
 import { RgbImage } from '../pipeline/rgb';
-import { StateDict, WeightsError } from '../weights/state_dict';
-import { ZoePredictOptions, predictZoe } from '../pipeline/zoe_predict';
+import { DepthSession, PredictOptions, WeightsInMemory, requireConfig, resolveVariant } from '../pipeline/session';
+import { WeightsError } from '../weights/state_dict';
 import { BrowserBackendInfo, BrowserBackendName, initBrowserBackend } from '../backends/browser';
 import { BrowserImageInput, loadBrowserImage } from './image';
 import { DownloadProgress, fetchWeights, weightsFromBytes } from './weights';
 
-/** Weights already in memory: official key names, PyTorch shapes. */
-export interface WeightsInMemory {
-  stateDict: StateDict;
-  config?: ModelConfig;
-  source?: string;
-}
+export type { WeightsInMemory } from '../pipeline/session';
 
 export type BrowserWeightsInput = string | URL | ArrayBuffer | Uint8Array | Blob | WeightsInMemory;
 
@@ -47,10 +41,8 @@ export interface BrowserLoadOptions {
   name?: string;
 }
 
-export interface BrowserPredictOptions extends ZoePredictOptions {
-  /** Lower bound of the network input's sides, a multiple of 14. Default 518 (official). V1 metric models resize to their img_size instead. */
-  inputSize?: number;
-}
+/** Options of `predict` in a page: the same as in Node. */
+export type BrowserPredictOptions = PredictOptions;
 
 function sourceName(w: BrowserWeightsInput): string {
   if (typeof w === 'string') return w;
@@ -77,53 +69,29 @@ async function readWeights(w: Exclude<BrowserWeightsInput, WeightsInMemory>, opt
 function gpuMemoryError(e: unknown, backend: string, width: number, height: number): unknown {
   const msg = e instanceof Error ? e.message : String(e);
   if (!/out of memory|\boom\b|failed to allocate|allocation failed|context (was )?lost|CONTEXT_LOST|device (was )?lost/i.test(msg)) return e;
-  return new Error(`the ${backend} backend ran out of GPU memory on a ${width}x${height} network input (${msg.split('\n')[0]}); use a smaller input size or the wasm backend`);
+  return new Error(`the ${backend} backend ran out of GPU memory on a ${width}x${height} image (${msg.split('\n')[0]}); use a smaller input size or the wasm backend`);
 }
 
-export class DepthAnything {
-  private weights: DepthAnythingWeights | null;
-
-  private constructor(weights: DepthAnythingWeights, readonly config: ModelConfig, readonly backend: BrowserBackendInfo, readonly source: string) {
-    this.weights = weights;
-  }
-
+export class DepthAnything extends DepthSession<BrowserBackendInfo> {
   static async load(weights: BrowserWeightsInput, opts: BrowserLoadOptions = {}): Promise<DepthAnything> {
     const backend: BrowserBackendInfo = opts.backend !== undefined || !tf.engine().backendName
       ? await initBrowserBackend(opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths })
       : { name: tf.getBackend() as BrowserBackendInfo['name'], description: tf.getBackend() };
-    const given = typeof opts.config === 'string' ? VARIANTS[opts.config] : opts.config;
-    if (typeof opts.config === 'string' && !given) throw new WeightsError(`unknown variant "${opts.config}"; expected one of ${Object.keys(VARIANTS).join(', ')}`);
-    let stateDict: StateDict;
-    let config: ModelConfig | undefined;
-    let source: string;
+    const given = resolveVariant(opts.config);
+    if (typeof given === 'string') throw new WeightsError(`unknown variant "${given}"; expected one of ${Object.keys(VARIANTS).join(', ')}`);
     if (typeof weights === 'object' && weights !== null && 'stateDict' in weights) {
-      stateDict = weights.stateDict;
-      config = given ?? weights.config;
-      source = weights.source ?? '<weights in memory>';
-    } else {
-      source = opts.name ?? sourceName(weights);
-      const bytes = await readWeights(weights, opts);
-      const read = await weightsFromBytes(bytes, source, { config: given, hfConfig: opts.hfConfig, version: opts.version, maxDepth: opts.maxDepth });
-      stateDict = read.stateDict;
-      config = read.config;
-      if (!config) throw new WeightsError(read.configProblem ?? `${source}: no model configuration; pass { config }`);
+      const source = weights.source ?? '<weights in memory>';
+      return new DepthAnything(weights.stateDict, requireConfig(given ?? weights.config, source), backend, source);
     }
-    if (!config) throw new WeightsError(`${source}: no model configuration; pass { config } (a ModelConfig or a variant name such as 'v2-vits')`);
-    return new DepthAnything(bindWeights(stateDict, config, source), config, backend, source);
-  }
-
-  get metric(): boolean {
-    return isMetric(this.config);
-  }
-
-  private live(): DepthAnythingWeights {
-    if (!this.weights) throw new Error('DepthAnything: this model was disposed');
-    return this.weights;
+    const source = opts.name ?? sourceName(weights);
+    const bytes = await readWeights(weights, opts);
+    const read = await weightsFromBytes(bytes, source, { config: given, hfConfig: opts.hfConfig, version: opts.version, maxDepth: opts.maxDepth });
+    return new DepthAnything(read.stateDict, requireConfig(read.config, source, read.configProblem), backend, source);
   }
 
   /** The exact network input (the official `image2tensor`), NHWC float32. */
   async preprocess(image: BrowserImageInput, opts: BrowserPredictOptions = {}): Promise<NetworkInput> {
-    return preprocess(await loadBrowserImage(image), { inputSize: opts.inputSize ?? DEFAULT_PREPROCESS.inputSize });
+    return this.preprocessRgb(await loadBrowserImage(image), opts);
   }
 
   /** Depth at the image's own size (relative: larger is nearer; metric: metres). */
@@ -133,34 +101,12 @@ export class DepthAnything {
 
   /** `predict`, also returning the decoded RGB (for the point cloud and side-by-side views). */
   async predictWithImage(image: BrowserImageInput, opts: BrowserPredictOptions = {}): Promise<{ depth: DepthMap; image: RgbImage }> {
-    const w = this.live();
+    this.live();
     const img = await loadBrowserImage(image);
-    // V1 metric (ZoeDepth): the official infer (padding + flip), as in Node (src/pipeline/zoe_predict.ts).
-    if (this.config.zoe) {
-      try {
-        return { depth: await predictZoe(w, this.config, img, opts), image: img };
-      } catch (e) {
-        throw gpuMemoryError(e, this.backend.name, img.width, img.height);
-      }
-    }
-    const input = preprocess(img, { inputSize: opts.inputSize ?? DEFAULT_PREPROCESS.inputSize });
-    let net: Float32Array;
     try {
-      const out = tf.tidy(() => forward(w, this.config, toInputTensor(input)));
-      try {
-        net = (await out.data()) as Float32Array;
-      } finally {
-        out.dispose();
-      }
+      return { depth: await this.predictRgb(img, opts), image: img };
     } catch (e) {
-      throw gpuMemoryError(e, this.backend.name, input.width, input.height);
+      throw gpuMemoryError(e, this.backend.name, img.width, img.height);
     }
-    const data = resizeBilinearAlignCorners(net, input.height, input.width, img.height, img.width);
-    return { depth: { data, width: img.width, height: img.height, metric: this.metric }, image: img };
-  }
-
-  dispose(): void {
-    if (this.weights) disposeWeights(this.weights);
-    this.weights = null;
   }
 }

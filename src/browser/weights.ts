@@ -1,16 +1,10 @@
 /**
  * Weights in a page: from a URL (streamed, with progress, kept in Cache Storage so a reload does
  * not download again), an ArrayBuffer/Uint8Array, or a File/Blob. The bytes are then read by the
- * same pure readers as in Node: our safetensors (float32 or float16), Hugging Face safetensors (with
- * their config.json given as `hfConfig`) and official `.pth` checkpoints.
+ * same reader as files in Node (src/weights/read.ts): our safetensors (float32 or float16), Hugging
+ * Face safetensors (with their config.json given as `hfConfig`) and official `.pth` checkpoints.
  */
-import { ModelConfig, Version } from '../config/depth';
-import { parseSafetensors } from '../io/safetensors';
-import { resolveConfig, ResolveInputs } from '../weights/detect';
-import { configFromHfConfig, isHfLayout, remapHfStateDict } from '../weights/remap_hf';
-import { configFromMetadata, stateDictFromSafetensors } from '../weights/safetensors_weights';
-import { StateDict, WeightsError } from '../weights/state_dict';
-import { readTorchCheckpointBytes } from '../weights/torch_bytes';
+import { WeightsError } from '../weights/state_dict';
 
 export const WEIGHTS_CACHE = 'depth-anything-weights-v1';
 
@@ -114,55 +108,5 @@ export async function cachedWeights(): Promise<string[]> {
   return (await (await caches.open(WEIGHTS_CACHE)).keys()).map((r) => r.url);
 }
 
-export interface BytesLoadOptions {
-  /** A complete configuration (overrides what the file records). */
-  config?: ModelConfig;
-  /** Hugging Face config.json (parsed) for HF-layout safetensors. */
-  hfConfig?: unknown;
-  version?: Version;
-  maxDepth?: number;
-}
-
-export interface WeightsFromBytes {
-  stateDict: StateDict;
-  config?: ModelConfig;
-  configProblem?: string;
-  format: 'pth' | 'hf-safetensors' | 'safetensors';
-}
-
-/**
- * Reads a weights file's bytes; `source` names it in errors and its file name gives hints
- * (official release names) as in Node.
- */
-export async function weightsFromBytes(bytes: Uint8Array, source: string, opts: BytesLoadOptions = {}): Promise<WeightsFromBytes> {
-  const inputs: ResolveInputs = { version: opts.version, maxDepth: opts.maxDepth, fileName: source, ...(opts.config ? { config: opts.config } : {}) };
-  const u32 = bytes.length >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) : 0;
-  let stateDict: StateDict;
-  let format: WeightsFromBytes['format'];
-  if (u32 === 0x04034b50) {
-    stateDict = (await readTorchCheckpointBytes(bytes, source)).stateDict;
-    format = 'pth';
-    if (opts.hfConfig !== undefined) inputs.recorded = { config: configFromHfConfig(opts.hfConfig, 'hfConfig option'), from: 'hfConfig option' };
-  } else if (bytes.length >= 9 && bytes[0] === 0x80 && bytes[2] === 0x8a) {
-    throw new WeightsError(`${source}: a legacy (pre-1.6) PyTorch pickle checkpoint; re-save it with torch.save on PyTorch >= 1.6 or convert it to safetensors`);
-  } else if (bytes.length >= 9 && bytes[8] === 0x7b) {
-    const parsed = parseSafetensors(bytes, source);
-    const raw = stateDictFromSafetensors(parsed);
-    if (isHfLayout(raw.keys())) {
-      format = 'hf-safetensors';
-      stateDict = remapHfStateDict(raw, source);
-      if (opts.hfConfig !== undefined) inputs.recorded = { config: configFromHfConfig(opts.hfConfig, 'hfConfig option'), from: 'hfConfig option' };
-    } else {
-      format = 'safetensors';
-      stateDict = raw;
-      const recorded = configFromMetadata(parsed);
-      if (recorded) inputs.recorded = { config: recorded, from: `${source} (__metadata__.config)` };
-    }
-  } else {
-    throw new WeightsError(`${source}: not a model file: neither a safetensors file nor a PyTorch .pth checkpoint`);
-  }
-  const resolved = resolveConfig(stateDict, source, inputs);
-  return resolved.config
-    ? { stateDict, config: resolved.config, format }
-    : { stateDict, configProblem: resolved.problem, format };
-}
+export { weightsFromBytes } from '../weights/read';
+export type { BytesLoadOptions, WeightsFromBytes } from '../weights/read';

@@ -10,7 +10,7 @@ import { BenchResult, defaultBenchHost, runBench } from '../verify/bench';
 import { GpuAdapterInfo, describeAdapter } from '../backends/adapter';
 import { backendOption, positiveInt, readConfigFile, threadsOption } from './common';
 import { parseFlags } from './parity';
-import { AttentionLayout, attentionLayout, setAttentionLayout } from '../dinov2/attention';
+import { AttentionLayout, attentionLayout, setAttentionLayout } from '../backends/choices';
 
 function nonNegativeInt(flag: string) {
   return (v: string): number => {

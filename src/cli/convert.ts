@@ -7,17 +7,15 @@
 import * as path from 'path';
 import { Command, Option } from 'commander';
 import { ModelConfig, VARIANTS, Version, configToJson, depthKind } from '../config/depth';
-import { encodeTensorData, safetensorsHeader } from '../io/safetensors';
-import { writeAtomically } from '../node/atomic';
 import { downloadModel } from '../node/hub';
 import { loadWeightsFile } from '../node/weights_file';
+import { OutDtype, writeSafetensorsFile } from '../node/safetensors_file';
 import { detectArchitecture } from '../weights/detect';
-import { StateDict, WeightsError } from '../weights/state_dict';
+import { WeightsError } from '../weights/state_dict';
 import { progressReporter } from './download';
 import { convertSegWeights } from './convert_seg';
 import { isSegWeightsFile } from '../node/seg_weights';
 
-export type OutDtype = 'f32' | 'f16';
 
 export interface ConvertOptions {
   version?: Version;
@@ -44,26 +42,6 @@ export interface ConvertSummary {
 export function variantName(cfg: ModelConfig): string | undefined {
   const want = JSON.stringify(configToJson(cfg));
   return Object.entries(VARIANTS).find(([, v]) => JSON.stringify(configToJson(v)) === want)?.[0];
-}
-
-/**
- * Streams a safetensors file (same header layout as `serializeSafetensors`: JSON padded with
- * spaces to 8-byte alignment) to a temporary file beside `target`, then renames it. Streaming
- * rather than serialising to one buffer keeps a 1.3 GB model from being held twice.
- */
-export async function writeSafetensorsFile(target: string, sd: StateDict, metadata: Record<string, string>, dtype: OutDtype): Promise<number> {
-  const st = dtype === 'f16' ? 'F16' : 'F32';
-  const { bytes: head, dataBytes } = safetensorsHeader([...sd].map(([name, t]) => ({ name, shape: t.shape, dtype: st })), metadata);
-
-  try {
-    await writeAtomically(target, async (fh) => {
-      await fh.write(head);
-      for (const [, t] of sd) await fh.write(encodeTensorData(t.data, st));
-    });
-  } catch (e) {
-    throw new Error(`cannot write ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  return head.length + dataBytes;
 }
 
 /** Converts `input` to our safetensors at `output`; throws (leaving no output) on any problem. */

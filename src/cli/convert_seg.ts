@@ -5,7 +5,7 @@
  * converted file needs no flags. Called by `convert` when IN is a segmentation model.
  */
 import * as path from 'path';
-import { writeSafetensorsFile, OutDtype } from './convert';
+import { OutDtype, writeSafetensorsFile } from '../node/safetensors_file';
 import { SegConfig } from '../config/semseg';
 import { SegMetainfo } from '../semseg/metainfo';
 import { loadSegWeightsFile } from '../node/seg_weights';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { AttentionLayout, attentionLayout } from '../backends/choices';
 import { ModelConfig } from '../config/depth';
 import { LinearWeights, linear, loadLinear } from '../nn/linear';
 import { Tap } from '../nn/tap';
@@ -17,18 +18,7 @@ import { StateDictReader } from '../weights/state_dict';
  *   The k bias is left out of the scores: it adds q_h . bk_h to every score of a row, which the
  *   softmax cancels exactly.
  */
-export type AttentionLayout = 'fused' | 'perHead';
-/**
- * webgl and webgpu keep `fused`: each head's products there are separate dispatches with their own
- * launch and readback costs, and batched products are native kernels (no scalar fallback as in
- * wasm). Measured (bench --attention, README "GPU backends"): see the figures there.
- */
-const LAYOUTS: Record<string, AttentionLayout> = { wasm: 'perHead', webgl: 'fused', webgpu: 'fused' };
-export const attentionLayout = (backend: string): AttentionLayout => LAYOUTS[backend] ?? 'fused';
-/** For measurements (bench --attention): the layout weights bound from now on get on `backend`. */
-export function setAttentionLayout(backend: string, layout: AttentionLayout): void {
-  LAYOUTS[backend] = layout;
-}
+export type { AttentionLayout };
 
 export interface PerHeadWeights {
   q: LinearWeights[]; // [C, D] each, scaled by D^-0.5

@@ -11,7 +11,7 @@ import { ConfigError, ENCODERS, ModelConfig, configFromJson } from '../config/de
 import { parseSafetensors } from '../io/safetensors';
 import { readTorchCheckpoint } from '../weights/torch_zip';
 import { isTuple } from '../io/pickle';
-import { stateDictFromSafetensors } from './weights_file';
+import { stateDictFromSafetensors } from '../weights/safetensors_weights';
 import { StateDict, WeightsError } from '../weights/state_dict';
 import { SEG_VARIANTS, SegConfig, SegVariantName, segConfigFromMmseg, segVariantFromFileName, validateSegConfig } from '../config/semseg';
 import { METAINFO, SegMetainfo, datasetForClasses } from '../semseg/metainfo';

@@ -10,7 +10,7 @@
  * call leaves tf.memory().numTensors as it was.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendInfo, BackendName, initBackend } from '../backends/node';
+import { BackendInfo, BackendName, backendForLoad } from '../backends/node';
 import { ImageInput, RgbImage, loadImage } from './image';
 import { SegConfig, SegMode, SegTestCfg, SegVariantName } from '../config/semseg';
 import { SegInputError, SegWeights, bindSegWeights, dataPreprocess, disposeSegWeights, inference, padToDivisor, postprocess } from '../semseg/encoder_decoder';
@@ -56,9 +56,7 @@ export class Segmenter {
   }
 
   static async load(file: string, opts: SegmenterLoadOptions = {}): Promise<Segmenter> {
-    const backend = opts.backend !== undefined || opts.threads !== undefined || !tf.engine().backendName
-      ? await initBackend(opts.backend ?? 'auto', opts.threads !== undefined ? { threads: opts.threads } : {})
-      : { name: tf.getBackend(), description: tf.getBackend() };
+    const backend = await backendForLoad(opts);
     const loaded = await loadSegWeightsFile(file, { config: opts.config });
     return new Segmenter(bindSegWeights(loaded.stateDict, loaded.config, file), loaded.config, loaded.metainfo, backend, file);
   }

@@ -1,24 +1,17 @@
 /**
  * Reads any supported weights file into a StateDict (official key names, PyTorch shapes, float32)
- * plus its resolved configuration. Formats are told apart by their bytes, not their names:
- * - a zip (`PK\x03\x04`): an official `torch.save` checkpoint (.pth, pytorch_model.bin);
- * - safetensors with official keys: ours (config in `__metadata__.config`) or any other;
- * - safetensors with Hugging Face keys (`backbone.`, `neck.`, `head.`): remapped, config from
- *   HF `config.json` (given, or beside the file).
+ * plus its resolved configuration: the readers of src/weights/read.ts over a file, with a
+ * Hugging Face or V1 `config.json` beside the weights found on disk.
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { ModelConfig, Version, configFromJson } from '../config/depth';
-import { parseSafetensors } from '../io/safetensors';
-import { readTorchCheckpoint } from '../weights/torch_zip';
-import { StateDict, WeightsError } from '../weights/state_dict';
-import { configFromHfConfig, isHfLayout, remapHfStateDict } from '../weights/remap_hf';
 import { ResolveInputs, resolveConfig } from '../weights/detect';
-import { configFromMetadata, stateDictFromSafetensors } from '../weights/safetensors_weights';
+import { HfConfigSource, ReadWeights, WeightsFormat, readSafetensorsWeights, recordTorchSideConfig, refuseSegModel, sniffWeights } from '../weights/read';
+import { StateDict, WeightsError } from '../weights/state_dict';
+import { readTorchCheckpoint } from '../weights/torch_zip';
 
-export { configFromMetadata, stateDictFromSafetensors };
-
-export type WeightsFormat = 'pth' | 'hf-safetensors' | 'safetensors';
+export type { WeightsFormat };
 
 export interface LoadedWeights {
   stateDict: StateDict;
@@ -60,7 +53,7 @@ async function readJson(file: string, what: string): Promise<unknown> {
 }
 
 /** `config.json` beside the weights, if there is one. */
-async function siblingConfig(file: string): Promise<{ json: unknown; path: string } | undefined> {
+async function siblingConfig(file: string): Promise<HfConfigSource | undefined> {
   const p = path.join(path.dirname(file), 'config.json');
   try {
     await fs.access(p);
@@ -70,7 +63,7 @@ async function siblingConfig(file: string): Promise<{ json: unknown; path: strin
   return { json: await readJson(p, 'config'), path: p };
 }
 
-/** Reads the first bytes to tell a zip from a safetensors file (and from legacy torch pickles). */
+/** The first bytes of a file, told apart by `sniffWeights`. */
 async function sniff(file: string): Promise<'zip' | 'safetensors'> {
   let head: Buffer;
   let size: number;
@@ -86,18 +79,7 @@ async function sniff(file: string): Promise<'zip' | 'safetensors'> {
   } catch (e) {
     throw new WeightsError(`cannot read weights file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (head.readUInt32LE(0) === 0x04034b50) return 'zip';
-  // Pre-1.6 torch.save wrote a bare pickle stream starting with PROTO and a magic number.
-  if (head[0] === 0x80 && head[2] === 0x8a) {
-    throw new WeightsError(`${file}: a legacy (pre-1.6) PyTorch pickle checkpoint; re-save it with torch.save(state_dict, path) on PyTorch >= 1.6 or convert it to safetensors`);
-  }
-  if (size >= 9 && head[8] === 0x7b /* '{' */) return 'safetensors';
-  throw new WeightsError(`${file}: unrecognised weights format: neither a PyTorch zip checkpoint (.pth) nor a safetensors file`);
-}
-
-/** The segmentation models (mmseg keys) have their own loader and command. */
-function refuseSegModel(sd: StateDict, file: string): void {
-  if (sd.has('backbone.dinov2.pos_embed')) throw new WeightsError(`${file}: this is a segmentation model (Mask2Former, backbone.dinov2.* / decode_head.* keys), not a depth model; use \`depth-anything segment\``);
+  return sniffWeights(head, size, file);
 }
 
 /** Loads `.pth`, Hugging Face safetensors or our safetensors; see the module comment. */
@@ -112,23 +94,13 @@ export async function loadWeightsFile(file: string, opts: LoadOptions = {}): Pro
     return { json: opts.hfConfig, path: 'hfConfig option' };
   };
 
-  let stateDict: StateDict;
-  let format: WeightsFormat;
-  let dtypes: string[];
+  let read: ReadWeights;
   if (kind === 'zip') {
+    // Read through the file descriptor (zip central directory, one tensor at a time), not all in memory.
     const ckpt = await readTorchCheckpoint(file);
-    stateDict = ckpt.stateDict;
-    refuseSegModel(stateDict, file);
-    format = 'pth';
-    dtypes = [...ckpt.dtypes];
-    // V1 is also published as pytorch_model.bin + a config.json with encoder/features/out_channels.
-    const side = (await hfFromOpts()) ?? (await siblingConfig(file));
-    const j = side?.json as Record<string, unknown> | undefined;
-    if (side && j && typeof j === 'object' && 'backbone_config' in j) {
-      inputs.recorded = { config: configFromHfConfig(j, side.path), from: side.path };
-    } else if (side && j && typeof j === 'object' && 'encoder' in j && !('version' in j) && !('model_type' in j)) {
-      inputs.recorded = { config: configFromJson({ version: opts.version ?? 'v1', ...j }, side.path), from: side.path };
-    }
+    refuseSegModel(ckpt.stateDict, file);
+    recordTorchSideConfig((await hfFromOpts()) ?? (await siblingConfig(file)), inputs, opts.version);
+    read = { stateDict: ckpt.stateDict, format: 'pth', dtypes: [...ckpt.dtypes] };
   } else {
     let bytes: Buffer;
     try {
@@ -136,22 +108,9 @@ export async function loadWeightsFile(file: string, opts: LoadOptions = {}): Pro
     } catch (e) {
       throw new WeightsError(`cannot read weights file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    const parsed = parseSafetensors(bytes, file);
-    dtypes = [...new Set([...parsed.tensors.values()].filter((t) => t.dtype !== 'I64').map((t) => t.dtype))];
-    const raw = stateDictFromSafetensors(parsed);
-    refuseSegModel(raw, file);
-    if (isHfLayout(raw.keys())) {
-      format = 'hf-safetensors';
-      stateDict = remapHfStateDict(raw, file);
-      const hf = (await hfFromOpts()) ?? (await siblingConfig(file));
-      if (hf) inputs.recorded = { config: configFromHfConfig(hf.json, hf.path), from: hf.path };
-    } else {
-      format = 'safetensors';
-      stateDict = raw;
-      const recorded = configFromMetadata(parsed);
-      if (recorded) inputs.recorded = { config: recorded, from: `${file} (__metadata__.config)` };
-    }
+    read = await readSafetensorsWeights(bytes, file, inputs, async () => (await hfFromOpts()) ?? (await siblingConfig(file)));
   }
+  const { stateDict, format, dtypes } = read;
   const resolved = resolveConfig(stateDict, file, inputs);
   const base = { stateDict, source: file, format, dtypes };
   return resolved.config

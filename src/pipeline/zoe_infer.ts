@@ -1,7 +1,7 @@
 /**
  * zoedepth/models/depth_model.py (`DepthModel.infer`) and metric_depth/evaluate.py (`infer`):
- * the official ways to run a ZoeDepth model on an RGB image in [0, 1].
- * - `zoeDepth`: model(x)['metric_depth'] (PrepForMidas resize + network), at the network size.
+ * the official ways to run a ZoeDepth model (`zoeDepth`, src/depth/zoedepth.ts) on an RGB image
+ * in [0, 1], kept out of the model as dinov2 keeps its test-time augmentation out of its heads.
  * - `inferZoe`: reflect padding of int(sqrt(h/2) * 3) rows and int(sqrt(w/2) * 3) columns,
  *   horizontal-flip averaging, bicubic (align_corners=False) back to the padded size, crop: the
  *   image's own size. Each augmentation can be turned off.
@@ -10,48 +10,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config/depth';
-import { DepthAnythingWeights, checkPassLimits, wasmGuard } from '../depth/depth_anything';
+import type { DepthAnythingWeights } from '../depth/depth_anything';
+import { zoeDepth } from '../depth/zoedepth';
 import { bicubicMatrixToSize } from '../nn/interpolate';
-import { Tap } from '../nn/tap';
-import { depthAnythingCore, prepForMidas } from '../depth/dpt_dinov2';
-import { zoeDepthHead } from '../zoedepth/zoedepth_v1';
+import type { RgbImage } from './rgb';
 
-function zoeParts(w: DepthAnythingWeights, cfg: ModelConfig) {
-  if (!cfg.zoe || !w.zoe) throw new Error('not a V1 metric (ZoeDepth) model: its configuration has no "zoe" head settings');
-  return { z: cfg.zoe, head: w.zoe };
-}
-
-/**
- * ZoeDepth.forward: [B, H, W, 3] RGB in [0, 1] -> metric depth [B, h, w, 1] at the core's
- * resize. `keepAspectRatio` defaults to the configuration's (the core as built). The tap sees
- * `core.prep`, the DPT under `core.core.*` (its output as `core.core` and `rel_depth`), and the
- * head's modules under their own names.
- */
-export function zoeDepth(w: DepthAnythingWeights, cfg: ModelConfig, image: tf.Tensor4D, keepAspectRatio?: boolean, tap?: Tap): tf.Tensor4D {
-  const { z, head } = zoeParts(w, cfg);
-  const coreTap: Tap | undefined = tap && ((key, t) => {
-    if (key === 'output') {
-      tap('core.core', t);
-      tap('rel_depth', t);
-      return;
-    }
-    const k = key.startsWith('core.core.') ? key : `core.core.${key}`;
-    tap(k, t);
-    // output_conv2.3 (ReLU) and .4 (Identity): the relative head's output seen by two more hooks.
-    if (k === 'core.core.depth_head.scratch.output_conv2') {
-      tap('core.core.depth_head.scratch.output_conv2.3', t);
-      tap('core.core.depth_head.scratch.output_conv2.4', t);
-    }
-  });
-  return tf.tidy(() => {
-    const x = prepForMidas(image, z.imgSize, keepAspectRatio ?? z.keepAspectRatio);
-    tap?.('core.prep', x);
-    checkPassLimits(w, cfg, x);
-    return wasmGuard(`running a ${x.shape[1]}x${x.shape[2]} network input`, () => {
-      const { relDepth, hooks } = depthAnythingCore(x, w.pretrained, w.depth_head, cfg, coreTap);
-      return zoeDepthHead(relDepth, hooks, head, z, tap);
-    });
-  });
+/** torchvision ToTensor: [1, H, W, 3] float32 RGB / 255. */
+export function imageToTensor(img: RgbImage): tf.Tensor4D {
+  return tf.tidy(() => tf.div(tf.tensor4d(Float32Array.from(img.data), [1, img.height, img.width, 3]), 255) as tf.Tensor4D);
 }
 
 /** Flip along the width (torch.flip(x, [3]) on NCHW). */

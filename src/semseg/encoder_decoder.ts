@@ -14,15 +14,14 @@ import { loadSegBackbone, segBackbone } from './dinov2';
 import { MaskTap, Mask2FormerHeadWeights, loadMask2FormerHead, mask2formerPredict } from './mask2former_head';
 import { Feature2PyramidWeights, feature2Pyramid, loadFeature2Pyramid } from './neck/feature2pyramid';
 import { checkSegGpuLimits } from './limits';
+import { SegInputError } from './errors';
+
+export { SegInputError };
 
 export interface SegWeights {
   backbone: DinoV2Weights;
   neck: Feature2PyramidWeights;
   decodeHead: Mask2FormerHeadWeights;
-}
-
-export class SegInputError extends Error {
-  constructor(message: string) { super(message); this.name = 'SegInputError'; }
 }
 
 /** Strict binding: one error lists every missing, mis-shaped and unexpected key. */

@@ -8,10 +8,10 @@
  * and predict()'s upsampled masks; slide mode adds the stitched logits of the whole image.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { attentionLayout } from '../dinov2/attention';
+import { attentionLayout } from '../backends/choices';
 import { GpuLimits, LimitProblem, PassTensor, activeGpuLimits, describeWorst, tensorsPastLimits } from '../backends/limits';
 import { SegConfig, SegTestCfg } from '../config/semseg';
-import { SegInputError } from './encoder_decoder';
+import { SegInputError } from './errors';
 import { GATHER_ROWS_PER_CHUNK } from './ops/multi_scale_deform_attn';
 import { PREDICT_BAND_VALUES } from './mask2former_head';
 

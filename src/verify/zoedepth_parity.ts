@@ -11,7 +11,8 @@ import { ModelConfig } from '../config/depth';
 import type { DepthAnythingWeights } from '../depth/depth_anything';
 import { ParsedSafetensors } from '../io/safetensors';
 import { Tap } from '../nn/tap';
-import { evalInferZoe, inferZoe, zoeDepth } from '../pipeline/zoe_infer';
+import { zoeDepth } from '../depth/zoedepth';
+import { evalInferZoe, inferZoe } from '../pipeline/zoe_infer';
 
 const PIPELINE: Record<string, (w: DepthAnythingWeights, cfg: ModelConfig, x: tf.Tensor4D) => tf.Tensor4D> = {
   forward: (w, cfg, x) => zoeDepth(w, cfg, x),

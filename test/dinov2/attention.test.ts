@@ -4,7 +4,8 @@
  * shows the parity tap the official qkv output.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { attention, attentionLayout, loadAttention } from '../../src/dinov2/attention';
+import { attention, loadAttention } from '../../src/dinov2/attention';
+import { attentionLayout } from '../../src/backends/choices';
 import { officialConfig } from '../../src/config/depth';
 import { randomStateDict } from '../../src/verify/bench';
 import { StateDictReader } from '../../src/weights/state_dict';

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backends/node';
 import { isSoftwareAdapter, describeAdapter } from '../../src/backends/adapter';
 import { backendMemory } from '../../src/backends/memory';
-import { checkGpuLimits, largestFittingSize, largestPassTensors, limitProblems } from '../../src/backends/limits';
+import { checkGpuLimits, largestFittingSize, largestPassTensors, limitProblems } from '../../src/depth/limits';
 import { officialConfig } from '../../src/config/depth';
 import { parityFromStateDict } from '../../src/verify/parity';
 import { forward, bindWeights, disposeWeights } from '../../src/depth/depth_anything';

@@ -8,7 +8,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { VARIANTS } from '../../src/config/depth';
 import { StateDict } from '../../src/weights/state_dict';
-import { WASM_MAX_HEAP, checkWasmMemory, checkWasmWeights, wasmAbortError } from '../../src/backends/wasm_memory';
+import { WASM_MAX_HEAP, checkWasmWeights, wasmAbortError } from '../../src/backends/wasm_memory';
+import { checkWasmMemory } from '../../src/depth/limits';
 import { useBackend } from '../helpers';
 
 const VITL = VARIANTS['v2-vitl'];

@@ -12,9 +12,8 @@ import { entryToFloat32, parseSafetensors, ParsedSafetensors } from '../../src/i
 import { DepthAnything } from '../../src/node/depth_anything';
 import { resizeBilinearAlignCorners } from '../../src/pipeline/postprocess';
 import { loadWeightsFile } from '../../src/node/weights_file';
-import { prepSize } from '../../src/depth/dpt_dinov2';
-import { evalInferZoe, padAmount, zoeDepth } from '../../src/pipeline/zoe_infer';
-import { imageToTensor } from '../../src/pipeline/zoe_predict';
+import { prepSize, zoeDepth } from '../../src/depth/zoedepth';
+import { evalInferZoe, imageToTensor, padAmount } from '../../src/pipeline/zoe_infer';
 import { decodeImage } from '../../src/node/image';
 import { caseDir, expectParity, useBackend } from '../helpers';
 import { writeFileSync } from 'fs';

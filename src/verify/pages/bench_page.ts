@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { ModelConfig } from '../../config/depth';
 import { runBench } from '../bench';
-import { AttentionLayout, setAttentionLayout } from '../../dinov2/attention';
+import { AttentionLayout, setAttentionLayout } from '../../backends/choices';
 import { PageBackend, startPageBackend } from '../page_backend';
 import { backendMemory } from '../../backends/memory';
 import { exposePageTask } from '../page_task';
