@@ -3,6 +3,8 @@ import { promises as fs } from 'fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, BackendName, initBackend } from '../backends/node';
 import { ModelConfig, configFromJson } from '../config/depth';
+import { parseSafetensors } from '../io/safetensors';
+import { writeFileAtomic } from '../node/atomic';
 
 export function backendOption(): Option {
   return new Option('--backend <name>', 'tfjs backend').choices(BACKEND_NAMES as string[]).default('auto');
@@ -45,3 +47,17 @@ export async function readConfigFile(path: string): Promise<ModelConfig> {
 }
 
 export type { Command };
+
+/**
+ * How `parity` ends, for depth and segmentation weights alike: the JSON line (`--json`) or the
+ * text report, the `--dump` file, and the exit status.
+ */
+export async function finishParity<R extends { ok: boolean }>(opts: { json?: boolean; dump?: string }, report: R, json: object, text: string, dump: Uint8Array | undefined): Promise<void> {
+  if (opts.json) process.stdout.write(`${JSON.stringify(json)}\n`);
+  else console.log(text);
+  if (opts.dump && dump) {
+    await writeFileAtomic(opts.dump, dump);
+    process.stderr.write(`wrote ${parseSafetensors(dump, opts.dump).tensors.size} tensors to ${opts.dump}\n`);
+  }
+  process.exitCode = report.ok ? 0 : 1;
+}

@@ -7,8 +7,7 @@ import { LoadedWeights, loadWeightsFile } from '../node/weights_file';
 import { configFromMetadata } from '../weights/safetensors_weights';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { ParityReport, TensorComparison, formatParityReport, parityFromStateDict } from '../verify/parity';
-import { backendOption, readConfigFile, startBackend, threadsOption } from './common';
-import { writeFileAtomic } from '../node/atomic';
+import { backendOption, finishParity, readConfigFile, startBackend, threadsOption } from './common';
 import { ModelConfig } from '../config/depth';
 import { mergeReferences } from '../verify/parity';
 import { segParityCommand } from './parity_seg';
@@ -136,16 +135,7 @@ export function registerParity(program: Command): void {
         report = full;
         if (opts.dump) dump = serializeSafetensors(full.computed, { source: path.basename(opts.weights), reference: files.map((f) => path.basename(f)).join(',') });
       }
-      if (opts.json) {
-        const { ok, comparisons, notComputed } = report;
-        process.stdout.write(`${JSON.stringify({ ok, comparisons, notComputed, ...extra })}\n`);
-      } else {
-        console.log(formatParityReport({ ...report, computed: [] }));
-      }
-      if (opts.dump && dump) {
-        await writeFileAtomic(opts.dump, dump);
-        process.stderr.write(`wrote ${parseSafetensors(dump, opts.dump).tensors.size} tensors to ${opts.dump}\n`);
-      }
-      process.exitCode = report.ok ? 0 : 1;
+      const { ok, comparisons, notComputed } = report;
+      await finishParity(opts, report, { ok, comparisons, notComputed, ...extra }, formatParityReport({ ...report, computed: [] }), dump);
     });
 }

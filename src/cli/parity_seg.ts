@@ -8,7 +8,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
-import { writeFileAtomic } from '../node/atomic';
+import { finishParity } from './common';
+import { sniffWeightsFile } from '../node/weights_file';
 import { backendMemory } from '../backends/memory';
 import { describeAdapter } from '../backends/adapter';
 import { StateDict } from '../weights/state_dict';
@@ -77,7 +78,7 @@ export async function segParityCommand(opts: SegParityCliOptions): Promise<void>
   if (opts.browser) {
     // The page parses the reference itself; parse it here too, so a bad file is one line in Node.
     parseSafetensors(refBytes, opts.reference);
-    const isSafetensors = !(await isZip(opts.weights));
+    const isSafetensors = (await sniffWeightsFile(opts.weights)) === 'safetensors';
     const r = await segParityInBrowser(opts, loaded.config, loaded.stateDict, isSafetensors);
     const { ok, comparisons, notComputed, masks, labels, boxes, backend, place, ms, memory, adapter } = r.report;
     report = { ok, comparisons, notComputed, masks, labels, boxes };
@@ -92,27 +93,7 @@ export async function segParityCommand(opts: SegParityCliOptions): Promise<void>
     report = full;
     if (opts.dump) dump = serializeSafetensors(full.computed, { source: path.basename(opts.weights), reference: path.basename(opts.reference) });
   }
-  if (opts.json) {
-    const { ok, comparisons, notComputed, masks, labels, boxes } = report;
-    process.stdout.write(`${JSON.stringify({ ok, comparisons, notComputed, masks, labels, boxes, ...info })}\n`);
-  } else {
-    console.log(formatSegParityReport({ ...report, computed: [] }));
-  }
-  if (opts.dump && dump) {
-    await writeFileAtomic(opts.dump, dump);
-    process.stderr.write(`wrote ${parseSafetensors(dump, opts.dump).tensors.size} tensors to ${opts.dump}\n`);
-  }
-  process.exitCode = report.ok ? 0 : 1;
+  const { ok, comparisons, notComputed, masks, labels, boxes } = report;
+  await finishParity(opts, report, { ok, comparisons, notComputed, masks, labels, boxes, ...info }, formatSegParityReport({ ...report, computed: [] }), dump);
 }
 
-/** A .pth (zip) rather than safetensors: the first four bytes. */
-async function isZip(file: string): Promise<boolean> {
-  const fh = await fs.open(file, 'r');
-  try {
-    const head = Buffer.alloc(4);
-    await fh.read(head, 0, 4, 0);
-    return head.readUInt32LE(0) === 0x04034b50;
-  } finally {
-    await fh.close();
-  }
-}

@@ -63,8 +63,8 @@ async function siblingConfig(file: string): Promise<HfConfigSource | undefined> 
   return { json: await readJson(p, 'config'), path: p };
 }
 
-/** The first bytes of a file, told apart by `sniffWeights`. */
-async function sniff(file: string): Promise<'zip' | 'safetensors'> {
+/** A weights file's format from its first bytes (`sniffWeights`). */
+export async function sniffWeightsFile(file: string): Promise<'zip' | 'safetensors'> {
   let head: Buffer;
   let size: number;
   try {
@@ -84,7 +84,7 @@ async function sniff(file: string): Promise<'zip' | 'safetensors'> {
 
 /** Loads `.pth`, Hugging Face safetensors or our safetensors; see the module comment. */
 export async function loadWeightsFile(file: string, opts: LoadOptions = {}): Promise<LoadedWeights> {
-  const kind = await sniff(file);
+  const kind = await sniffWeightsFile(file);
   const inputs: ResolveInputs = { version: opts.version, maxDepth: opts.maxDepth, fileName: file };
   if (typeof opts.config === 'string') inputs.config = configFromJson(await readJson(opts.config, 'config'), opts.config);
   else if (opts.config) inputs.config = opts.config;

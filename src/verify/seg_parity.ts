@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ParsedSafetensors, SafetensorsEntry, entryToFloat32, TensorToWrite } from '../io/safetensors';
-import { PARITY_TOLERANCE, TensorComparison, compareArrays } from './parity';
+import { PARITY_TOLERANCE, TapRecorder, TensorComparison, compareWithReference } from './compare';
 import { SegConfig, SegTestCfg } from '../config/semseg';
 import { StateDict } from '../weights/state_dict';
 import type { BackendMemory } from '../backends/memory';
@@ -70,19 +70,9 @@ export async function runSegParity(w: SegWeights, cfg: SegConfig, test: SegTestC
   const [B, , H, W] = inputEntry.shape;
   const ori: [number, number] = [segEntry.shape[2], segEntry.shape[3]];
 
-  // GPU backends cannot read synchronously everywhere (tfjs-webgpu's readSync needs
-  // OffscreenCanvas, which Node lacks; webgl's blocks on the GPU): there the taps keep their
-  // copies on the device until the pass ends and they are read asynchronously (as src/verify/parity.ts).
-  const readLater = ['webgpu', 'webgl'].includes(tf.getBackend());
-  const captured = new Map<string, TensorToWrite>();
-  const pending = new Map<string, tf.Tensor>();
-  const tap = (key: string, t: tf.Tensor) => {
-    if (captured.has(key) || pending.has(key)) return;
-    const torch = toTorch(t);
-    if (readLater) { pending.set(key, tf.keep(torch)); return; }
-    captured.set(key, { name: key, shape: torch.shape, data: torch.dataSync() as Float32Array });
-    torch.dispose();
-  };
+  // Taps read as the depth parity reads them (TapRecorder); the masks likewise, after the pass on GPU backends.
+  const rec = new TapRecorder(toTorch);
+  const { tap, readLater, captured } = rec;
   const masks = new Map<number, { bits: Uint8Array; logits: Float32Array; shape: number[] }>();
   const pendingMasks = new Map<number, [tf.Tensor3D, tf.Tensor3D]>();
   const maskTap = (call: number, m: tf.Tensor3D, l: tf.Tensor3D) => {
@@ -106,36 +96,19 @@ export async function runSegParity(w: SegWeights, cfg: SegConfig, test: SegTestC
       return labels;
     });
     captured.set('pred_sem_seg', { name: 'pred_sem_seg', shape: labelsT.shape, data: Float32Array.from(await labelsT.data()) });
-    for (const [key, t] of pending) {
-      captured.set(key, { name: key, shape: t.shape, data: (await t.data()) as Float32Array });
-      t.dispose();
-      pending.delete(key);
-    }
+    await rec.finish();
     for (const [call, [m, l]] of pendingMasks) {
       masks.set(call, { bits: Uint8Array.from(await m.data()), logits: (await l.data()) as Float32Array, shape: m.shape });
       tf.dispose([m, l]);
       pendingMasks.delete(call);
     }
   } finally {
-    tf.dispose([...pending.values(), ...[...pendingMasks.values()].flat()]);
+    rec.dispose();
+    tf.dispose([...pendingMasks.values()].flat());
     labelsT?.dispose();
   }
 
-  const comparisons: TensorComparison[] = [];
-  const notComputed: string[] = [];
-  for (const [key, entry] of reference.tensors) {
-    if (key === 'input' || !['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) continue;
-    const ours = captured.get(key);
-    if (!ours) { notComputed.push(key); continue; }
-    const sameShape = ours.shape.length === entry.shape.length && ours.shape.every((d, i) => d === entry.shape[i]);
-    if (!sameShape) {
-      comparisons.push({ key, shape: ours.shape, relL2: NaN, maxAbs: NaN, maxAbsLimit: 0, ok: false });
-      continue;
-    }
-    const { relL2, maxAbs, refMax } = compareArrays(ours.data as Float32Array, entryToFloat32(entry, src));
-    const maxAbsLimit = PARITY_TOLERANCE.maxAbsFactor * Math.max(1, refMax);
-    comparisons.push({ key, shape: ours.shape, relL2, maxAbs, maxAbsLimit, ok: relL2 <= PARITY_TOLERANCE.relL2 && maxAbs <= maxAbsLimit });
-  }
+  const { comparisons, notComputed } = compareWithReference(captured, reference, ['input']);
 
   // Attention masks: reference [B*heads, Q, hw] (the same mask repeated per head), ours [B, Q, hw].
   const maskResults: BitComparison[] = [];
