@@ -8,8 +8,8 @@
 module.exports = {
   name: 'no-node-builtins',
   setup(build) {
-    // torch_zip.ts opens files through zip.ts (yauzl) only when given a path; pages pass the bytes.
-    build.onResolve({ filter: /^\.\/zip$/ }, (args) => (/torch_zip\.ts$/.test(args.importer) ? { path: 'zip', namespace: 'node-only' } : undefined));
+    // weights/torch_zip.ts opens files through io/zip.ts (yauzl) only when given a path; pages pass the bytes.
+    build.onResolve({ filter: /^\.\.\/io\/zip$/ }, (args) => (/torch_zip\.ts$/.test(args.importer) ? { path: 'zip', namespace: 'node-only' } : undefined));
     build.onLoad({ filter: /.*/, namespace: 'node-only' }, () => ({
       contents: "export const ZipArchive = { open() { throw new Error('reading a .pth from a path needs Node; in a page pass its bytes'); } };",
       loader: 'js',
