@@ -1,6 +1,6 @@
 /**
  * Backend selection. `auto` prefers a hardware WebGPU adapter (Dawn, from the optional `webgpu`
- * package; never a software renderer such as llvmpipe), then libtensorflow (tfjs-node-gpu, then
+ * package, started only where a GPU can exist; never a software renderer such as llvmpipe), then libtensorflow (tfjs-node-gpu, then
  * tfjs-node: optional dependencies that only install where libtensorflow can be downloaded), then
  * wasm (multithreaded in Node through src/backends/wasm_threads.ts), then cpu. `webgl` exists only in a
  * browser (parity/bench --browser run in headless Chromium).
@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { defaultThreads, startWasm } from './wasm_threads';
 import { GpuAdapterInfo, describeAdapter } from './adapter';
-import { DawnBackend, registerNodeWebGPU } from './node_webgpu';
+import { DawnBackend, hardwareGpuMayExist, registerNodeWebGPU } from './node_webgpu';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu' | 'webgl';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu', 'webgl'];
@@ -96,6 +96,8 @@ export async function initBackend(requested: BackendName = 'auto', options: Back
       throw new Error('backend "webgl" runs only in a browser (Node has no WebGL); in Node use --backend webgpu or wasm, or run parity/bench with --browser (headless Chromium)');
     }
     if (name === 'webgpu') {
+      // auto: no render node, no WebGPU worth starting (Dawn would find a software renderer at best).
+      if (requested === 'auto' && !hardwareGpuMayExist()) continue;
       let adapter: GpuAdapterInfo;
       try {
         adapter = await registerNodeWebGPU(options.dawnBackend ? { dawnBackend: options.dawnBackend } : {});

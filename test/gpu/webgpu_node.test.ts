@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backends/node';
+import { hardwareGpuMayExist } from '../../src/backends/node_webgpu';
 import { isSoftwareAdapter, describeAdapter } from '../../src/backends/adapter';
 import { backendMemory } from '../../src/backends/memory';
 import { checkGpuLimits, largestFittingSize, largestPassTensors, limitProblems } from '../../src/depth/limits';
@@ -38,13 +39,35 @@ describe('webgpu in Node', () => {
   });
 
   test('auto never picks a software adapter; it says so in one line', async () => {
-    const info = await initBackend('auto', { warn: false });
+    // Where a GPU may exist (a render node; forced here), auto starts Dawn and looks at the adapter.
+    process.env.DEPTH_ANYTHING_GPU_PROBE = 'always';
+    let info;
+    try {
+      info = await initBackend('auto', { warn: false });
+    } finally {
+      delete process.env.DEPTH_ANYTHING_GPU_PROBE;
+    }
     const adapter = (await initBackend('webgpu')).adapter!;
     if (adapter.software) {
       expect(info.name).not.toBe('webgpu');
       expect(info.warning).toMatch(/^auto skips webgpu on .*software rendering.*--backend webgpu forces it/);
     } else {
       expect(info.name).toBe('webgpu');
+    }
+  });
+
+  test('auto does not start Dawn where no GPU can exist (no render node): no adapter, no warning', async () => {
+    process.env.DEPTH_ANYTHING_GPU_PROBE = 'never';
+    try {
+      const info = await initBackend('auto', { warn: false });
+      expect(info.name).not.toBe('webgpu');
+      expect(info.warning).toBeUndefined();
+      expect(hardwareGpuMayExist()).toBe(false);
+      process.env.DEPTH_ANYTHING_GPU_PROBE = 'sometimes';
+      expect(() => hardwareGpuMayExist()).toThrow('DEPTH_ANYTHING_GPU_PROBE must be "always" or "never"; got "sometimes"');
+    } finally {
+      delete process.env.DEPTH_ANYTHING_GPU_PROBE;
+      await initBackend('webgpu'); // the tests below run on webgpu
     }
   });
 
