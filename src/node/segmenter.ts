@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BackendInfo, BackendName, backendForLoad } from '../backends/node';
 import { ImageInput, RgbImage, loadImage } from './image';
 import { SegConfig, SegMode, SegTestCfg, SegVariantName } from '../config/semseg';
-import { SegInputError, SegWeights, bindSegWeights, dataPreprocess, disposeSegWeights, inference, padToDivisor, postprocess } from '../semseg/encoder_decoder';
+import { SegInputError, SegWeights, bindSegWeights, dataPreprocess, disposeSegWeights, inference, postprocess } from '../semseg/encoder_decoder';
 import { SegMetainfo } from '../semseg/metainfo';
 import { segPipeline } from '../semseg/preprocess';
 import { loadSegWeightsFile } from './seg_weights';
@@ -99,9 +99,8 @@ export class Segmenter {
     const divisor = this.config.preprocess.sizeDivisor ?? (test.mode === 'whole' ? this.config.backbone.patchSize : undefined);
     const { seg, labels } = tf.tidy(() => {
       const bgr = tf.tensor4d(input.bgr, [1, input.height, input.width, 3], 'float32');
-      const x = dataPreprocess(bgr, this.config);
-      const { padded, padBottom, padRight } = padToDivisor(x, divisor);
-      const logits = inference(padded, w, this.config, test);
+      const { inputs, padBottom, padRight } = dataPreprocess(bgr, this.config, undefined, divisor);
+      const logits = inference(inputs, w, this.config, test);
       const out = postprocess(logits, padBottom, padRight, [input.oriHeight, input.oriWidth]);
       return { seg: opts.logits ? tf.transpose(out, [0, 3, 1, 2]) : tf.zeros([0]), labels: tf.argMax(out, 3) };
     });

@@ -42,13 +42,19 @@ export function disposeSegWeights(w: SegWeights): void {
   tf.dispose(w as unknown as tf.TensorContainer);
 }
 
-/** SegDataPreProcessor on [B, H, W, 3] pixel values in the file's BGR order (0..255). */
-export function dataPreprocess(bgr: tf.Tensor4D, cfg: SegConfig, tap?: Tap): tf.Tensor4D {
+/**
+ * SegDataPreProcessor at test time on [B, H, W, 3] pixel values in the file's BGR order (0..255):
+ * channel order, normalisation, then, where the test config has a size_divisor, `stack_batch`'s
+ * zero padding to it, as the official preprocessor pads, so `data_preprocessor.inputs` is the
+ * padded batch. `divisor`: the config's unless given (Segmenter pads whole-mode inputs to 14).
+ */
+export function dataPreprocess(bgr: tf.Tensor4D, cfg: SegConfig, tap?: Tap, divisor = cfg.preprocess.sizeDivisor): { inputs: tf.Tensor4D; padBottom: number; padRight: number } {
   const p = cfg.preprocess;
   const x = p.bgrToRgb ? tf.reverse(bgr, 3) : bgr;
-  const out = tf.div(tf.sub(tf.cast(x, 'float32'), tf.tensor1d(p.mean)), tf.tensor1d(p.std)) as tf.Tensor4D;
-  tap?.('data_preprocessor.inputs', out);
-  return out;
+  const normed = tf.div(tf.sub(tf.cast(x, 'float32'), tf.tensor1d(p.mean)), tf.tensor1d(p.std)) as tf.Tensor4D;
+  const { padded, padBottom, padRight } = padToDivisor(normed, divisor);
+  tap?.('data_preprocessor.inputs', padded);
+  return { inputs: padded, padBottom, padRight };
 }
 
 /** `stack_batch` with size_divisor: zero padding (after normalisation) on the right and bottom. */

@@ -11,7 +11,7 @@ import { SegConfig, SegTestCfg } from '../config/semseg';
 import { StateDict } from '../weights/state_dict';
 import type { BackendMemory } from '../backends/memory';
 import type { GpuAdapterInfo } from '../backends/adapter';
-import { SegWeights, argmaxWithGap, bindSegWeights, disposeSegWeights, dataPreprocess, inference, padToDivisor, postprocess, slideBoxes } from '../semseg/encoder_decoder';
+import { SegWeights, argmaxWithGap, bindSegWeights, disposeSegWeights, dataPreprocess, inference, postprocess, slideBoxes } from '../semseg/encoder_decoder';
 
 /**
  * A mask bit may differ only where the logit it thresholds is this close to 0: the fixtures list
@@ -84,9 +84,8 @@ export async function runSegParity(w: SegWeights, cfg: SegConfig, test: SegTestC
   try {
     labelsT = tf.tidy(() => {
       const bgr = tf.transpose(tf.tensor4d(Float32Array.from(entryToNumbers(inputEntry)), [B, 3, H, W]), [0, 2, 3, 1]) as tf.Tensor4D;
-      const x = dataPreprocess(bgr, cfg, tap);
-      const { padded, padBottom, padRight } = padToDivisor(x, cfg.preprocess.sizeDivisor);
-      const logits = inference(padded, w, cfg, test, tap, maskTap);
+      const { inputs, padBottom, padRight } = dataPreprocess(bgr, cfg, tap);
+      const logits = inference(inputs, w, cfg, test, tap, maskTap);
       const perImage: tf.Tensor4D[] = [];
       for (let b = 0; b < B; b++) perImage.push(postprocess(tf.slice(logits, [b, 0, 0, 0], [1, -1, -1, -1]), padBottom, padRight, ori));
       const seg = tf.concat(perImage, 0) as tf.Tensor4D;
