@@ -108,9 +108,9 @@ describe('finding runnable blocks', () => {
     expect(stray).toEqual([]);
   });
 
-  test('the CLI the blocks run is built (dist/; npm ci or npm run build)', () => {
-    const main = path.join(ROOT, 'dist/cli/main.js');
-    if (!fs.existsSync(main)) throw new Error(`${path.relative(ROOT, main)} is missing: run \`npm run build\` (npm ci runs it) before the docs' runnable blocks`);
+  test('the CLI the blocks run starts (bin/depth-anything.js on dist/: npm ci or npm run build)', async () => {
+    const r = await runBash('node bin/depth-anything.js --version', 60_000);
+    if (r.code !== 0) throw new Error(`\`node bin/depth-anything.js --version\` failed; is dist/ built? Run \`npm run build\` (npm ci runs it) before the docs' runnable blocks.\n${r.output}`);
   });
 
   test('the parser: fences, markers inside fences, stray markers', () => {
