@@ -2,7 +2,7 @@
  * Images in a page, decoded by the browser to the RGB the pipeline takes (what Node gets from
  * sharp/OpenCV): EXIF orientation applied (`imageOrientation: 'from-image'`), no colour management
  * (`colorSpaceConversion: 'none'`, as cv2.imread ignores ICC profiles), alpha dropped. Chromium's
- * JPEG decoder is libjpeg-turbo, like OpenCV's, so JPEG pixels match (see the README's measurement).
+ * JPEG decoder is libjpeg-turbo, like OpenCV's, so JPEG pixels match (see docs/browser.md's measurement).
  * Canvases keep premultiplied alpha, so colours under semi-transparent pixels may differ by a level.
  */
 import { ImageError, MAX_INPUT_PIXELS, RgbImage, isRgbImage, validateRgb } from '../pipeline/rgb';

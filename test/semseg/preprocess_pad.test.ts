@@ -9,7 +9,7 @@ import { dataPreprocess } from '../../src/semseg/encoder_decoder';
 import { loadSegWeightsFile } from '../../src/node/seg_weights';
 import { FIXTURES, useBackend } from '../helpers';
 
-describe.each(['cpu', 'wasm'])('seg data preprocessor padding (%s)', (backend) => {
+describe.each(['cpu', 'wasm'] as const)('seg data preprocessor padding (%s)', (backend) => {
   beforeAll(() => useBackend(backend));
 
   test('pads to the size divisor after normalising; the tap sees the padded batch; no tensor left', async () => {

@@ -2,7 +2,7 @@
  * Evaluation datasets as folders of (image, ground-truth depth) pairs, and the ground-truth
  * readers. Node only (sharp, fs).
  *
- * Layouts (see the README's "Evaluation" section):
+ * Layouts (see docs/evaluation.md):
  * - folder: DIR/image/NAME.{jpg,png,...} with DIR/depth/NAME.png (16-bit, metres = value /
  *   depth scale, 0 = invalid) or DIR/depth/NAME.npy (float32 metres); sub-folders allowed.
  * - nyu: the NYUv2 test split as exported by BTS / ZoeDepth / Depth Anything (654 images):

@@ -51,7 +51,7 @@ export interface AlignOptions {
   /**
    * Weight of the newest aligned frame in the running reference, in (0, 1]. Default 0.5: the
    * reference follows the scene within a few frames (a pan keeps fitting); smaller values hold
-   * the colours of a static scene longer but fit a moving one worse (measured in the README).
+   * the colours of a static scene longer but fit a moving one worse (measured in docs/video.md).
    */
   momentum?: number;
 }
