@@ -77,9 +77,20 @@ export function activation(c: Case, key: string): tf.Tensor {
 /** Relative L2 and max abs error of `ours` against `ref`, and whether they meet the fixtures' tolerances. */
 export function closeness(ours: tf.Tensor, ref: tf.Tensor): { relL2: number; maxAbs: number; limit: number; ok: boolean } {
   expect(ours.shape).toEqual(ref.shape);
-  const { relL2, maxAbs, refMax } = compareArrays(ours.dataSync() as Float32Array, ref.dataSync() as Float32Array);
+  return arrayCloseness(ours.dataSync() as Float32Array, ref.dataSync() as Float32Array);
+}
+
+/** `closeness` of two arrays of the same length (a length mismatch is never ok). */
+export function arrayCloseness(ours: Float32Array, ref: Float32Array): { relL2: number; maxAbs: number; limit: number; ok: boolean } {
+  const { relL2, maxAbs, refMax } = compareArrays(ours, ref);
   const limit = PARITY_TOLERANCE.maxAbsFactor * Math.max(1, refMax);
-  return { relL2, maxAbs, limit, ok: relL2 <= PARITY_TOLERANCE.relL2 && maxAbs <= limit };
+  return { relL2, maxAbs, limit, ok: ours.length === ref.length && relL2 <= PARITY_TOLERANCE.relL2 && maxAbs <= limit };
+}
+
+/** Asserts the fixtures README's rule on two arrays: relative L2 <= 1e-5 and max abs <= 1e-4 x max(1, max|ref|). */
+export function expectArrayParity(ours: Float32Array, ref: Float32Array, what: string): void {
+  const r = arrayCloseness(ours, ref);
+  if (!r.ok) throw new Error(`${what}: ${ours.length === ref.length ? '' : `${ours.length} values, ${ref.length} in the reference; `}relL2 ${r.relL2.toExponential(2)} (<= 1e-5), maxAbs ${r.maxAbs.toExponential(2)} (<= ${r.limit.toExponential(1)})`);
 }
 
 /** Asserts fixtures-README parity: relative L2 <= 1e-5 and max abs <= 1e-4 x max(1, max|ref|). */
