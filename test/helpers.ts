@@ -9,6 +9,7 @@ import { ParsedSafetensors, entryToFloat32, parseSafetensors } from '../src/io/s
 import { loadWeightsFile } from '../src/weights/load';
 import { PARITY_TOLERANCE, compareArrays } from '../src/parity';
 import { StateDict } from '../src/weights/state_dict';
+import { PARITY_CASES } from './fixture_cases';
 
 /** `../shared/fixtures` beside the repository root; never copied into the repo. */
 export const FIXTURES = path.resolve(__dirname, '../../shared/fixtures');
@@ -32,7 +33,7 @@ export function parityJson<R>(args: string[], what: string): Promise<{ code: num
   });
 }
 
-export const PARITY_CASES = ['v2-tiny', 'v2-tiny-giantlike', 'v1-tiny', 'v2-tiny-metric', 'v2-vits-full'] as const;
+export { PARITY_CASES };
 export type ParityCase = (typeof PARITY_CASES)[number];
 
 export const caseDir = (name: string) => path.join(FIXTURES, 'parity', name);
