@@ -9,6 +9,7 @@ import { ParsedSafetensors, entryToFloat32, parseSafetensors } from '../src/io/s
 import { loadWeightsFile } from '../src/node/weights_file';
 import { PARITY_TOLERANCE, compareArrays } from '../src/verify/parity';
 import { StateDict } from '../src/weights/state_dict';
+import { PARITY_CASES } from './fixture_cases';
 
 /** `../shared/fixtures` beside the repository root; never copied into the repo. */
 export const FIXTURES = path.resolve(__dirname, '../../shared/fixtures');
@@ -32,7 +33,7 @@ export function parityJson<R>(args: string[], what: string): Promise<{ code: num
   });
 }
 
-export const PARITY_CASES = ['v2-tiny', 'v2-tiny-giantlike', 'v1-tiny', 'v2-tiny-metric', 'v2-vits-full'] as const;
+export { PARITY_CASES };
 export type ParityCase = (typeof PARITY_CASES)[number];
 
 export const caseDir = (name: string) => path.join(FIXTURES, 'parity', name);
@@ -77,9 +78,20 @@ export function activation(c: Case, key: string): tf.Tensor {
 /** Relative L2 and max abs error of `ours` against `ref`, and whether they meet the fixtures' tolerances. */
 export function closeness(ours: tf.Tensor, ref: tf.Tensor): { relL2: number; maxAbs: number; limit: number; ok: boolean } {
   expect(ours.shape).toEqual(ref.shape);
-  const { relL2, maxAbs, refMax } = compareArrays(ours.dataSync() as Float32Array, ref.dataSync() as Float32Array);
+  return arrayCloseness(ours.dataSync() as Float32Array, ref.dataSync() as Float32Array);
+}
+
+/** `closeness` of two arrays of the same length (a length mismatch is never ok). */
+export function arrayCloseness(ours: Float32Array, ref: Float32Array): { relL2: number; maxAbs: number; limit: number; ok: boolean } {
+  const { relL2, maxAbs, refMax } = compareArrays(ours, ref);
   const limit = PARITY_TOLERANCE.maxAbsFactor * Math.max(1, refMax);
-  return { relL2, maxAbs, limit, ok: relL2 <= PARITY_TOLERANCE.relL2 && maxAbs <= limit };
+  return { relL2, maxAbs, limit, ok: ours.length === ref.length && relL2 <= PARITY_TOLERANCE.relL2 && maxAbs <= limit };
+}
+
+/** Asserts the fixtures README's rule on two arrays: relative L2 <= 1e-5 and max abs <= 1e-4 x max(1, max|ref|). */
+export function expectArrayParity(ours: Float32Array, ref: Float32Array, what: string): void {
+  const r = arrayCloseness(ours, ref);
+  if (!r.ok) throw new Error(`${what}: ${ours.length === ref.length ? '' : `${ours.length} values, ${ref.length} in the reference; `}relL2 ${r.relL2.toExponential(2)} (<= 1e-5), maxAbs ${r.maxAbs.toExponential(2)} (<= ${r.limit.toExponential(1)})`);
 }
 
 /** Asserts fixtures-README parity: relative L2 <= 1e-5 and max abs <= 1e-4 x max(1, max|ref|). */

@@ -32,7 +32,7 @@ describe('wasm threads', () => {
   test('a script using 2 threads computes and then ends by itself', () => {
     const r = runScript(`
       import * as tf from '@tensorflow/tfjs-core';
-      import { initBackend } from './src/backend';
+      import { initBackend } from './src/backends/node';
       (async () => {
         const info = await initBackend('wasm', { threads: 2 });
         const y = tf.matMul(tf.ones([256, 256]), tf.ones([256, 256]));
@@ -53,8 +53,8 @@ describe('wasm threads', () => {
     fs.writeFileSync(broken, "throw new Error('broken main script');\n");
     const r = runScript(`
       import * as tf from '@tensorflow/tfjs-core';
-      import './src/backend';
-      import { startWasm } from './src/wasm_threads';
+      import './src/backends/node';
+      import { startWasm } from './src/backends/wasm_threads';
       (async () => {
         const s = await startWasm(2, { mainScript: ${JSON.stringify(broken)} });
         const y = await tf.add(tf.ones([3]), 1).data();
@@ -72,7 +72,7 @@ describe('wasm threads', () => {
 
   test('DEPTH_ANYTHING_THREADS sets the default; a bad value is a clear error', () => {
     const code = `
-      import { initBackend } from './src/backend';
+      import { initBackend } from './src/backends/node';
       initBackend('wasm').then((i) => console.log(i.threads), (e) => { console.log('error: ' + e.message); });
     `;
     expect(runScript(code, { DEPTH_ANYTHING_THREADS: '1' }).stdout.trim()).toBe('1');

@@ -13,9 +13,8 @@ import { fetchWeights, weightsFromBytes } from '../../src/browser/weights';
 import { DepthAnything } from '../../src/browser/depth_anything';
 import { parseSafetensors, serializeSafetensors, entryToFloat32 } from '../../src/io/safetensors';
 import { readTorchCheckpoint } from '../../src/weights/torch_zip';
-import { caseDir } from '../helpers';
+import { caseDir, expectArrayParity } from '../helpers';
 import { configFromJson } from '../../src/config/depth';
-import { compareArrays } from '../../src/verify/parity';
 import { decodeImage } from '../../src/node/image';
 
 const WEIGHTS = `${caseDir('v2-tiny')}/weights.safetensors`;
@@ -112,8 +111,7 @@ describe('browser weights', () => {
     expect(depth.metric).toBe(true);
     const infer = parseSafetensors(fs.readFileSync(path.join(dir, 'infer.safetensors'))).tensors.get('infer')!;
     expect([1, 1, depth.height, depth.width]).toEqual(infer.shape);
-    const { relL2 } = compareArrays(depth.data, entryToFloat32(infer));
-    expect(relL2).toBeLessThanOrEqual(1e-5);
+    expectArrayParity(depth.data, entryToFloat32(infer), 'infer');
     expect(tf.memory().numTensors).toBe(bound);
     model.dispose();
     expect(tf.memory().numTensors).toBe(before);

@@ -4,7 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { runCli as run } from './run_cli';
 import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
-import { caseDir } from '../helpers';
+import { caseDir, expectArrayParity, loadCase, useBackend } from '../helpers';
+import { parityFromStateDict } from '../../src/verify/parity';
 
 describe('depth-anything parity', () => {
   let tmp: string;
@@ -23,8 +24,26 @@ describe('depth-anything parity', () => {
     expect(r.out).toMatch(/71 of 71 tensors within tolerance .*: PASS$/m);
     const dumped = parseSafetensors(readFileSync(dump), dump);
     const ref = parseSafetensors(readFileSync(`${dir}/activations.safetensors`), 'ref');
-    for (const key of ['pretrained.tokens', 'depth_head.resize_layers.0', 'output']) {
-      expect(dumped.tensors.get(key)!.shape).toEqual(ref.tensors.get(key)!.shape);
+    // Values, not only shapes. Every tensor the reference records (all but the input it was fed)
+    // is in the dump, in the reference's layout, within the fixtures' tolerances of it:
+    const recorded = [...ref.tensors.keys()].filter((k) => k !== 'input');
+    expect(recorded).toHaveLength(71);
+    for (const key of recorded) {
+      expect([key, dumped.tensors.get(key)?.dtype, dumped.tensors.get(key)?.shape]).toEqual([key, 'F32', ref.tensors.get(key)!.shape]);
+      expectArrayParity(entryToFloat32(dumped.tensors.get(key)!), entryToFloat32(ref.tensors.get(key)!), `dumped ${key}`);
+    }
+    // and every tensor dumped, recorded or not, is what the same computation gives in this
+    // process (same backend, same code: bit for bit).
+    await useBackend('cpu');
+    const c = await loadCase('v2-tiny-metric');
+    const computed = (await parityFromStateDict(c.stateDict, c.config, c.activations, 'v2-tiny-metric')).computed;
+    expect(r.err).toContain(`wrote ${computed.length} tensors to ${dump}`);
+    expect([...dumped.tensors.keys()].sort()).toEqual(computed.map((t) => t.name).sort());
+    expect(computed.length).toBeGreaterThan(recorded.length);
+    for (const t of computed) {
+      const d = dumped.tensors.get(t.name)!;
+      expect([t.name, d.dtype, d.shape]).toEqual([t.name, 'F32', t.shape]);
+      if (!Buffer.from(d.bytes).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))) throw new Error(`dumped ${t.name} differs from the in-process computation`);
     }
     // Metric output: sigmoid x 20, so within (0, 20).
     const out = entryToFloat32(dumped.tensors.get('output')!);

@@ -20,6 +20,7 @@ import { PickleError } from '../../src/io/pickle';
 import { WeightsError } from '../../src/weights/state_dict';
 import { ConfigError } from '../../src/config/depth';
 import { CorpusFile, mutantFor } from './mutants';
+import { wholeNumberFromEnv } from '../env';
 
 const PARITY = path.resolve(__dirname, '../../../shared/fixtures/parity');
 const fx = (c: string, f: string) => path.join(PARITY, c, f);
@@ -35,8 +36,8 @@ const CORPUS: CorpusFile[] = [
 ];
 
 const LIBRARY_ERRORS = [ZipError, TorchCheckpointError, PickleError, SafetensorsError, WeightsError, ConfigError];
-const N = Number(process.env.FUZZ_N ?? 70);
-const FIRST_SEED = Number(process.env.FUZZ_SEED ?? 1);
+const N = wholeNumberFromEnv('FUZZ_N', 70, 1, 'the number of mutants checked');
+const FIRST_SEED = wholeNumberFromEnv('FUZZ_SEED', 1, 0, 'the first seed');
 
 let dir: string;
 beforeAll(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fuzz-')); });

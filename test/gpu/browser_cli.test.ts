@@ -8,8 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
-import { compareArrays } from '../../src/verify/parity';
-import { caseDir } from '../helpers';
+import { caseDir, expectArrayParity } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -46,8 +45,7 @@ describe('--browser', () => {
       expect(r.err).toContain(`wrote ${dumped.tensors.size} tensors to ${dump}`);
       for (const key of ['output', 'pretrained.blocks.0', 'depth_head.scratch.output_conv1']) {
         expect(dumped.tensors.get(key)!.shape).toEqual(ref.tensors.get(key)!.shape);
-        const c = compareArrays(entryToFloat32(dumped.tensors.get(key)!), entryToFloat32(ref.tensors.get(key)!));
-        expect(c.relL2).toBeLessThanOrEqual(1e-5);
+        expectArrayParity(entryToFloat32(dumped.tensors.get(key)!), entryToFloat32(ref.tensors.get(key)!), `webgl dump ${key}`);
       }
     } finally {
       rmSync(tmp, { recursive: true, force: true });

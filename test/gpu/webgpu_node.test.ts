@@ -116,24 +116,150 @@ describe('webgpu in Node', () => {
   });
 });
 
+/**
+ * The test's own account of what the limit check must say, from the architecture and an adapter's
+ * limits (so the expectations hold on any adapter, and are pinned to hand-worked figures below).
+ * The largest tensors of a ViT DPT pass on webgpu (fused attention), float32 (4 bytes a value):
+ * qkv [B, N, 3C], all heads' scores [B, heads, N, N], the MLP hidden [B, N, 4C] (ViT-S/B/L: no
+ * SwiGLU), and in the head the first reassembled map (4x the patch grid), refinenet1 (8x),
+ * output_conv1 upsampled to the input [B, H, W, F/2] and output_conv2.0 [B, H, W, 32].
+ */
+type Config = ReturnType<typeof officialConfig>;
+type Part = 'model' | 'encoder';
+interface AdapterLimits { maxBinding: number; maxBuffer: number }
+const MiB = 2 ** 20;
+const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
+
+function passTensors(cfg: Config, H: number, W: number, part: Part): Array<[string, number[]]> {
+  const ph = H / cfg.patchSize, pw = W / cfg.patchSize, N = 1 + ph * pw, C = cfg.embedDim, F = cfg.features;
+  expect(cfg.ffn).toBe('mlp');
+  const encoder: Array<[string, number[]]> = [
+    ['pretrained.blocks.*.attn.qkv', [1, N, 3 * C]],
+    ['attention scores (all heads)', [1, cfg.numHeads, N, N]],
+    ['pretrained.blocks.*.mlp hidden', [1, N, 4 * C]],
+  ];
+  const head: Array<[string, number[]]> = [
+    ['depth_head.resize_layers.0', [1, 4 * ph, 4 * pw, cfg.outChannels[0]]],
+    ['depth_head.scratch.refinenet1', [1, 8 * ph, 8 * pw, F]],
+    ['depth_head.scratch.output_conv1 (upsampled)', [1, H, W, F / 2]],
+    ['depth_head.scratch.output_conv2.0', [1, H, W, 32]],
+  ];
+  return part === 'encoder' ? encoder : [...encoder, ...head];
+}
+
+/** The tensors past a limit: a binding past maxStorageBufferBindingSize, else a buffer past maxBufferSize. */
+function pastLimits(cfg: Config, H: number, W: number, lim: AdapterLimits, part: Part) {
+  return passTensors(cfg, H, W, part).flatMap(([name, shape]) => {
+    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+    if (bytes > lim.maxBinding) return [{ name, shape, bytes, limit: lim.maxBinding, limitName: 'maxStorageBufferBindingSize' }];
+    if (bytes > lim.maxBuffer) return [{ name, shape, bytes, limit: lim.maxBuffer, limitName: 'maxBufferSize' }];
+    return [];
+  });
+}
+
+/** The largest size below H x W (multiples of 14, the longer side one patch shorter at a time, the other in proportion) that fits. */
+function expectedFit(cfg: Config, H: number, W: number, lim: AdapterLimits, part: Part = 'model'): [number, number] | undefined {
+  const long = Math.max(H, W), short = Math.min(H, W);
+  for (let k = long / 14 - 1; k >= 1; k--) {
+    const other = Math.max(14, Math.round((k * short) / long) * 14);
+    const [h, w] = H >= W ? [k * 14, other] : [other, k * 14];
+    if (pastLimits(cfg, h, w, lim, part).length === 0) return [h, w];
+  }
+  return undefined;
+}
+
+/** The one line checkGpuLimits must throw at H x W (undefined: it must not throw). */
+function expectedRefusal(cfg: Config, H: number, W: number, lim: AdapterLimits, part: Part = 'model'): string | undefined {
+  const past = pastLimits(cfg, H, W, lim, part);
+  if (past.length === 0) return undefined;
+  const worst = past.reduce((a, b) => (b.bytes / b.limit > a.bytes / a.limit ? b : a));
+  const fits = expectedFit(cfg, H, W, lim, part);
+  return `input ${H}x${W} exceeds a webgpu limit: ${worst.name} [${worst.shape.join(', ')}] needs ${mib(worst.bytes)}, past the ${worst.limitName} of this adapter (${mib(worst.limit)})` +
+    `${fits ? `; ${fits[0]}x${fits[1]} fits` : ''} (or use --backend wasm)`;
+}
+
+/** The smallest square input (a multiple of 14) with a tensor past a limit: attention grows as the fourth power of the side, so there is one. */
+function smallestRefused(cfg: Config, lim: AdapterLimits, part: Part): number {
+  let s = 14;
+  while (pastLimits(cfg, s, s, lim, part).length === 0) s += 14;
+  return s;
+}
+
+/** The message `f` throws, or undefined. */
+function refusal(f: () => void): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return undefined;
+}
+
 describe('GPU limits', () => {
   const vits = officialConfig('v2', 'vits');
   const vitl = officialConfig('v2', 'vitl');
+  const adapterLimits = (): AdapterLimits => {
+    const l = (tf.backend() as unknown as { device: { limits: { maxStorageBufferBindingSize: number; maxBufferSize: number } } }).device.limits;
+    return { maxBinding: l.maxStorageBufferBindingSize, maxBuffer: l.maxBufferSize };
+  };
 
-  test('past maxStorageBufferBindingSize: one line naming the tensor, the limit and a size that fits', async () => {
-    await initBackend('webgpu');
-    const maxBinding = (tf.backend() as unknown as { device: { limits: { maxStorageBufferBindingSize: number } } }).device.limits.maxStorageBufferBindingSize;
-    expect(() => checkGpuLimits(vits, 518, 518)).not.toThrow();
-    if (maxBinding !== 128 * 2 ** 20) return; // the figures below are Dawn GL ES's 128 MiB
+  test('the expected refusals reproduce the hand-worked figures of Dawn GL ES (128 MiB per binding, 2 GiB per buffer)', () => {
+    const dawn = { maxBinding: 128 * MiB, maxBuffer: 2048 * MiB };
     // ViT-S at 700: the 6 heads' scores [1, 6, 2501, 2501] are 143 MiB.
-    expect(() => checkGpuLimits(vits, 700, 700)).toThrow('input 700x700 exceeds a webgpu limit: attention scores (all heads) [1, 6, 2501, 2501] needs 143.2 MiB, past the maxStorageBufferBindingSize of this adapter (128.0 MiB); 672x672 fits (or use --backend wasm)');
+    expect(expectedRefusal(vits, 700, 700, dawn)).toBe('input 700x700 exceeds a webgpu limit: attention scores (all heads) [1, 6, 2501, 2501] needs 143.2 MiB, past the maxStorageBufferBindingSize of this adapter (128.0 MiB); 672x672 fits (or use --backend wasm)');
+    expect(expectedRefusal(vits, 672, 672, dawn)).toBeUndefined();
+    expect(expectedRefusal(vits, 518, 518, dawn)).toBeUndefined();
     // ViT-L at 518: the upsampled output_conv1 [1, 518, 518, 128] is 131 MiB.
-    expect(() => checkGpuLimits(vitl, 518, 518)).toThrow(/depth_head\.scratch\.output_conv1 \(upsampled\) \[1, 518, 518, 128\] needs 131\.0 MiB.*504x504 fits/);
-    expect(largestFittingSize(vitl, 518, 700, 1)).toEqual([434, 588]);
-    expect(limitProblems(vits, 672, 672, 1)).toEqual([]);
-    // encode runs no DPT head, so only the encoder's tensors count: ViT-L encodes 518x518 here.
-    expect(() => checkGpuLimits(vitl, 518, 518, 1, 'encoder')).not.toThrow();
-    expect(() => checkGpuLimits(vits, 700, 700, 1, 'encoder')).toThrow(/attention scores \(all heads\) \[1, 6, 2501, 2501\].*672x672 fits/);
+    expect(expectedRefusal(vitl, 518, 518, dawn)).toMatch(/: depth_head\.scratch\.output_conv1 \(upsampled\) \[1, 518, 518, 128\] needs 131\.0 MiB.*; 504x504 fits/);
+    expect(expectedFit(vitl, 518, 700, dawn)).toEqual([434, 588]);
+    // encode runs no DPT head, so only the encoder's tensors count: ViT-L encodes 518x518.
+    expect(expectedRefusal(vitl, 518, 518, dawn, 'encoder')).toBeUndefined();
+    expect(expectedRefusal(vits, 700, 700, dawn, 'encoder')).toMatch(/: attention scores \(all heads\) \[1, 6, 2501, 2501\].*; 672x672 fits/);
+    // Past maxBufferSize only where the binding allows more (a buffer limit of 64 MiB, say).
+    expect(expectedRefusal(vits, 518, 518, { maxBinding: 128 * MiB, maxBuffer: 32 * MiB })).toMatch(/past the maxBufferSize of this adapter \(32\.0 MiB\)/);
+    expect(smallestRefused(vits, dawn, 'model')).toBe(686);
+    expect(smallestRefused(vitl, dawn, 'model')).toBe(518);
+    expect(smallestRefused(vitl, dawn, 'encoder')).toBe(546); // [1, 16, 1522, 1522]: 141.4 MiB
+  });
+
+  test('past maxStorageBufferBindingSize: one line naming the tensor, the limit and a size that fits (from this adapter\'s limits)', async () => {
+    await initBackend('webgpu');
+    const lim = adapterLimits();
+    // WebGPU guarantees every adapter at least 128 MiB per binding and 256 MiB per buffer.
+    expect(lim.maxBinding).toBeGreaterThanOrEqual(128 * MiB);
+    expect(lim.maxBuffer).toBeGreaterThanOrEqual(256 * MiB);
+    const expectCheck = (cfg: Config, H: number, W: number, part: Part = 'model') => {
+      const want = expectedRefusal(cfg, H, W, lim, part);
+      expect([H, W, part, refusal(() => checkGpuLimits(cfg, H, W, 1, part))]).toEqual([H, W, part, want]);
+      expect(limitProblems(cfg, H, W, 1, part).map((p) => p.tensor.name).sort()).toEqual(pastLimits(cfg, H, W, lim, part).map((p) => p.name).sort());
+    };
+    // The sizes of the hand-worked figures (on a 128 MiB adapter, exactly those lines).
+    expectCheck(vits, 518, 518);
+    expectCheck(vits, 700, 700);
+    expectCheck(vits, 672, 672);
+    expectCheck(vitl, 518, 518);
+    expectCheck(vitl, 518, 518, 'encoder');
+    expectCheck(vits, 700, 700, 'encoder');
+    expect(largestFittingSize(vitl, 518, 700, 1)).toEqual(expectedFit(vitl, 518, 700, lim));
+    // Sizes from this adapter's limits, so that something is refused and something fits on any adapter.
+    for (const cfg of [vits, vitl]) {
+      for (const part of ['model', 'encoder'] as const) {
+        const s = smallestRefused(cfg, lim, part);
+        expect(expectedRefusal(cfg, s, s, lim, part)).toMatch(/^input \d+x\d+ exceeds a webgpu limit: .* past the max(StorageBufferBinding|Buffer)Size of this adapter .*; \d+x\d+ fits \(or use --backend wasm\)$/);
+        expectCheck(cfg, s, s, part);
+        expectCheck(cfg, s - 14, s - 14, part);
+        expectCheck(cfg, s, s + 140, part);
+        expect(largestFittingSize(cfg, s, s, 1, part)).toEqual([s - 14, s - 14]);
+      }
+    }
+    // A head wide enough to pass the limit where the encoder still fits (as ViT-L at 518 on a
+    // 128 MiB adapter): the model is refused, encode is not.
+    const s = smallestRefused(vits, lim, 'encoder') - 14;
+    const wide = { ...vits, features: 2 * (Math.floor(lim.maxBinding / (4 * s * s)) + 1) };
+    expect(expectedRefusal(wide, s, s, lim)).toMatch(/: depth_head\.scratch\.output_conv1 \(upsampled\) .* past the maxStorageBufferBindingSize/);
+    expectCheck(wide, s, s);
+    expect(expectedRefusal(wide, s, s, lim, 'encoder')).toBeUndefined();
+    expectCheck(wide, s, s, 'encoder');
   });
 
   test('a pass past the limit is refused before it runs (Dawn would drop it and read zeros)', async () => {

@@ -3,9 +3,10 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { decodeImage, loadImage, ImageError } from '../../src/node/image';
 import { parseSafetensors } from '../../src/io/safetensors';
+import { PREPROCESS_CASES } from '../fixture_cases';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures');
-const CASES = ['tiny', 'small-upscale', 'portrait', 'large-input-size'];
+const CASES = [...PREPROCESS_CASES];
 
 const raw = (data: Uint8Array | Uint16Array, width: number, height: number, channels: 1 | 2 | 3 | 4) =>
   sharp(data, { raw: { width, height, channels } });

@@ -12,10 +12,14 @@ import * as vm from 'vm';
 import * as tf from '@tensorflow/tfjs-core';
 import { DepthAnything } from '../../src/node/depth_anything';
 import { RgbImage } from '../../src/node/image';
+import { wholeNumberFromEnv } from '../env';
 
 const TINY = path.resolve(__dirname, '../../../shared/fixtures/parity/v2-tiny');
-const N = Number(process.env.LONG_RUN_N ?? 60);
 const SIZES: Array<[number, number]> = [[64, 48], [37, 23], [90, 120], [128, 96], [50, 50]];
+/** Images before the first resident-memory reading: two of each size. */
+const WARM_UP = 2 * SIZES.length;
+/** At least one image past the warm-up, or there is nothing to compare the reading with. */
+const N = wholeNumberFromEnv('LONG_RUN_N', 60, WARM_UP + 1, `the number of images; the first ${WARM_UP} warm up`);
 /** Resident memory may grow by at most this much between the warm-up and the last image. */
 const RSS_MARGIN_MB = 8;
 
@@ -51,7 +55,7 @@ describe('long run (tiny model, wasm)', () => {
 
   it(`predicts ${N} images with flat tensor count and resident memory`, async () => {
     const tensors = tf.memory().numTensors;
-    const warmUp = 2 * SIZES.length;
+    const warmUp = WARM_UP;
     let rssAfterWarmUp = 0;
     const samples: string[] = [];
     const sampleAt = new Set([1, 2, 3, 4].map((q) => Math.ceil((N * q) / 4)));

@@ -6,9 +6,10 @@ import { decodeImage } from '../../src/node/image';
 import { preprocess, targetSize, toInputTensor, toNchw, PreprocessError, MAX_PATCHES } from '../../src/pipeline/preprocess';
 import { cubicTaps, cubicWeights } from '../../src/pipeline/resize_cubic';
 import { parseSafetensors, entryToFloat32 } from '../../src/io/safetensors';
+import { PREPROCESS_CASES } from '../fixture_cases';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures');
-const CASES = ['tiny', 'small-upscale', 'portrait', 'large-input-size'];
+const CASES = [...PREPROCESS_CASES];
 
 async function loadCase(name: string) {
   const dir = path.join(FIXTURES, 'preprocess', name);

@@ -14,7 +14,10 @@ import { BitComparison, SegParityReport, SegParityRunInfo, entryToNumbers } from
 import { FIXTURES, parityJson } from '../helpers';
 
 export const SEG_FIXTURES = path.join(FIXTURES, 'seg');
-export const SEG_CASES = ['seg-tiny', 'seg-tiny-slide'] as const;
+/** The whole case from the mmengine .pth, the slide case from safetensors: both readers covered. */
+const CASES: ReadonlyArray<[string, string]> = [['seg-tiny', 'weights.pth'], ['seg-tiny-slide', 'weights.safetensors']];
+/** The cases the segmentation parity suites run (test/fixture_cases.test.ts checks no seg/ folder is left out). */
+export const SEG_CASES: readonly string[] = CASES.map(([name]) => name);
 
 /** The slide case's files and recorded outputs, as the Segmenter tests use them (weights: seg-tiny's .pth). */
 export function slideCase() {
@@ -40,9 +43,6 @@ function parityCli(name: string, backend: string, weights: string, browser: bool
   if (browser) args.push('--browser');
   return parityJson<JsonReport>(args, `${name} on ${backend}${browser ? ' in Chromium' : ''}`);
 }
-
-/** The whole case from the mmengine .pth, the slide case from safetensors: both readers covered. */
-const CASES: ReadonlyArray<[string, string]> = [['seg-tiny', 'weights.pth'], ['seg-tiny-slide', 'weights.safetensors']];
 
 /**
  * `browser`: run the comparison inside headless Chromium (parity --browser). `cases`: which of

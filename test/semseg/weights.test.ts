@@ -93,6 +93,17 @@ describe('convert', () => {
     expect(back.config.testResize).toEqual([480, 120]);
     expect(back.metainfo).toEqual(direct.metainfo);
     expect([...back.stateDict.keys()].sort()).toEqual([...direct.stateDict.keys()].sort());
+    // Values, not only names: every tensor read back is the .pth's and the official
+    // weights.safetensors' bit for bit.
+    const official = await loadSegWeightsFile(path.join(TINY, 'weights.safetensors'), { config: path.join(TINY, 'config.json') });
+    expect([...back.stateDict.keys()].sort()).toEqual([...official.stateDict.keys()].sort());
+    const bytes = (t: { data: Float32Array }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    for (const [k, t] of direct.stateDict) {
+      const got = back.stateDict.get(k)!;
+      expect([k, got.shape]).toEqual([k, t.shape]);
+      if (!bytes(got).equals(bytes(t))) throw new Error(`${k}: converted values differ from weights.pth's`);
+      if (!bytes(got).equals(bytes(official.stateDict.get(k)!))) throw new Error(`${k}: converted values differ from weights.safetensors'`);
+    }
   });
 });
 

@@ -9,8 +9,9 @@ import * as path from 'path';
 import { TensorComparison } from '../../src/verify/parity';
 import { parseSafetensors } from '../../src/io/safetensors';
 import { caseDir, parityJson } from '../helpers';
+import { V1_METRIC_CASES } from '../fixture_cases';
 
-const CASES = ['v1-metric-indoor-tiny', 'v1-metric-normed-tiny'];
+const CASES = [...V1_METRIC_CASES];
 /**
  * The indoor case runs the network 8 times (the tapped pass and the four pipeline values, two of
  * them flip-averaged): about 3 minutes on the plain-JS cpu backend on 2 idle cores (measured 182 s),
