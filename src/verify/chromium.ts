@@ -7,7 +7,27 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import puppeteer, { type Browser } from 'puppeteer-core';
+// Types only: puppeteer-core is an optional peer dependency (a dev dependency here), loaded on
+// first use by loadPuppeteer(), so the library and the other commands never need it.
+import type { Browser, PuppeteerNode } from 'puppeteer-core';
+
+/** The one line a user without puppeteer-core sees. */
+export const PUPPETEER_MISSING =
+  'parity --browser and bench --browser drive headless Chromium through puppeteer-core, which is not installed: npm install puppeteer-core (and Debian\'s chromium: apt-get install chromium, or set CHROMIUM_PATH)';
+
+/** puppeteer-core, imported on first use; a missing package throws PUPPETEER_MISSING. */
+export async function loadPuppeteer(): Promise<PuppeteerNode> {
+  try {
+    return (await import('puppeteer-core')).default;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    // Only the package itself missing; anything broken inside it keeps its own error.
+    if ((err.code === 'MODULE_NOT_FOUND' || err.code === 'ERR_MODULE_NOT_FOUND') && /['"]puppeteer-core['"]/.test(err.message ?? '')) {
+      throw new Error(PUPPETEER_MISSING);
+    }
+    throw e;
+  }
+}
 
 export interface ChromiumOptions {
   /** Expose WebGPU (`--enable-unsafe-webgpu`); headless without a GPU gets SwiftShader's fallback adapter. */
@@ -31,6 +51,7 @@ export function chromiumPath(explicit?: string): string {
 
 /** Launches headless Chromium with a fresh profile that is removed when the browser closes. */
 export async function launchChromium(opts: ChromiumOptions = {}): Promise<Browser> {
+  const puppeteer = await loadPuppeteer();
   const executablePath = chromiumPath(opts.executablePath);
   if (!fs.existsSync(executablePath)) {
     throw new Error(`chromium not found at ${executablePath}: apt-get install chromium, or set CHROMIUM_PATH`);
