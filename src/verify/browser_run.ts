@@ -28,7 +28,7 @@ function packageRoot(): string {
 /** Writes <page>.js and index.html into `outdir`. */
 async function preparePage(page: PageName, outdir: string): Promise<void> {
   const root = packageRoot();
-  const src = path.join(root, 'src', 'browser', `${page}.ts`);
+  const src = path.join(root, 'src', 'verify', 'pages', `${page}.ts`);
   const built = path.join(root, 'dist', 'browser', `${page}.js`);
   if (existsSync(src)) {
     // esbuild is a dev dependency: present wherever src/ is.
@@ -41,7 +41,7 @@ async function preparePage(page: PageName, outdir: string): Promise<void> {
   } else if (existsSync(built)) {
     await fs.copyFile(built, path.join(outdir, `${page}.js`));
   } else {
-    throw new Error(`--browser needs the page bundle ${built} (npm run build) or its source ${src}`);
+    throw new Error(`--browser needs the page bundle ${built}: reinstall depth-anything-tfjs (the package ships it), or run npm run build in a checkout`);
   }
   await fs.writeFile(path.join(outdir, 'index.html'), `<!doctype html><meta charset="utf-8"><title>${page}</title><link rel="icon" href="data:,"><script type="module" src="./${page}.js"></script>\n`);
 }
