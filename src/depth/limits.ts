@@ -3,11 +3,10 @@
  * wasm_memory.ts): its largest tensors follow from the configuration alone, by module.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { attentionLayout } from '../backends/choices';
 import { LimitProblem, PassTensor, PassTensors, checkGpuPass, gpuLimitProblems, largestFitting, smallerSizes } from '../backends/limits';
 import { checkWasmPass } from '../backends/wasm_memory';
 import { ModelConfig } from '../config/depth';
-import { swigluHidden } from '../dinov2/swiglu_ffn';
+import { encoderPassTensors } from '../dinov2/pass_tensors';
 
 /** What a pass runs: the whole model, or the encoder alone (`encode`). */
 export type PassPart = 'model' | 'encoder';
@@ -17,17 +16,9 @@ export function largestPassTensors(cfg: ModelConfig, H: number, W: number, batch
   const B = batch;
   const ph = H / cfg.patchSize;
   const pw = W / cfg.patchSize;
-  const N = 1 + ph * pw;
-  const C = cfg.embedDim;
-  const heads = cfg.numHeads;
   const F = cfg.features;
-  const hidden = cfg.ffn === 'swiglu' ? 2 * swigluHidden(C) : 4 * C;
   const list: PassTensor[] = [
-    { name: 'pretrained.blocks.*.attn.qkv', shape: [B, N, 3 * C] },
-    attentionLayout(backend) === 'fused'
-      ? { name: 'attention scores (all heads)', shape: [B, heads, N, N] }
-      : { name: 'attention scores (one head)', shape: [N, N] },
-    { name: 'pretrained.blocks.*.mlp hidden', shape: [B, N, hidden] },
+    ...encoderPassTensors(cfg, 'pretrained', H, W, B, backend),
     { name: 'depth_head.resize_layers.0', shape: [B, 4 * ph, 4 * pw, cfg.outChannels[0]] },
     { name: 'depth_head.scratch.refinenet1', shape: [B, 8 * ph, 8 * pw, F] },
     { name: 'depth_head.scratch.output_conv1 (upsampled)', shape: [B, H, W, F / 2] },

@@ -8,7 +8,7 @@
  * and predict()'s upsampled masks; slide mode adds the stitched logits of the whole image.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { attentionLayout } from '../backends/choices';
+import { encoderPassTensors } from '../dinov2/pass_tensors';
 import { GpuLimits, LimitProblem, PassTensor, activeGpuLimits, describeWorst, tensorsPastLimits } from '../backends/limits';
 import { SegConfig, SegTestCfg } from '../config/semseg';
 import { SegInputError } from './errors';
@@ -26,8 +26,6 @@ export function segPassTensors(cfg: SegConfig, H: number, W: number, batch: numb
   const bb = cfg.backbone;
   const h = H / bb.patchSize;
   const w = W / bb.patchSize;
-  const N = 1 + h * w;
-  const C = bb.embedDim;
   const hd = cfg.head;
   const F = hd.featChannels;
   const Q = hd.numQueries;
@@ -41,11 +39,7 @@ export function segPassTensors(cfg: SegConfig, H: number, W: number, batch: numb
   const largestLevel = Math.max(...levels.map(([y, x]) => y * x));
   const upsampled = B * H * W * Q <= PREDICT_BAND_VALUES ? [B, H, W, Q] : [Math.max(1, Math.floor(PREDICT_BAND_VALUES / (B * W * Q))), W, Q];
   const list: PassTensor[] = [
-    { name: 'backbone.dinov2.blocks.*.attn.qkv', shape: [B, N, 3 * C] },
-    attentionLayout(backend) === 'fused'
-      ? { name: 'backbone attention scores (all heads)', shape: [B, bb.numHeads, N, N] }
-      : { name: 'backbone attention scores (one head)', shape: [N, N] },
-    { name: 'backbone.dinov2.blocks.*.mlp hidden', shape: [B, N, 4 * C] },
+    ...encoderPassTensors(bb, 'backbone.dinov2', H, W, B, backend),
     { name: 'neck.upsample_4x', shape: [B, 4 * h, 4 * w, cfg.neck.embedDim] },
     { name: 'decode_head.pixel_decoder.encoder.layers.*.ffn hidden', shape: [B, memory, pd.ffn] },
     { name: 'decode_head.pixel_decoder deformable-attention gather', shape: [gatherRows, d] },
