@@ -33,7 +33,7 @@ export function sniffWeights(head: Uint8Array, size: number, source: string): 'z
     throw new WeightsError(`${source}: a legacy (pre-1.6) PyTorch pickle checkpoint; re-save it with torch.save(state_dict, path) on PyTorch >= 1.6 or convert it to safetensors`);
   }
   if (size >= 9 && head.length >= 9 && head[8] === 0x7b /* '{' */) return 'safetensors';
-  throw new WeightsError(`${source}: unrecognised weights format: neither a PyTorch zip checkpoint (.pth) nor a safetensors file`);
+  throw new WeightsError(`${source}: not a model file: neither a safetensors file nor a PyTorch .pth checkpoint`);
 }
 
 /** The segmentation models (mmseg keys) have their own loader and command. */

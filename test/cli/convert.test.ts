@@ -102,7 +102,7 @@ describe('convert refuses bad input: a clear error naming the file, and no outpu
   const bad = async (name: string, bytes: Uint8Array | Buffer) => { const f = path.join(dir, name); await fs.writeFile(f, bytes); return f; };
   const cases: Array<[string, () => Promise<string>, RegExp]> = [
     ['a truncated zip', async () => bad('trunc.pth', (await fs.readFile(path.join(FIXTURES, 'v2-tiny', 'weights.pth'))).subarray(0, 700000)), /trunc\.pth: not a readable zip archive/],
-    ['a file that is neither zip nor safetensors', async () => bad('text.pth', Buffer.from('just some text, not weights')), /text\.pth: unrecognised weights format/],
+    ['a file that is neither zip nor safetensors', async () => bad('text.pth', Buffer.from('just some text, not weights')), /text\.pth: not a model file/],
     ['a pickle naming os.system', async () => bad('evil.pth', torchZip('evil', new PickleWriter().proto(2).global('os', 'system').str('id').op(0x85).reduce().stop().bytes(), {})), /evil\.pth \(evil\/data\.pkl\): refusing to load: the pickle names the global os\.system/],
     ['an unknown storage type', async () => bad('int.pth', torchZip('t', stateDictPickle([{ name: 'x', storage: 'IntStorage', key: '0', numel: 1, shape: [1] }]), { 0: f32Bytes([1]) })), /int\.pth \(t\/data\.pkl\): unknown storage type torch\.IntStorage/],
     ['tensor data out of range', async () => bad('range.pth', torchZip('t', stateDictPickle([{ name: 'x', storage: 'FloatStorage', key: '0', numel: 2, shape: [3] }]), { 0: f32Bytes([1, 2]) })), /range\.pth: tensor "x" \[3\] .* past the end of its storage data\/0 \(2 elements\)/],

@@ -48,7 +48,7 @@ describe('loadWeightsFile refuses bad files with the file name in the message', 
   it('neither a zip nor safetensors', async () => {
     const f = path.join(dir, 'junk.bin');
     await fs.writeFile(f, Buffer.from('GIF89a and then some bytes'));
-    await expect(loadWeightsFile(f)).rejects.toThrow(`${f}: unrecognised weights format: neither a PyTorch zip checkpoint (.pth) nor a safetensors file`);
+    await expect(loadWeightsFile(f)).rejects.toThrow(`${f}: not a model file: neither a safetensors file nor a PyTorch .pth checkpoint`);
   });
 
   it('a legacy (pre-zip) torch pickle', async () => {
