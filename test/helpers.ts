@@ -7,7 +7,7 @@ import { BackendName, initBackend } from '../src/backends/node';
 import { ModelConfig, configFromJson } from '../src/config/depth';
 import { ParsedSafetensors, entryToFloat32, parseSafetensors } from '../src/io/safetensors';
 import { loadWeightsFile } from '../src/node/weights_file';
-import { PARITY_TOLERANCE, compareArrays } from '../src/verify/parity';
+import { PARITY_TOLERANCE, compareArrays } from '../src/verify/compare';
 import { StateDict } from '../src/weights/state_dict';
 import { PARITY_CASES } from './fixture_cases';
 

@@ -52,12 +52,12 @@ export type { Command };
  * How `parity` ends, for depth and segmentation weights alike: the JSON line (`--json`) or the
  * text report, the `--dump` file, and the exit status.
  */
-export async function finishParity<R extends { ok: boolean }>(opts: { json?: boolean; dump?: string }, report: R, json: object, text: string, dump: Uint8Array | undefined): Promise<void> {
+export async function finishParity(opts: { json?: boolean; dump?: string }, ok: boolean, json: object, text: string, dump: Uint8Array | undefined): Promise<void> {
   if (opts.json) process.stdout.write(`${JSON.stringify(json)}\n`);
   else console.log(text);
   if (opts.dump && dump) {
     await writeFileAtomic(opts.dump, dump);
     process.stderr.write(`wrote ${parseSafetensors(dump, opts.dump).tensors.size} tensors to ${opts.dump}\n`);
   }
-  process.exitCode = report.ok ? 0 : 1;
+  process.exitCode = ok ? 0 : 1;
 }

@@ -6,7 +6,8 @@ import { Command, Option } from 'commander';
 import { LoadedWeights, loadWeightsFile } from '../node/weights_file';
 import { configFromMetadata } from '../weights/safetensors_weights';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
-import { ParityReport, TensorComparison, formatParityReport, parityFromStateDict } from '../verify/parity';
+import { ParityReport, formatParityReport, parityFromStateDict } from '../verify/parity';
+import type { TensorComparison } from '../verify/compare';
 import { backendOption, finishParity, readConfigFile, startBackend, threadsOption } from './common';
 import { ModelConfig } from '../config/depth';
 import { mergeReferences } from '../verify/parity';
@@ -136,6 +137,6 @@ export function registerParity(program: Command): void {
         if (opts.dump) dump = serializeSafetensors(full.computed, { source: path.basename(opts.weights), reference: files.map((f) => path.basename(f)).join(',') });
       }
       const { ok, comparisons, notComputed } = report;
-      await finishParity(opts, report, { ok, comparisons, notComputed, ...extra }, formatParityReport({ ...report, computed: [] }), dump);
+      await finishParity(opts, ok, { ok, comparisons, notComputed, ...extra }, formatParityReport({ ...report, computed: [] }), dump);
     });
 }

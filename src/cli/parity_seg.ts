@@ -94,6 +94,6 @@ export async function segParityCommand(opts: SegParityCliOptions): Promise<void>
     if (opts.dump) dump = serializeSafetensors(full.computed, { source: path.basename(opts.weights), reference: path.basename(opts.reference) });
   }
   const { ok, comparisons, notComputed, masks, labels, boxes } = report;
-  await finishParity(opts, report, { ok, comparisons, notComputed, masks, labels, boxes, ...info }, formatSegParityReport({ ...report, computed: [] }), dump);
+  await finishParity(opts, ok, { ok, comparisons, notComputed, masks, labels, boxes, ...info }, formatSegParityReport({ ...report, computed: [] }), dump);
 }
 

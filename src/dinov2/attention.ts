@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { AttentionLayout, attentionLayout } from '../backends/choices';
+import { attentionLayout } from '../backends/choices';
 import { ModelConfig } from '../config/depth';
 import { LinearWeights, linear, loadLinear } from '../nn/linear';
 import { Tap } from '../nn/tap';
@@ -18,8 +18,6 @@ import { StateDictReader } from '../weights/state_dict';
  *   The k bias is left out of the scores: it adds q_h . bk_h to every score of a row, which the
  *   softmax cancels exactly.
  */
-export type { AttentionLayout };
-
 export interface PerHeadWeights {
   q: LinearWeights[]; // [C, D] each, scaled by D^-0.5
   kT: tf.Tensor2D[]; // [D, C] each: the PyTorch rows as they are

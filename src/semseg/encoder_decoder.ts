@@ -16,8 +16,6 @@ import { Feature2PyramidWeights, feature2Pyramid, loadFeature2Pyramid } from './
 import { checkSegGpuLimits } from './limits';
 import { SegInputError } from './errors';
 
-export { SegInputError };
-
 export interface SegWeights {
   backbone: DinoV2Weights;
   neck: Feature2PyramidWeights;

@@ -9,8 +9,6 @@ import { DepthAnythingWeights, bindWeights, disposeWeights, forward } from '../d
 import { ParsedSafetensors, entryToFloat32, TensorToWrite } from '../io/safetensors';
 import { PARITY_TOLERANCE, TapRecorder, TensorComparison, compareWithReference, toTorchLayout } from './compare';
 
-export { PARITY_TOLERANCE, compareArrays } from './compare';
-export type { TensorComparison } from './compare';
 import { zoeParity } from './zoedepth_parity';
 import { StateDict } from '../weights/state_dict';
 import { configFromMetadata } from '../weights/safetensors_weights';

@@ -8,7 +8,8 @@
  * full-size case against 11 in plain Node), and a child process also checks the command itself.
  */
 import * as path from 'path';
-import { REQUIRED_KEYS, TensorComparison } from '../../src/verify/parity';
+import { REQUIRED_KEYS } from '../../src/verify/parity';
+import type { TensorComparison } from '../../src/verify/compare';
 import { PARITY_CASES, caseDir, loadCase, parityJson } from '../helpers';
 
 /** The full-size case on the plain-JS cpu backend takes 11-12 minutes on 2 cores (measured 726 s). */

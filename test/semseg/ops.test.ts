@@ -8,7 +8,7 @@ import { multiScaleDeformableAttnCore } from '../../src/semseg/ops/multi_scale_d
 import { sinePositionalEncoding } from '../../src/semseg/positional_encoding';
 import { segLogitsFromPredictions } from '../../src/semseg/mask2former_head';
 import { multiheadAttention } from '../../src/semseg/transformer_decoder/multihead_attention';
-import { compareArrays } from '../../src/verify/parity';
+import { compareArrays } from '../../src/verify/compare';
 import { useBackend } from '../helpers';
 import { rng } from '../../src/verify/bench';
 

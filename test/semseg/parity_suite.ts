@@ -9,7 +9,7 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
-import { TensorComparison } from '../../src/verify/parity';
+import type { TensorComparison } from '../../src/verify/compare';
 import { BitComparison, SegParityReport, SegParityRunInfo, entryToNumbers } from '../../src/verify/seg_parity';
 import { FIXTURES, parityJson } from '../helpers';
 

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { promises as fs } from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { compareArrays, PARITY_TOLERANCE } from '../../src/verify/parity';
+import { compareArrays, PARITY_TOLERANCE } from '../../src/verify/compare';
 import { entryToNumbers } from '../../src/verify/seg_parity';
 import { rescaleSize, resizeLinearU8 } from '../../src/semseg/preprocess';
 import { Segmenter } from '../../src/node/segmenter';

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { initBackend } from '../../src/backends/node';
 import { backendMemory } from '../../src/backends/memory';
 import { entryToFloat32 } from '../../src/io/safetensors';
-import { compareArrays, PARITY_TOLERANCE } from '../../src/verify/parity';
+import { compareArrays, PARITY_TOLERANCE } from '../../src/verify/compare';
 import { SEG_VARIANTS } from '../../src/config/semseg';
 import { bindSegWeights, disposeSegWeights, inference } from '../../src/semseg/encoder_decoder';
 import { checkSegGpuLimits, largestFittingCrop, segLimitProblems } from '../../src/semseg/limits';

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
-import { TensorComparison } from '../../src/verify/parity';
+import type { TensorComparison } from '../../src/verify/compare';
 import { parseSafetensors } from '../../src/io/safetensors';
 import { caseDir, parityJson } from '../helpers';
 import { V1_METRIC_CASES } from '../fixture_cases';
