@@ -10,7 +10,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { defaultThreads, startWasm } from './wasm_threads';
 import { GpuAdapterInfo, describeAdapter } from './adapter';
-import { DawnBackend, hardwareGpuMayExist, registerNodeWebGPU } from './node_webgpu';
+import { DawnBackend, registerNodeWebGPU } from './node_webgpu';
+import { hardwareGpuMayExist } from './gpu_probe';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu' | 'webgl';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu', 'webgl'];

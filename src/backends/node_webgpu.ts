@@ -13,7 +13,6 @@
  * Dawn's Vulkan backend does not start on Debian 12's lavapipe (Mesa 22.3 lacks
  * shader*ArrayDynamicIndexing); it is the one for real GPUs (`dawnBackend: 'vulkan'`).
  */
-import { existsSync, readdirSync } from 'fs';
 import { createRequire } from 'module';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
@@ -71,27 +70,6 @@ async function loadDawn(): Promise<DawnModule> {
       throw new Error(`backend "webgpu": the "webgpu" package does not load here (${(e as Error).message.split('\n')[0]}; ${(e2 as Error).message.split('\n')[0]}); use --backend wasm`);
     }
   }
-}
-
-/**
- * Whether a GPU that Dawn could drive can exist here, looked up without starting Dawn (which costs
- * seconds and prints its own warnings): on Linux a DRM render node (/dev/dri/renderD*: Mesa,
- * AMD, Intel, NVIDIA's DRM driver) or NVIDIA's device files; other systems are assumed to have
- * one. `auto` skips WebGPU when this says no; `--backend webgpu` still tries.
- * DEPTH_ANYTHING_GPU_PROBE=always|never overrides the look (tests, unusual setups).
- */
-export function hardwareGpuMayExist(): boolean {
-  const forced = process.env.DEPTH_ANYTHING_GPU_PROBE;
-  if (forced === 'always') return true;
-  if (forced === 'never') return false;
-  if (forced !== undefined && forced !== '') throw new Error(`DEPTH_ANYTHING_GPU_PROBE must be "always" or "never"; got "${forced}"`);
-  if (process.platform !== 'linux') return true;
-  try {
-    if (readdirSync('/dev/dri').some((f) => f.startsWith('renderD'))) return true;
-  } catch {
-    // No /dev/dri: no DRM driver in this machine or container.
-  }
-  return existsSync('/dev/nvidia0') || existsSync('/dev/nvidiactl');
 }
 
 export interface NodeWebGPUOptions {

@@ -17,6 +17,7 @@ import { CROP_NAMES, CropName, ProtocolName } from '../eval/protocols';
 import { DEFAULT_MIN_VALID_PIXELS, EvalReport, EvalSettings, ImageReport, evaluateDataset } from '../node/eval/run';
 import { inputSizeArg } from './predict';
 import { backendOption, threadsOption } from './common';
+import { stderrIsTTY } from './quiet_dawn';
 
 interface EvalCliOptions {
   weights: string;
@@ -129,7 +130,7 @@ export function registerEval(program: Command): void {
         process.stderr.write(`model: ${model.config.version} ${model.config.encoder} ${depthKind(model.config)} from ${opts.weights}; backend: ${model.backend.description}\n`);
         process.stderr.write(`dataset: ${opts.dataset}, ${samples.length} image(s) in ${opts.data}${opts.split ? ` (split ${opts.split})` : ''}\n`);
 
-        const bar = process.stderr.isTTY
+        const bar = stderrIsTTY()
           ? new SingleBar({ format: ' {bar} {value}/{total} | abs_rel {absRel} | {file}', stream: process.stderr, clearOnComplete: true, hideCursor: true })
           : undefined;
         bar?.start(samples.length, 0, { file: '', absRel: '-' });

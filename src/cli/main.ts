@@ -19,6 +19,8 @@ export function buildProgram(): Command {
     .version(require('../../package.json').version)
     .exitOverride()
     .showHelpAfterError()
+    // Taken off the line by the launcher (quiet_dawn.ts) before parsing; listed for --help.
+    .option('--verbose', 'show the GPU driver\'s own warnings (Dawn\'s, with the webgpu backend), hidden otherwise')
     // The root owns `--version` (the package's); positional options let `convert --version v2`
     // reach the command instead.
     .enablePositionalOptions();

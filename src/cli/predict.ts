@@ -23,6 +23,7 @@ import { progressReporter } from './download';
 import { downloadModel } from '../node/hub';
 import { depthKind } from '../config/depth';
 import { VIDEO_EXTENSIONS, VideoCliOptions, addVideoOptions, isVideoInput, predictVideoInput } from './video';
+import { stderrIsTTY } from './quiet_dawn';
 
 /** Extensions looked for inside folders (explicit files are always tried, whatever their name). */
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'jpe', 'png', 'webp', 'tif', 'tiff', 'gif', 'avif'];
@@ -186,7 +187,7 @@ export function registerPredict(program: Command): void {
         // Two inputs with one output name (a.jpg and a.png) would overwrite each other: the later one fails.
         const stems = new Map<string, string>();
 
-        const tty = Boolean(process.stderr.isTTY);
+        const tty = stderrIsTTY();
         const isVideo = await Promise.all(inputs.map((i) => isVideoInput(i.file)));
         // Videos show a bar of their frames instead.
         const bar = tty && !isVideo.some(Boolean) ? new SingleBar({ format: ' {bar} {value}/{total} | {file}', stream: process.stderr, clearOnComplete: true, hideCursor: true }) : undefined;

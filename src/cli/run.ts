@@ -1,7 +1,7 @@
 /** Entry point for running the CLI from source (`npx tsx src/cli/run.ts ...`). */
-import { main } from './main';
+import { launch } from './quiet_dawn';
 
-main(process.argv).then(
+launch(process.argv, __filename).then(
   (code) => { process.exitCode = code; },
   (err: Error) => { console.error(`depth-anything: ${err.message}`); process.exitCode = 1; },
 );

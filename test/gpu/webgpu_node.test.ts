@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backends/node';
-import { hardwareGpuMayExist } from '../../src/backends/node_webgpu';
+import { hardwareGpuMayExist } from '../../src/backends/gpu_probe';
 import { isSoftwareAdapter, describeAdapter } from '../../src/backends/adapter';
 import { backendMemory } from '../../src/backends/memory';
 import { checkGpuLimits, largestFittingSize, largestPassTensors, limitProblems } from '../../src/depth/limits';
