@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { OFFICIAL_MODELS, cacheDir, downloadModel, modelUrl, officialModel } from '../node/hub';
-import { stderrIsTTY } from './quiet_dawn';
+import { stderrIsTTY } from './tty';
 
 /** A progress bar on stderr when it is a terminal; nothing otherwise (logs, CI, tests). */
 export function progressReporter(name: string): ((done: number, total: number | undefined) => void) | undefined {

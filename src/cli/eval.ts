@@ -17,7 +17,7 @@ import { CROP_NAMES, CropName, ProtocolName } from '../eval/protocols';
 import { DEFAULT_MIN_VALID_PIXELS, EvalReport, EvalSettings, ImageReport, evaluateDataset } from '../node/eval/run';
 import { inputSizeArg } from './predict';
 import { backendOption, threadsOption } from './common';
-import { stderrIsTTY } from './quiet_dawn';
+import { stderrIsTTY } from './tty';
 
 interface EvalCliOptions {
   weights: string;

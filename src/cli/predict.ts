@@ -23,7 +23,7 @@ import { progressReporter } from './download';
 import { downloadModel } from '../node/hub';
 import { depthKind } from '../config/depth';
 import { VIDEO_EXTENSIONS, VideoCliOptions, addVideoOptions, isVideoInput, predictVideoInput } from './video';
-import { stderrIsTTY } from './quiet_dawn';
+import { stderrIsTTY } from './tty';
 
 /** Extensions looked for inside folders (explicit files are always tried, whatever their name). */
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'jpe', 'png', 'webp', 'tif', 'tiff', 'gif', 'avif'];

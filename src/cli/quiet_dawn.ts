@@ -9,16 +9,7 @@
  */
 import { spawn } from 'child_process';
 import { hardwareGpuMayExist } from '../backends/gpu_probe';
-
-/** Set in the child: it must not relaunch itself. */
-export const FILTERED_ENV = 'DEPTH_ANYTHING_DAWN_FILTERED';
-/** Set in the child when the parent's stderr is a terminal (progress bars need to know). */
-export const STDERR_TTY_ENV = 'DEPTH_ANYTHING_STDERR_TTY';
-
-/** Whether the CLI's stderr is a terminal, also when the launcher stands between (see above). */
-export function stderrIsTTY(): boolean {
-  return Boolean(process.stderr.isTTY) || process.env[STDERR_TTY_ENV] === '1';
-}
+import { FILTERED_ENV, STDERR_TTY_ENV } from './tty';
 
 /**
  * Whether this command line may start Dawn in this process: a `webgpu` backend named anywhere
