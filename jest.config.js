@@ -11,4 +11,9 @@ module.exports = {
   // Parity cases run whole models on two backends; the full-size one takes a while on 2 cores.
   testTimeout: 600000,
   maxWorkers: 2,
+  // One shared headless Chromium for the run (test/global_setup.ts).
+  globalSetup: '<rootDir>/test/global_setup.ts',
+  globalTeardown: '<rootDir>/test/global_teardown.ts',
+  // The slowest files first, also on a fresh machine (test/sequencer.js, test/durations.json).
+  testSequencer: '<rootDir>/test/sequencer.js',
 };

@@ -3,13 +3,13 @@
  * what it computed: bundles the page (esbuild, from src/ in a checkout; the prebuilt
  * dist/browser/<page>.js of `npm run build` otherwise), serves it and the input files from
  * 127.0.0.1 (WebGPU needs a secure context: about:blank and data: pages have no navigator.gpu),
- * launches Chromium (src/verify/chromium.ts) and drives the page through src/verify/page_task.ts.
+ * opens Chromium (src/verify/chromium.ts: its own, or a context in a shared one) and drives the page through src/verify/page_task.ts.
  */
 import { existsSync, promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Page } from 'puppeteer-core';
-import { launchChromium } from './chromium';
+import { openChromium } from './chromium';
 import { serveStatic } from '../node/static_server';
 
 export type PageName = 'parity_page' | 'bench_page';
@@ -87,9 +87,9 @@ export async function runPageInChromium<T>(pageName: PageName, opts: BrowserRunO
     for (const [name, file] of Object.entries(opts.files)) mounts[`/files/${name}`] = path.resolve(file);
     const server = await serveStatic(mounts);
     try {
-      const browser = await launchChromium({ webgpu: opts.webgpu });
+      const browser = await openChromium({ webgpu: opts.webgpu });
       try {
-        const chromium = await browser.version();
+        const chromium = browser.version;
         const page = await browser.newPage();
         const pageErrors: string[] = [];
         page.on('pageerror', (e) => pageErrors.push(e instanceof Error ? e.message : String(e)));

@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 // Types only: puppeteer-core is an optional peer dependency (a dev dependency here), loaded on
 // first use by loadPuppeteer(), so the library and the other commands never need it.
-import type { Browser, PuppeteerNode } from 'puppeteer-core';
+import type { Browser, Page, PuppeteerNode } from 'puppeteer-core';
 
 /** The one line a user without puppeteer-core sees. */
 export const PUPPETEER_MISSING =
@@ -91,4 +91,51 @@ export async function launchChromium(opts: ChromiumOptions = {}): Promise<Browse
     }
   };
   return browser;
+}
+
+/**
+ * Where a run gets its pages: its own Chromium, or a fresh browser context (own cookies, storage
+ * and caches) in a Chromium that is already running. `close` ends the browser or only the context.
+ */
+export interface ChromiumSession {
+  newPage(): Promise<Page>;
+  /** The browser's version string. */
+  version: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A running Chromium to share, by the DevTools WebSocket address in these variables (plain and
+ * WebGPU-enabled: a page's `auto` backend sees navigator.gpu only in the second). The test suite
+ * starts both once (test/global_setup.ts) instead of one browser per page run; so does anyone who
+ * exports them. Unset: each run launches its own.
+ */
+export const SHARED_CHROMIUM_ENV = { plain: 'DEPTH_ANYTHING_CHROMIUM_WS', webgpu: 'DEPTH_ANYTHING_CHROMIUM_WS_WEBGPU' } as const;
+
+/** Opens a session: a context in the shared Chromium when one is set (above), else a new browser. */
+export async function openChromium(opts: ChromiumOptions = {}): Promise<ChromiumSession> {
+  const endpoint = process.env[opts.webgpu ? SHARED_CHROMIUM_ENV.webgpu : SHARED_CHROMIUM_ENV.plain];
+  if (endpoint && !opts.args?.length && opts.executablePath === undefined) {
+    const puppeteer = await loadPuppeteer();
+    let browser: Browser;
+    try {
+      browser = await puppeteer.connect({ browserWSEndpoint: endpoint, protocolTimeout: opts.protocolTimeout ?? 20 * 60_000 });
+    } catch (e) {
+      throw new Error(`the shared chromium at ${endpoint} (${opts.webgpu ? SHARED_CHROMIUM_ENV.webgpu : SHARED_CHROMIUM_ENV.plain}) did not answer: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+    }
+    const context = await browser.createBrowserContext();
+    return {
+      newPage: () => context.newPage(),
+      version: await browser.version(),
+      close: async () => {
+        try {
+          await context.close();
+        } finally {
+          await browser.disconnect();
+        }
+      },
+    };
+  }
+  const browser = await launchChromium(opts);
+  return { newPage: () => browser.newPage(), version: await browser.version(), close: () => browser.close() };
 }

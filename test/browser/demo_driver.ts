@@ -3,15 +3,15 @@
  * selector) and reads back what it computed. Used by the browser test and tools/demo-screenshot.
  */
 import * as path from 'path';
-import type { Browser, ElementHandle, Page } from 'puppeteer-core';
-import { launchChromium } from '../../src/verify/chromium';
+import type { ElementHandle, Page } from 'puppeteer-core';
+import { ChromiumSession, openChromium } from '../../src/verify/chromium';
 import { StaticServer, serveStatic } from '../../src/node/static_server';
 import { demoMounts } from '../../src/cli/serve';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
 export interface Demo {
-  browser: Browser;
+  browser: ChromiumSession;
   page: Page;
   server: StaticServer;
   /** Console errors and page errors seen so far. */
@@ -22,9 +22,9 @@ export interface Demo {
 /** Serves web/ and `dist` (default: the repository's dist/) as `depth-anything serve` does, and opens the page. */
 export async function openDemo(query = '', opts: { width?: number; height?: number; dist?: string } = {}): Promise<Demo> {
   const server = await serveStatic({ ...demoMounts(ROOT), ...(opts.dist ? { '/dist/': opts.dist } : {}) });
-  let browser: Browser | undefined;
+  let browser: ChromiumSession | undefined;
   try {
-    browser = await launchChromium();
+    browser = await openChromium();
     const page = await browser.newPage();
     await page.setViewport({ width: opts.width ?? 1280, height: opts.height ?? 800 });
     const errors: string[] = [];

@@ -5,7 +5,7 @@
  * one JSON line. `npx tsx test/browser/worker_scenario.ts --dist DIR`
  */
 import * as path from 'path';
-import { launchChromium } from '../../src/verify/chromium';
+import { openChromium } from '../../src/verify/chromium';
 import { serveStatic } from '../../src/node/static_server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -33,7 +33,7 @@ export interface WorkerScenarioResult {
 async function main(): Promise<void> {
   const dist = process.argv[process.argv.indexOf('--dist') + 1];
   const server = await serveStatic({ '/dist/': dist, '/test/': path.join(ROOT, 'test/browser'), '/fixtures/': FIX });
-  const browser = await launchChromium();
+  const browser = await openChromium();
   try {
     const page = await browser.newPage();
     const pageErrors: string[] = [];

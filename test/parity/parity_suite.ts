@@ -36,10 +36,19 @@ function parityCli(name: string, backend: string, extra: string[] = []): Promise
 
 /**
  * `browser`: run the comparison inside headless Chromium (parity --browser). `cases`: the cases
- * to run unless PARITY_CASES names others (default: all).
+ * to run unless PARITY_CASES names others (default: all). `only`: this file runs at most these
+ * (PARITY_CASES narrows them), for a backend whose cases are split over files.
  */
-export function parityOn(backend: 'cpu' | 'wasm' | 'webgpu' | 'webgl', opts: { browser?: boolean; cases?: readonly string[] } = {}): void {
-  const cases = process.env.PARITY_CASES ? selected : [...(opts.cases ?? selected)];
+export function parityOn(backend: 'cpu' | 'wasm' | 'webgpu' | 'webgl', opts: { browser?: boolean; cases?: readonly string[]; only?: readonly string[] } = {}): void {
+  const wanted = process.env.PARITY_CASES ? selected : [...(opts.cases ?? selected)];
+  const cases = opts.only ? wanted.filter((c) => opts.only!.includes(c)) : wanted;
+  if (cases.length === 0) {
+    // Only a PARITY_CASES subset can leave a file without a case; say so rather than fail on an empty table.
+    test(`PARITY_CASES=${process.env.PARITY_CASES} names none of this file's cases (${opts.only?.join(', ')})`, () => {
+      expect(process.env.PARITY_CASES).toBeTruthy();
+    });
+    return;
+  }
   describe(`parity on ${backend}${opts.browser ? ' in Chromium' : ''}`, () => {
     test.each(cases)('%s: every recorded tensor within tolerance', async (name) => {
       const { code, report, stderr } = await parityCli(name, backend, opts.browser ? ['--browser'] : []);
