@@ -10,10 +10,10 @@
  * float32, COLOR_0 uint8 normalised RGBA, alpha 255) with the aligned points, then one LINES mesh
  * per camera (its 8 frustum segments moved by the alignment, coloured `_index_color_rgb`), all with
  * trimesh's default material, and the alignment matrix as the scene's `extras.hf_alignment`.
- * Written with @gltf-transform/core (the glTF 2.0 SDK for web and Node); node names and the
- * buffer layout are that library's, not trimesh's — the geometry and colours are the same.
+ * Encoded by io/glb.ts (hand-written; why is said there); its node names and buffer layout are
+ * not trimesh's — the geometry, colours, modes and material are.
  */
-import { Document, Primitive, WebIO } from '@gltf-transform/core';
+import { GLTF_LINES, GLTF_POINTS, GlbGeometry, encodeGlb } from '../../io/glb';
 import { encodePly } from '../../io/ply';
 import { Da3Scene } from './scene';
 
@@ -26,29 +26,19 @@ function rgba(rgb: Uint8Array): Uint8Array {
 }
 
 /** scene.glb: the point cloud and (by default) the camera frustums, as a binary glTF 2.0. */
-export async function encodeDa3SceneGlb(scene: Da3Scene, options: { showCameras?: boolean } = {}): Promise<Uint8Array> {
-  const doc = new Document();
-  doc.createBuffer();
-  const material = doc.createMaterial('default').setBaseColorFactor([1, 1, 1, 1]).setMetallicFactor(0).setRoughnessFactor(0);
-  const root = doc.createScene('scene').setExtras({ hf_alignment: [0, 1, 2, 3].map((r) => Array.from(scene.alignment.subarray(r * 4, r * 4 + 4))) });
-  const addMesh = (name: string, mode: number, positions: Float32Array, colors: Uint8Array): void => {
-    const prim = doc.createPrimitive()
-      .setMode(mode as typeof Primitive.Mode[keyof typeof Primitive.Mode])
-      .setMaterial(material)
-      .setAttribute('POSITION', doc.createAccessor().setType('VEC3').setArray(positions))
-      .setAttribute('COLOR_0', doc.createAccessor().setType('VEC4').setArray(rgba(colors)).setNormalized(true));
-    root.addChild(doc.createNode(name).setMesh(doc.createMesh(name).addPrimitive(prim)));
-  };
-  if (scene.points.length > 0) addMesh('points', Primitive.Mode.POINTS, scene.points, scene.colors);
+export function encodeDa3SceneGlb(scene: Da3Scene, options: { showCameras?: boolean } = {}): Uint8Array {
+  const geometries: GlbGeometry[] = [];
+  if (scene.points.length > 0) geometries.push({ name: 'points', mode: GLTF_POINTS, positions: scene.points, colors: rgba(scene.colors) });
   if (options.showCameras ?? true) {
     const n = scene.cameraColors.length / 3;
     for (let i = 0; i < n; i++) {
       const colors = new Uint8Array(16 * 3);
       for (let v = 0; v < 16; v++) colors.set(scene.cameraColors.subarray(i * 3, i * 3 + 3), v * 3);
-      addMesh(`camera_${i}`, Primitive.Mode.LINES, Float32Array.from(scene.cameraFrustumLinesAligned.subarray(i * 48, i * 48 + 48)), colors);
+      geometries.push({ name: `camera_${i}`, mode: GLTF_LINES, positions: Float32Array.from(scene.cameraFrustumLinesAligned.subarray(i * 48, i * 48 + 48)), colors: rgba(colors) });
     }
   }
-  return new WebIO().writeBinary(doc);
+  const hfAlignment = [0, 1, 2, 3].map((r) => Array.from(scene.alignment.subarray(r * 4, r * 4 + 4)));
+  return encodeGlb({ geometries, extras: { hf_alignment: hfAlignment } });
 }
 
 /** scene.ply: binary little-endian, `x y z` float32 + `red green blue` uchar — scene.glb's points. */
