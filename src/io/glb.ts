@@ -3,9 +3,9 @@
  * one node + mesh per geometry, POSITION float32 VEC3 (with the min/max the spec requires) and
  * COLOR_0 uint8 normalised VEC4. https://registry.khronos.org/glTF/specs/2.0/glTF-2.0.html#glb-file-format-specification
  *
- * Hand-written rather than @gltf-transform/core (used by the tests to read these files back):
- * that library ships its NodeIO in the same module, with `import("node:fs")`, which the browser
- * bundles refuse (tools/no-node-builtins.cjs), and writing ~100 lines of GLB beats shipping 2 MB.
+ * Hand-written rather than @gltf-transform/core (tried first): its one module carries NodeIO with
+ * `import("node:fs")`, which the browser bundles refuse (tools/no-node-builtins.cjs), and its CJS
+ * build requires an ESM-only dependency that jest cannot load; ~100 lines beat shipping 2 MB.
  */
 
 export const GLTF_POINTS = 0;
