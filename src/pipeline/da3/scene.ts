@@ -167,7 +167,7 @@ export function cameraFrustumLines(k: ArrayLike<number>, w2c: Float64Array, widt
 
 /** The official export's point cloud, alignment and camera frustums for one prediction. */
 export function da3Scene(pred: Da3Prediction, options: Da3SceneOptions = {}): Da3Scene {
-  const o = { ...DA3_SCENE_DEFAULTS, ...options };
+  const opts = { ...DA3_SCENE_DEFAULTS, ...options };
   const { views: n, height: H, width: W } = pred;
   const hw = H * W;
   if (pred.depth.length !== n * hw || pred.processedImages.length !== n * hw * 3 || (pred.conf && pred.conf.length !== n * hw)
@@ -176,38 +176,44 @@ export function da3Scene(pred: Da3Prediction, options: Da3SceneOptions = {}): Da
   }
   // 3) confidence threshold (background filters first, as export_to_glb sets conf to 1 there).
   let conf = pred.conf;
-  if (conf && (o.filterBlackBg || o.filterWhiteBg)) {
+  if (conf && (opts.filterBlackBg || opts.filterWhiteBg)) {
     conf = Float32Array.from(conf);
     const img = pred.processedImages;
     for (let p = 0; p < n * hw; p++) {
       const r = img[p * 3], g = img[p * 3 + 1], b = img[p * 3 + 2];
-      if (o.filterBlackBg && r < 16 && g < 16 && b < 16) conf[p] = 1;
-      if (o.filterWhiteBg && r >= 240 && g >= 240 && b >= 240) conf[p] = 1;
+      if (opts.filterBlackBg && r < 16 && g < 16 && b < 16) conf[p] = 1;
+      if (opts.filterWhiteBg && r >= 240 && g >= 240 && b >= 240) conf[p] = 1;
     }
   }
-  const confThresh = conf ? da3ConfThreshold(conf, o) : null;
+  const confThresh = conf ? da3ConfThreshold(conf, opts) : null;
   // numpy compares a float32 array with a float64 scalar in float32.
   const thr32 = confThresh === null ? 0 : f(confThresh);
-  // 4) back-projection, float64 math on float32 inputs.
-  const pts: number[] = [];
-  const cols: number[] = [];
+  // 4) back-projection, float64 math on float32 inputs (counted first: clouds reach millions).
+  const kept = (p: number): boolean => {
+    const d = pred.depth[p];
+    return Number.isFinite(d) && d > 0 && (!conf || conf[p] >= thr32);
+  };
+  let count = 0;
+  for (let p = 0; p < n * hw; p++) if (kept(p)) count++;
+  const pointsWorld = new Float32Array(count * 3);
+  const colorsWorld = new Uint8Array(count * 3);
+  let o = 0;
   for (let i = 0; i < n; i++) {
     const kInv = invertF32(pred.intrinsics.subarray(i * 9, i * 9 + 9), 3);
     const c2w = invertF32(w2c44(pred.extrinsics, i), 4);
     for (let v = 0; v < H; v++) {
       for (let u = 0; u < W; u++) {
         const p = i * hw + v * W + u;
+        if (!kept(p)) continue;
         const d = pred.depth[p];
-        if (!(Number.isFinite(d) && d > 0) || (conf && !(conf[p] >= thr32))) continue;
         const rx = kInv[0] * u + kInv[1] * v + kInv[2], ry = kInv[3] * u + kInv[4] * v + kInv[5], rz = kInv[6] * u + kInv[7] * v + kInv[8];
         const x = rx * d, y = ry * d, z = rz * d;
-        for (let r = 0; r < 3; r++) pts.push(f(c2w[r * 4] * x + c2w[r * 4 + 1] * y + c2w[r * 4 + 2] * z + c2w[r * 4 + 3]));
-        cols.push(pred.processedImages[p * 3], pred.processedImages[p * 3 + 1], pred.processedImages[p * 3 + 2]);
+        for (let r = 0; r < 3; r++) pointsWorld[o * 3 + r] = c2w[r * 4] * x + c2w[r * 4 + 1] * y + c2w[r * 4 + 2] * z + c2w[r * 4 + 3];
+        colorsWorld.set(pred.processedImages.subarray(p * 3, p * 3 + 3), o * 3);
+        o++;
       }
     }
   }
-  const pointsWorld = Float32Array.from(pts);
-  const colorsWorld = Uint8Array.from(cols);
   const m = pointsWorld.length / 3;
   // 5) alignment: flip y, z of camera 0's frame, then the per-axis median to the origin.
   const aNoCenter = w2c44(pred.extrinsics, 0);
@@ -221,9 +227,11 @@ export function da3Scene(pred: Da3Prediction, options: Da3SceneOptions = {}): Da
   for (let k = 0; k < 3; k++) alignment[k * 4 + 3] = aNoCenter[k * 4 + 3] + -center[k];
   // 6) clean + downsample (float64 points in memory; float32 in the files).
   const moved = m > 0 ? transformPoints(pointsWorld, alignment) : new Float64Array(0);
-  let keep: number[] = [];
-  for (let p = 0; p < m; p++) if (Number.isFinite(moved[p * 3]) && Number.isFinite(moved[p * 3 + 1]) && Number.isFinite(moved[p * 3 + 2])) keep.push(p);
-  if (keep.length > o.numMaxPoints) keep = Array.from({ length: o.numMaxPoints }, (_, j) => keep[Math.floor((j * keep.length) / o.numMaxPoints)]);
+  let keep = new Int32Array(m);
+  let finite = 0;
+  for (let p = 0; p < m; p++) if (Number.isFinite(moved[p * 3]) && Number.isFinite(moved[p * 3 + 1]) && Number.isFinite(moved[p * 3 + 2])) keep[finite++] = p;
+  keep = keep.subarray(0, finite);
+  if (finite > opts.numMaxPoints) keep = Int32Array.from({ length: opts.numMaxPoints }, (_, j) => keep[Math.floor((j * finite) / opts.numMaxPoints)]);
   const points64 = new Float64Array(keep.length * 3);
   const colors = new Uint8Array(keep.length * 3);
   keep.forEach((p, j) => { points64.set(moved.subarray(p * 3, p * 3 + 3), j * 3); colors.set(colorsWorld.subarray(p * 3, p * 3 + 3), j * 3); });
@@ -238,7 +246,7 @@ export function da3Scene(pred: Da3Prediction, options: Da3SceneOptions = {}): Da
   const cameraFrustumLines = new Float64Array(n * 48);
   const cameraColors = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {
-    cameraFrustumLines.set(cameraFrustumLines_(pred, i, sceneScale * o.cameraSize), i * 48);
+    cameraFrustumLines.set(cameraFrustumLines_(pred, i, sceneScale * opts.cameraSize), i * 48);
     cameraColors.set(cameraColor(i, n), i * 3);
   }
   return {
