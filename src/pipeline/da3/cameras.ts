@@ -7,12 +7,14 @@
  *       translations divided by max(0.1, lower median of the camera distances); float32 as torch.
  *   da3AlignToInputExtrinsics(predW2c [N,3,4], inputW2c [N,4,4], depth [N,H,W], alignScale?)
  *       -> { r, t, s, alignedExtrinsics, extrinsics, depth }
- *       evo's Umeyama Sim(3) of the input camera centres onto the predicted ones (float64), then
- *       (official default) prediction.extrinsics = the input ones and depth / s.
+ *       evo's Umeyama Sim(3) of the input camera centres onto the predicted ones (float64; from
+ *       10 views the official RANSAC on numpy's default_rng(42)), then (official default)
+ *       prediction.extrinsics = the input ones and depth / s.
  *   affineInverse(m, rows) -> Float64Array: [R | t] -> [R^T | -R^T t] of a 4x4 or 3x4 matrix.
  */
 import { Da3InputError } from './errors';
-import { torchMedianLower } from './stats';
+import { Pcg64 } from './numpy_random';
+import { numpyMedian, torchMedianLower } from './stats';
 
 const f = Math.fround;
 
@@ -147,20 +149,57 @@ export interface Da3CameraAlignment {
 /** Views from which the official code fits the Sim(3) with RANSAC (numpy PCG64 sampling). */
 export const DA3_RANSAC_MIN_VIEWS = 10;
 
+/** `pose_align._ransac_align_sim3` (defaults: random_state 42, 10 iterations, half the views). */
+function ransacSim3(x: Float64Array, y: Float64Array, n: number): { r: Float64Array; t: Float64Array; s: number } {
+  const fit = (idx: ArrayLike<number>) => {
+    const k = idx.length;
+    const xs = new Float64Array(k * 3), ys = new Float64Array(k * 3);
+    for (let j = 0; j < k; j++) for (let c = 0; c < 3; c++) { xs[j * 3 + c] = x[idx[j] * 3 + c]; ys[j * 3 + c] = y[idx[j] * 3 + c]; }
+    const { r, t, c } = umeyamaSim3(xs, ys, k);
+    return { r, t, s: c };
+  };
+  /** Input centre i moved by a Sim(3): r @ (s * x_i) + t, with s * x_i in float32. */
+  const move = (m: { r: Float64Array; t: Float64Array; s: number }, i: number, k: number): number =>
+    m.r[k * 3] * f(f(m.s) * x[i * 3]) + m.r[k * 3 + 1] * f(f(m.s) * x[i * 3 + 1]) + m.r[k * 3 + 2] * f(f(m.s) * x[i * 3 + 2]) + m.t[k];
+  const all = Array.from({ length: n }, (_, i) => i);
+  const rng = new Pcg64(42);
+  const subN = Math.max(3, (n + 1) >> 1);
+  const pre = fit(all);
+  // _median_nn_thresh: median over the pre-aligned input centres of the nearest predicted centre.
+  const nn = all.map((i) => {
+    const p = [0, 1, 2].map((k) => move(pre, i, k));
+    return Math.min(...all.map((j) => Math.sqrt((y[j * 3] - p[0]) ** 2 + (y[j * 3 + 1] - p[1]) ** 2 + (y[j * 3 + 2] - p[2]) ** 2)));
+  });
+  const thresh = numpyMedian(nn);
+  let best = pre;
+  let bestInliers: number[] | null = null;
+  let bestK = -1, bestErr = Infinity;
+  for (let it = 0; it < 10; it++) {
+    const sample = rng.choiceNoReplace(n, subN);
+    let m: { r: Float64Array; t: Float64Array; s: number };
+    try { m = fit(sample); } catch { continue; }
+    // _apply_sim3_to_poses writes into a float32 copy: the moved centres are float32.
+    const errs = all.map((i) => Math.sqrt([0, 1, 2].reduce((acc, k) => acc + (f(move(m, i, k)) - y[i * 3 + k]) ** 2, 0)));
+    const inliers = all.filter((i) => errs[i] <= thresh);
+    const k = inliers.length;
+    const meanErr = k > 0 ? inliers.reduce((acc, i) => acc + errs[i], 0) / k : Infinity;
+    if (k > bestK || (k === bestK && meanErr < bestErr)) { bestK = k; bestErr = meanErr; best = m; bestInliers = inliers; }
+  }
+  return bestInliers && bestInliers.length >= 3 ? fit(bestInliers) : best;
+}
+
 /**
  * `DepthAnything3._align_to_input_extrinsics_intrinsics`: the Sim(3) that maps the input camera
  * centres onto the predicted ones (evo Umeyama, float64), then with `alignScale` (the official
  * `align_to_input_ext_scale=True`) the input extrinsics replace the predicted ones and the depth
  * is divided by the scale, so depth and cameras share the input's units.
  * `predW2c`: the net's `[N, 3, 4]`; `inputW2c`: the preprocessed `[N, 4, 4]` (float32 values).
- * From 10 views the official code samples with RANSAC (numpy's PCG64), not ported: refused.
+ * From 10 views the official code fits with RANSAC (`_ransac_align_sim3`, 10 draws of
+ * `np.random.default_rng(42).choice`), reproduced with numpy's PCG64 (numpy_random.ts).
  */
 export function da3AlignToInputExtrinsics(predW2c: ArrayLike<number>, inputW2c: ArrayLike<number>, depth: Float32Array, views: number, alignScale = true): Da3CameraAlignment {
   if (predW2c.length !== views * 12) throw new Error(`da3AlignToInputExtrinsics: predicted extrinsics have ${predW2c.length} numbers; [${views}, 3, 4] expected`);
   if (inputW2c.length !== views * 16) throw new Da3InputError(`extrinsics: ${inputW2c.length} numbers for ${views} view(s); [${views}, 4, 4] expected`);
-  if (views >= DA3_RANSAC_MIN_VIEWS) {
-    throw new Da3InputError(`known cameras with ${views} views: the official code aligns ${DA3_RANSAC_MIN_VIEWS} or more views with RANSAC on numpy's random generator, which is not ported; give at most ${DA3_RANSAC_MIN_VIEWS - 1} views with cameras`);
-  }
   // x: input camera centres (float32 affine_inverse_np of float32 matrices); y: predicted (float64).
   const x = new Float64Array(views * 3), y = new Float64Array(views * 3);
   const inputPoses: Float64Array[] = [];
@@ -171,15 +210,16 @@ export function da3AlignToInputExtrinsics(predW2c: ArrayLike<number>, inputW2c: 
     const predPose = affineInverse(pred, 4);
     for (let k = 0; k < 3; k++) { x[v * 3 + k] = pose[k * 4 + 3]; y[v * 3 + k] = predPose[k * 4 + 3]; }
   }
-  const { r, t, c: s } = umeyamaSim3(x, y, views);
-  // evo PosePath3D.align: scale(s) then transform(se3(r, t)); back to world-to-camera.
+  const { r, t, s } = views >= DA3_RANSAC_MIN_VIEWS ? ransacSim3(x, y, views) : (({ r, t, c }) => ({ r, t, s: c }))(umeyamaSim3(x, y, views));
+  // evo PosePath3D.align: scale(s) then transform(se3(r, t)) (RANSAC: _apply_sim3_to_poses, the
+  // same formula); s * t_i is float32 (numpy keeps a float32 array float32 against a scalar).
   const alignedExtrinsics = new Float64Array(views * 16);
   for (let v = 0; v < views; v++) {
     const p = inputPoses[v];
     const m = new Float64Array(16);
     for (let i = 0; i < 3; i++) {
       for (let j = 0; j < 3; j++) m[i * 4 + j] = r[i * 3] * p[j] + r[i * 3 + 1] * p[4 + j] + r[i * 3 + 2] * p[8 + j];
-      m[i * 4 + 3] = r[i * 3] * (s * p[3]) + r[i * 3 + 1] * (s * p[7]) + r[i * 3 + 2] * (s * p[11]) + t[i];
+      m[i * 4 + 3] = r[i * 3] * f(f(s) * p[3]) + r[i * 3 + 1] * f(f(s) * p[7]) + r[i * 3 + 2] * f(f(s) * p[11]) + t[i];
     }
     m[15] = 1;
     alignedExtrinsics.set(affineInverse(m, 4), v * 16);
