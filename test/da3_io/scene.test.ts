@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import * as path from 'path';
 import { decodePly } from '../../src/io/ply';
+import { writeDa3SceneFiles } from '../../src/node/da3_scene_files';
 import { da3Scene, Da3Prediction } from '../../src/pipeline/da3/scene';
 import { encodeDa3CamerasJson, encodeDa3SceneGlb, encodeDa3ScenePly } from '../../src/pipeline/da3/scene_files';
 import { compareArrays, PARITY_TOLERANCE } from '../../src/verify/compare';
@@ -102,5 +106,21 @@ describe('scene files', () => {
     expect(json.views[1].extrinsics[0][3]).toBe(pred.extrinsics[12 + 3]);
     expect(json.views[0].intrinsics[1][1]).toBe(pred.intrinsics[4]);
     expect(json.convention).toMatch(/world-to-camera/);
+  });
+  test('writeDa3SceneFiles writes the three files (and nothing else) atomically', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'da3-scene-'));
+    try {
+      const out = path.join(dir, 'out');
+      const written = await writeDa3SceneFiles(out, scene, pred);
+      expect(written.map((p) => path.basename(p))).toEqual(['scene.glb', 'scene.ply', 'cameras.json']);
+      expect(readdirSync(out).sort()).toEqual(['cameras.json', 'scene.glb', 'scene.ply']);
+      expect(countDiff(decodePly(new Uint8Array(readFileSync(path.join(out, 'scene.ply')))).positions, scene.points)).toBe(0);
+      // A camera array of the wrong size fails while encoding: nothing is written.
+      const bad = path.join(dir, 'bad');
+      await expect(writeDa3SceneFiles(bad, scene, { ...pred, intrinsics: new Float32Array(3) })).rejects.toThrow(/encodeDa3CamerasJson/);
+      expect(() => readdirSync(bad)).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,6 +3,7 @@
  * `_convert_to_prediction`, `_align_to_input_extrinsics_intrinsics`, `_add_processed_images`):
  *
  *   da3Prediction(net: Da3NetOutput, pre: Da3Preprocessed, options?) -> Da3PredictionResult
+ *   da3Run(pre, runNet: Da3NetRunner, options?) -> Promise<Da3PredictionResult>   (the whole call)
  *
  * - mono / metric nets (a `sky` map): the sky fill of `_process_mono_sky_estimation` (idempotent,
  *   so a net output that already has it is unchanged) and `sky = sky >= 0.5`;
@@ -12,7 +13,8 @@
  * - `processedImages` from the network input (float64 truncation).
  * Everything is one scene (B = 1) of N views; maps `[N, H, W]`, cameras `[N, 3, 4]` / `[N, 3, 3]`.
  */
-import { da3AlignToInputExtrinsics } from './cameras';
+import { da3AlignToInputExtrinsics, da3NormalizeExtrinsics } from './cameras';
+import { Da3InputError } from './errors';
 import { da3ProcessedImages, da3SkyPostprocess } from './postprocess';
 import { Da3Preprocessed } from './preprocess';
 
@@ -78,4 +80,35 @@ export function da3Prediction(net: Da3NetOutput, pre: Da3Preprocessed, options: 
     processedImages: da3ProcessedImages(pre.input, n, h, w),
     cameraScale,
   };
+}
+
+/**
+ * The network as `da3Run` calls it: the normalised input `[N, 3, H, W]` and, with known cameras,
+ * the normalised extrinsics `[N, 4, 4]` and processed intrinsics `[N, 3, 3]` the camera encoder
+ * takes (`DepthAnything3Net.forward(x, extrinsics, intrinsics)`), to the net's output dict.
+ */
+export type Da3NetRunner = (input: {
+  input: Float32Array;
+  views: number;
+  height: number;
+  width: number;
+  extrinsics: Float32Array | null;
+  intrinsics: Float32Array | null;
+}) => Promise<Da3NetOutput>;
+
+/**
+ * `DepthAnything3.inference` around a network: preprocessed views in, `prediction.*` out. Refuses
+ * known cameras for a net without a camera encoder before running it (the official code fails
+ * inside the net).
+ */
+export async function da3Run(pre: Da3Preprocessed, runNet: Da3NetRunner, options: { alignToInputExtScale?: boolean; hasCameraEncoder?: boolean } = {}): Promise<Da3PredictionResult> {
+  if (pre.extrinsics && options.hasCameraEncoder === false) {
+    throw new Da3InputError('known cameras need an any-view model (DA3-SMALL/BASE/LARGE/GIANT); mono and metric models have no camera encoder');
+  }
+  const net = await runNet({
+    input: pre.input, views: pre.views, height: pre.height, width: pre.width,
+    extrinsics: pre.extrinsics ? da3NormalizeExtrinsics(pre.extrinsics, pre.views) : null,
+    intrinsics: pre.intrinsics,
+  });
+  return da3Prediction(net, pre, options);
 }
