@@ -14,11 +14,15 @@ export type { RgbImage };
 /** A path, encoded file bytes, or already decoded RGB pixels. */
 export type ImageInput = string | Uint8Array | RgbImage;
 
-/** Decodes a file or buffer (JPEG, PNG, WebP, TIFF, GIF, AVIF...) to 8-bit RGB. */
-export async function decodeImage(input: string | Uint8Array, source = typeof input === 'string' ? input : '<buffer>'): Promise<RgbImage> {
+/**
+ * Decodes a file or buffer (JPEG, PNG, WebP, TIFF, GIF, AVIF...) to 8-bit RGB. `autoOrient`
+ * (default true, as cv2.imread) applies the EXIF orientation; Depth Anything 3 loads with PIL's
+ * `Image.open(path).convert("RGB")`, which does not, so its pipeline passes false.
+ */
+export async function decodeImage(input: string | Uint8Array, source = typeof input === 'string' ? input : '<buffer>', options: { autoOrient?: boolean } = {}): Promise<RgbImage> {
   try {
     const { data, info } = await sharp(input, {
-      autoOrient: true,
+      autoOrient: options.autoOrient ?? true,
       ignoreIcc: true, // as cv2.imread: no colour management
       pages: 1,
       page: 0,

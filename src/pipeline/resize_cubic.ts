@@ -93,3 +93,84 @@ export function resizeCubic(
   }
   return out;
 }
+
+/** OpenCV's fixed-point weight scale for 8-bit resizes (`INTER_RESIZE_COEF_SCALE`, 2^11). */
+const COEF_SCALE = 2048;
+
+/** `saturate_cast<short>(w * INTER_RESIZE_COEF_SCALE)`: lrint, halves to even. */
+function fixedWeight(w: number): number {
+  const v = w * COEF_SCALE;
+  let r = Math.round(v);
+  if (r - v === 0.5 && r % 2 !== 0) r -= 1;
+  return r;
+}
+
+/**
+ * `cv2.resize(img, (outW, outH), interpolation=cv2.INTER_CUBIC)` on 8-bit pixels (OpenCV 4.6.0):
+ * the same taps as `resizeCubic`, but OpenCV's fixed-point path for uint8 — weights rounded to
+ * multiples of 1/2048, integer horizontal sums, then the vertical sum in float32
+ * (`VResizeCubicVec_32s8u`, SIMD on every x86 and ARM build) rounded half to even, or in integers
+ * `(v + 2^21) >> 22` for the tail the SIMD loop leaves (fewer than 8 values of a row).
+ * Interleaved `channels`-channel input and output.
+ */
+export function resizeCubicU8(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outW: number,
+  outH: number,
+): Uint8Array {
+  const tx = cubicTaps(width, outW);
+  const ty = cubicTaps(height, outH);
+  const ax = Int32Array.from(tx.weight, fixedWeight);
+  const ay = Int32Array.from(ty.weight, fixedWeight);
+  const rowLen = outW * channels;
+  // Horizontal pass: exact integers.
+  const rows = new Int32Array(height * rowLen);
+  for (let y = 0; y < height; y++) {
+    const base = y * width * channels;
+    const dst = y * rowLen;
+    for (let o = 0; o < outW; o++) {
+      for (let c = 0; c < channels; c++) {
+        let v = 0;
+        for (let k = 0; k < 4; k++) v += src[base + tx.index[o * 4 + k] * channels + c] * ax[o * 4 + k];
+        rows[dst + o * channels + c] = v;
+      }
+    }
+  }
+  const out = new Uint8Array(outH * rowLen);
+  const fscale = Math.fround(1 / (COEF_SCALE * COEF_SCALE));
+  const simdEnd = rowLen - (rowLen % SIMD_INT16_LANES);
+  for (let o = 0; o < outH; o++) {
+    const r = [0, 1, 2, 3].map((k) => ty.index[o * 4 + k] * rowLen);
+    const b = [0, 1, 2, 3].map((k) => ay[o * 4 + k]);
+    const fb = b.map((v) => Math.fround(v * fscale));
+    const dst = o * rowLen;
+    for (let x = 0; x < rowLen; x++) {
+      const s0 = rows[r[0] + x], s1 = rows[r[1] + x], s2 = rows[r[2] + x], s3 = rows[r[3] + x];
+      if (x < simdEnd) {
+        // v_muladd(s0, b0, v_muladd(s1, b1, v_muladd(s2, b2, s3 * b3))), float32, no FMA at
+        // OpenCV's SSE2 baseline; then v_round (halves to even) and saturating packs.
+        const fl = Math.fround;
+        const inner = fl(fl(fl(s2) * fb[2]) + fl(fl(s3) * fb[3]));
+        const mid = fl(fl(fl(s1) * fb[1]) + inner);
+        out[dst + x] = saturate8(fl(fl(fl(s0) * fb[0]) + mid));
+      } else {
+        const v = s0 * b[0] + s1 * b[1] + s2 * b[2] + s3 * b[3];
+        const q = Math.floor((v + (1 << 21)) / (1 << 22));
+        out[dst + x] = q < 0 ? 0 : q > 255 ? 255 : q;
+      }
+    }
+  }
+  return out;
+}
+
+/** v_int16 lanes of a 128-bit SIMD register: the SIMD loop's step. */
+const SIMD_INT16_LANES = 8;
+
+function saturate8(v: number): number {
+  let r = Math.round(v);
+  if (r - v === 0.5 && r % 2 !== 0) r -= 1;
+  return r < 0 ? 0 : r > 255 ? 255 : r;
+}
