@@ -4,6 +4,7 @@
  * passes over software renderers (SwiftShader, llvmpipe: slower than wasm) unless asked by name.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { installCpuKernels } from './cpu_kernels';
 
 export type BrowserBackendName = 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 export const BROWSER_BACKENDS: readonly BrowserBackendName[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
@@ -79,6 +80,7 @@ async function trySet(name: string): Promise<string | undefined> {
 export async function initBrowserBackend(requested: BrowserBackendName = 'auto', opts: BrowserBackendOptions = {}): Promise<BrowserBackendInfo> {
   if (!BROWSER_BACKENDS.includes(requested)) throw new BackendError(`unknown backend "${requested}"; expected one of ${BROWSER_BACKENDS.join(', ')}`);
   const registered = new Set(Object.keys(tf.engine().registryFactory));
+  installCpuKernels(); // the page's bundle registered tfjs-backend-cpu (if it did) by now
   const order = requested === 'auto' ? (['webgpu', 'webgl', 'wasm', 'cpu'] as const) : [requested];
   const skipped: string[] = [];
   for (const name of order) {

@@ -12,7 +12,10 @@ import { defaultThreads, startWasm } from './wasm_threads';
 import { GpuAdapterInfo, describeAdapter } from './adapter';
 import { DawnBackend, registerNodeWebGPU } from './node_webgpu';
 import { hardwareGpuMayExist } from './gpu_probe';
+import { installCpuKernels } from './cpu_kernels';
 
+
+installCpuKernels();
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu' | 'webgl';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu', 'webgl'];
 
