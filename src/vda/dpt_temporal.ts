@@ -79,5 +79,6 @@ export function dptHeadTemporal(layers: IntermediateLayer[], patchH: number, pat
     depth = tf.concat(parts, 0);
     tf.dispose(parts);
   }
+  t?.('head.0', depth);
   return { depth, states };
 }
