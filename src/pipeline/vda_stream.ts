@@ -73,17 +73,20 @@ export class VdaStream {
       const cached = first ? undefined : used[0].states.map((_, k) => tf.concat(used.map((e) => e.states[k]), 1) as tf.Tensor3D);
       return vdaDepth(w, this.cfg, layers, 1, H, W, cached, opts.tap) as unknown as tf.TensorContainer;
     }) as unknown as { depth: tf.Tensor4D; states: TemporalStates });
+    let depthNet: Float32Array;
+    try {
+      depthNet = (await depth.data()) as Float32Array;
+    } catch (e) {
+      tf.dispose(states);
+      throw e;
+    } finally {
+      depth.dispose();
+    }
     // Committed only now: a failed frame leaves the stream as it was.
     this.id++;
     if (first) {
       this.width = img.width;
       this.height = img.height;
-    }
-    let depthNet: Float32Array;
-    try {
-      depthNet = (await depth.data()) as Float32Array;
-    } finally {
-      depth.dispose();
     }
     const entry: CacheEntry = { id: this.id, states };
     if (opts.onFrame) {
