@@ -89,6 +89,13 @@ export class VdaStream {
       this.height = img.height;
     }
     const entry: CacheEntry = { id: this.id, states };
+    // One list of (id, states): the official frame_id_list and frame_cache_list move together.
+    if (first) this.entries = Array.from({ length: INFER_LEN }, () => entry);
+    else this.entries.push(entry);
+    if (this.id + INFER_LEN > GAP + 1) {
+      const [gone] = this.entries.splice(1, 1);
+      if (!this.entries.includes(gone)) tf.dispose(gone.states);
+    }
     if (opts.onFrame) {
       opts.onFrame({
         index: this.id,
@@ -96,13 +103,6 @@ export class VdaStream {
         states: await Promise.all(states.map(async (s) => ({ data: (await s.data()) as Float32Array, shape: s.shape }))),
         depthNet, netHeight: H, netWidth: W,
       });
-    }
-    // One list of (id, states): the official frame_id_list and frame_cache_list move together.
-    if (first) this.entries = Array.from({ length: INFER_LEN }, () => entry);
-    else this.entries.push(entry);
-    if (this.id + INFER_LEN > GAP + 1) {
-      const [gone] = this.entries.splice(1, 1);
-      if (!this.entries.includes(gone)) tf.dispose(gone.states);
     }
     return { data: resizeBilinearAlignCorners(depthNet, H, W, this.height, this.width), width: this.width, height: this.height, metric: this.cfg.metric };
   }
