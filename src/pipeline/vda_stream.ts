@@ -3,7 +3,7 @@
  * at a time, T = 1, attending to cached temporal states of earlier frames. After frame 0 the cache
  * list holds frame 0's states 32 times (ids: 0 x 32); frame i uses list entries [0:2] + [-29:]
  * (31 frames, positions 0..30, the new frame at 31), then appends its own; from frame 11 on
- * (id + 32 > gap + 1, gap = 41) entry 1 is deleted after each frame. The list stays at 43 entries,
+ * (id + 32 > gap + 1, gap = 41) entry 1 is deleted after each frame. The list stays at 42 entries,
  * and frame 0's states are stored once.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -20,7 +20,31 @@ const INFER_LEN = VDA_PIPELINE.inferLen;
 /** (INFER_LEN - OVERLAP) * 2 - 1 - (OVERLAP - INTERP_LEN) = 41. */
 const GAP = (INFER_LEN - VDA_PIPELINE.overlap) * 2 - 1 - (VDA_PIPELINE.overlap - VDA_PIPELINE.interpLen);
 
-interface CacheEntry { id: number; states: TemporalStates }
+
+/**
+ * The official `frame_id_list` / `frame_cache_list` bookkeeping (they move together), over any
+ * cached value: after frame 0 its value 32 times; `used()` = entries [0:2] + [-29:]; each frame
+ * appended, then entry 1 deleted once id + 32 > gap + 1. `add` returns a value no entry holds any
+ * more (to free), if any.
+ */
+export class StreamCacheList<T> {
+  entries: Array<{ id: number; value: T }> = [];
+
+  used(): Array<{ id: number; value: T }> {
+    return [...this.entries.slice(0, 2), ...this.entries.slice(-(INFER_LEN - 3))];
+  }
+
+  add(id: number, value: T): T | undefined {
+    const entry = { id, value };
+    if (id === 0) this.entries = Array.from({ length: INFER_LEN }, () => entry);
+    else this.entries.push(entry);
+    if (id + INFER_LEN > GAP + 1) {
+      const [gone] = this.entries.splice(1, 1);
+      if (!this.entries.includes(gone)) return gone.value;
+    }
+    return undefined;
+  }
+}
 
 /** What one streamed frame computed, for parity checks. */
 export interface StreamFrameInfo {
@@ -41,7 +65,7 @@ export interface StreamFrameOptions {
 }
 
 export class VdaStream {
-  private entries: CacheEntry[] = [];
+  private cache = new StreamCacheList<TemporalStates>();
   private id = -1;
   private width = 0;
   private height = 0;
@@ -66,7 +90,7 @@ export class VdaStream {
     const input = vdaPreprocess(img, this.inputSize);
     const H = input.height, W = input.width;
     const first = this.id < 0;
-    const used = first ? [] : [...this.entries.slice(0, 2), ...this.entries.slice(-(INFER_LEN - 3))];
+    const used = first ? [] : this.cache.used().map((e) => ({ id: e.id, states: e.value }));
     const { depth, states } = wasmGuard(`streaming a ${W}x${H} frame`, () => tf.tidy(() => {
       const x = tf.tensor4d(input.data, [1, H, W, 3]);
       const layers = vdaFeatures(w, this.cfg, x, opts.tap);
@@ -88,14 +112,8 @@ export class VdaStream {
       this.width = img.width;
       this.height = img.height;
     }
-    const entry: CacheEntry = { id: this.id, states };
-    // One list of (id, states): the official frame_id_list and frame_cache_list move together.
-    if (first) this.entries = Array.from({ length: INFER_LEN }, () => entry);
-    else this.entries.push(entry);
-    if (this.id + INFER_LEN > GAP + 1) {
-      const [gone] = this.entries.splice(1, 1);
-      if (!this.entries.includes(gone)) tf.dispose(gone.states);
-    }
+    const gone = this.cache.add(this.id, states);
+    if (gone) tf.dispose(gone);
     if (opts.onFrame) {
       opts.onFrame({
         index: this.id,
@@ -109,8 +127,8 @@ export class VdaStream {
 
   /** Forgets every cached frame (the next frame starts a new stream). */
   reset(): void {
-    tf.dispose([...new Set(this.entries)].flatMap((e) => e.states));
-    this.entries = [];
+    tf.dispose([...new Set(this.cache.entries.map((e) => e.value))].flat());
+    this.cache = new StreamCacheList<TemporalStates>();
     this.id = -1;
   }
 }

@@ -2,6 +2,7 @@
 import { vdaInputSize } from '../../src/pipeline/vda_video';
 import { computeScaleAndShift, interpolateFrames, numpySumF32 } from '../../src/pipeline/vda_align';
 import { resolveVdaConfig, vdaMetricFromFileName } from '../../src/weights/vda_detect';
+import { StreamCacheList } from '../../src/pipeline/vda_stream';
 
 describe('VDA pipeline arithmetic', () => {
   test('input size: unchanged up to 1.78:1, else round(int(size * 1.777 / ratio) / 14) * 14 with halves to even', () => {
@@ -46,5 +47,37 @@ describe('VDA pipeline arithmetic', () => {
     expect(vdaMetricFromFileName('model.pth')).toBeUndefined();
     const sd = new Map([['pretrained.pos_embed', { shape: [1, 1370, 32], data: new Float32Array(0) }], ['pretrained.blocks.0.norm1.weight', { shape: [32], data: new Float32Array(0) }]]);
     expect(() => resolveVdaConfig(sd, 'tiny.pth')).toThrow('tiny.pth: the encoder (embed_dim 32, depth 1) is not an official VDA size');
+  });
+});
+
+describe('the streaming cache list (video_depth_stream.py bookkeeping)', () => {
+  /** video_depth_stream.py's frame_id_list, transcribed: the ids each frame >= 1 attends to. */
+  function official(n: number): number[][] {
+    const ids: number[] = [];
+    const out: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      if (i === 0) ids.push(...Array(31).fill(0));
+      else out.push([...ids.slice(0, 2), ...ids.slice(-29)]);
+      ids.push(i);
+      if (i + 32 > 41 + 1) ids.splice(1, 1);
+    }
+    return out;
+  }
+
+  test('frames attend to frame 0 twice, then to frame 0, frame i-41 and frames i-29..i-1 (steady from frame 42); the list stays at 42', () => {
+    const list = new StreamCacheList<string>();
+    const seen: number[][] = [];
+    const freed: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      if (i > 0) seen.push(list.used().map((e) => e.id));
+      const gone = list.add(i, `s${i}`);
+      if (gone) freed.push(gone);
+    }
+    expect(seen).toEqual(official(100));
+    expect(seen[0]).toEqual(Array(31).fill(0));
+    expect(seen[58]).toEqual([0, 18, ...Array.from({ length: 29 }, (_, k) => 30 + k)]); // frame 59
+    expect(list.entries).toHaveLength(42);
+    // Frame 0's states (held 32 times) are never freed; frames 1.. once each, when the last copy goes.
+    expect(freed).toEqual(Array.from({ length: 100 - 42 }, (_, k) => `s${k + 1}`));
   });
 });
