@@ -73,6 +73,18 @@ export type { DatasetKind, DepthSample } from './node/eval/datasets';
 export { evaluateDataset, evaluateSample } from './node/eval/run';
 export type { EvalSettings, EvalReport, ImageReport, DepthPredictor } from './node/eval/run';
 
+// Video Depth Anything: the offline pipeline (windows of 32) and the streaming mode.
+export { VideoDepthAnything, isVdaWeightsFile } from './node/video_depth_anything';
+export type { VdaLoadOptions } from './node/video_depth_anything';
+export { VdaSession } from './pipeline/vda_session';
+export type { VdaOptions } from './pipeline/vda_session';
+export { VideoDepthPipeline, VideoPipelineError, vdaInputSize, vdaPreprocess } from './pipeline/vda_video';
+export type { WindowRunner, PipelineRecorder, VideoPipelineOptions } from './pipeline/vda_video';
+export type { SequencePredictor, VideoModel } from './node/video/run';
+export { VDA_VARIANTS, VDA_PIPELINE, vdaConfig, vdaConfigFromJson, vdaConfigToJson } from './config/vda';
+export type { VdaConfig, VdaVariantName, TemporalConfig } from './config/vda';
+export { resolveVdaConfig } from './weights/vda_detect';
+
 // Semantic segmentation (Mask2Former on the Depth Anything encoder, mmseg checkpoints).
 export { Segmenter } from './node/segmenter';
 export type { Segmentation, SegmentOptions, SegmenterLoadOptions } from './node/segmenter';

@@ -13,3 +13,6 @@ export const V1_METRIC_CASES = ['v1-metric-indoor-tiny', 'v1-metric-normed-tiny'
 
 /** preprocess/: decoding and the official image2tensor (test/pipeline/image.test.ts, preprocess.test.ts). */
 export const PREPROCESS_CASES = ['tiny', 'small-upscale', 'portrait', 'large-input-size'] as const;
+
+/** vda/: Video Depth Anything, the model on one window, the offline pipeline, streaming (test/vda). */
+export const VDA_CASES = ['vda-tiny', 'vda-tiny-video', 'vda-tiny-stream'] as const;

@@ -36,3 +36,11 @@ export type { StateDict, RawTensor } from '../weights/state_dict';
 export { parseSafetensors, serializeSafetensors, SafetensorsError } from '../io/safetensors';
 export { encodeNpy, decodeNpy } from '../io/npy';
 export { encodePly } from '../io/ply';
+
+// Video Depth Anything (platform-free): a webcam or video element's frames through streamFrame.
+export { VdaSession } from '../pipeline/vda_session';
+export type { VdaOptions } from '../pipeline/vda_session';
+export { VideoDepthPipeline, vdaInputSize } from '../pipeline/vda_video';
+export { VDA_VARIANTS, vdaConfigFromJson } from '../config/vda';
+export type { VdaConfig } from '../config/vda';
+export { resolveVdaConfig } from '../weights/vda_detect';

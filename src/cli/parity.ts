@@ -8,10 +8,12 @@ import { configFromMetadata } from '../weights/safetensors_weights';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { ParityReport, formatParityReport, parityFromStateDict } from '../verify/parity';
 import type { TensorComparison } from '../verify/compare';
-import { backendOption, finishParity, readConfigFile, startBackend, threadsOption } from './common';
+import { backendOption, finishParity, positiveInt, readConfigFile, startBackend, threadsOption } from './common';
 import { ModelConfig } from '../config/depth';
 import { mergeReferences } from '../verify/parity';
 import { segParityCommand } from './parity_seg';
+import { vdaParityCommand } from './parity_vda';
+import { isVdaStateDict } from '../weights/detect';
 import { isSegWeightsFile } from '../node/seg_weights';
 import { GpuAdapterInfo, describeAdapter } from '../backends/adapter';
 import { BackendMemory } from '../backends/memory';
@@ -26,6 +28,8 @@ interface ParityOptions {
   json?: boolean;
   browser?: boolean;
   flag?: string[];
+  inputSize?: number;
+  frames?: string;
 }
 
 /** What the parity page returns (src/verify/pages/parity_page.ts). */
@@ -98,6 +102,8 @@ export function registerParity(program: Command): void {
     .option('--json', 'print the comparison as one JSON object (ok, comparisons, notComputed) instead of the table')
     .option('--dump <file>', 'write every tensor computed, under the reference\'s names, in PyTorch layouts (safetensors)')
     .option('--browser', 'run the comparison inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu; depth and segmentation weights')
+    .option('--frames <dir>', 'Video Depth Anything pipeline and streaming cases: the PNG frames (default: frames/ beside the reference)')
+    .option('--input-size <n>', 'Video Depth Anything pipeline and streaming cases: input_size (default: the config.json beside the reference, else 518)', positiveInt('--input-size'))
     .addOption(new Option('--flag <NAME=VALUE...>', 'with --browser: tfjs flags set before the backend starts (e.g. WEBGL_PACK=false)'))
     .action(async (opts: ParityOptions) => {
       if (!opts.browser) await startBackend(opts.backend, opts.threads);
@@ -107,6 +113,7 @@ export function registerParity(program: Command): void {
         return segParityCommand({ ...opts, reference: opts.reference[0], ...(opts.browser ? { flags: parseFlags(opts.flag) } : {}) });
       }
       const loaded = await loadWeightsFile(opts.weights);
+      if (isVdaStateDict(loaded.stateDict)) return vdaParityCommand(opts, loaded);
       const files = [...opts.reference];
       const beside = path.join(path.dirname(files[0]), 'infer.safetensors');
       if (!files.some((f) => path.resolve(f) === path.resolve(beside)) && (await fs.stat(beside).catch(() => undefined))?.isFile()) files.push(beside);

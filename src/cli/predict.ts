@@ -11,6 +11,7 @@ import fg from 'fast-glob';
 import { SingleBar } from 'cli-progress';
 import { BackendName } from '../backends/node';
 import { DepthAnything } from '../node/depth_anything';
+import { VideoDepthAnything, isVdaWeightsFile } from '../node/video_depth_anything';
 import { decodeImage } from '../node/image';
 import { checkInputSize } from '../pipeline/preprocess';
 import { COLORMAP_NAMES, ColormapName } from '../pipeline/colormap';
@@ -108,7 +109,7 @@ export interface PredictCliOptions extends VideoCliOptions {
 }
 
 /** One image through the model to every requested file; returns the files written. */
-async function predictOne(model: DepthAnything, input: InputFile, opts: PredictCliOptions, protectedPaths: Set<string>): Promise<string[]> {
+async function predictOne(model: Pick<DepthAnything, 'predict'>, input: InputFile, opts: PredictCliOptions, protectedPaths: Set<string>): Promise<string[]> {
   const image = await decodeImage(input.file);
   const depth = await model.predict(image, { inputSize: opts.inputSize, padInput: opts.pad, flip: opts.flip });
   const written: string[] = [];
@@ -176,9 +177,19 @@ export function registerPredict(program: Command): void {
 
       if ((opts.weights === undefined) === (opts.model === undefined)) cmd.error('error: pass either --weights FILE or --model NAME');
       const weights = opts.weights ?? (await downloadModel(opts.model!, { onProgress: progressReporter(opts.model!) })).path;
-      const model = await DepthAnything.load(weights, { backend: opts.backend as BackendName, threads: opts.threads, config: opts.config });
+      // Video Depth Anything weights: the temporal pipelines (src/node/video_depth_anything.ts).
+      const vda = await isVdaWeightsFile(weights);
+      const model = vda
+        ? await VideoDepthAnything.load(weights, { backend: opts.backend as BackendName, threads: opts.threads, config: opts.config })
+        : await DepthAnything.load(weights, { backend: opts.backend as BackendName, threads: opts.threads, config: opts.config });
       try {
-        process.stderr.write(`model: ${model.config.version} ${model.config.encoder} (width ${model.config.embedDim}, ${model.config.depth} blocks) ${depthKind(model.config)} from ${weights}; backend: ${model.backend.description}\n`);
+        if (model instanceof VideoDepthAnything) {
+          const m = model.config.model;
+          process.stderr.write(`model: Video Depth Anything ${m.encoder} (width ${m.embedDim}, ${m.depth} blocks) ${model.metric ? 'metric' : 'relative'}, ${opts.streaming ? 'streaming' : 'offline windows of 32'}, from ${weights}; backend: ${model.backend.description}\n`);
+        } else {
+          if (opts.streaming) cmd.error('error: --streaming is for Video Depth Anything weights');
+          process.stderr.write(`model: ${model.config.version} ${model.config.encoder} (width ${model.config.embedDim}, ${model.config.depth} blocks) ${depthKind(model.config)} from ${weights}; backend: ${model.backend.description}\n`);
+        }
         if (opts.format.includes('ply') && !model.metric) {
           cmd.error('error: --format ply needs a metric model (depth in metres); this model predicts relative depth');
         }

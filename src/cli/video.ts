@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { ColormapName } from '../pipeline/colormap';
 import { OutputFormat } from '../node/outputs';
 import { NORMALIZE_MODES, NormalizeMode } from '../node/video/normalize';
-import { FramePredictor, predictVideoFile } from '../node/video/run';
+import { VideoModel, predictVideoFile } from '../node/video/run';
 
 /** Extensions taken as video (a GIF is a video when it has several frames). */
 export const VIDEO_EXTENSIONS = ['mp4', 'mov', 'm4v', 'mkv', 'webm', 'avi', 'mpg', 'mpeg', 'ts', 'y4m'];
@@ -34,6 +34,8 @@ export interface VideoCliOptions {
   frameStep?: number;
   start?: number;
   end?: number;
+  /** Video Depth Anything weights: the streaming mode instead of the offline pipeline. */
+  streaming?: boolean;
 }
 
 const numberArg = (name: string, check: (n: number) => boolean, what: string) => (v: string): number => {
@@ -50,11 +52,12 @@ export function addVideoOptions(cmd: Command): Command {
     .option('--max-frames <n>', 'videos: at most n frames', numberArg('--max-frames', (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'))
     .option('--frame-step <n>', 'videos: every n-th frame (the output rate is divided by n)', numberArg('--frame-step', (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'))
     .option('--start <seconds>', 'videos: skip the frames before', numberArg('--start', (n) => Number.isFinite(n) && n >= 0, 'a number of seconds >= 0'))
-    .option('--end <seconds>', 'videos: stop at this time', numberArg('--end', (n) => Number.isFinite(n) && n > 0, 'a number of seconds > 0'));
+    .option('--end <seconds>', 'videos: stop at this time', numberArg('--end', (n) => Number.isFinite(n) && n > 0, 'a number of seconds > 0'))
+    .option('--streaming', 'videos with Video Depth Anything weights: the streaming mode (one frame at a time against cached states) instead of the offline pipeline (windows of 32)');
 }
 
 /** One video through the model; returns the files written and a short note for the summary line. */
-export async function predictVideoInput(model: FramePredictor & { metric?: boolean }, file: string, stem: string, opts: VideoCliOptions,
+export async function predictVideoInput(model: VideoModel & { metric?: boolean }, file: string, stem: string, opts: VideoCliOptions,
   protectedPaths: Set<string>, tty: boolean): Promise<{ written: string[]; note: string }> {
   if (opts.format.includes('ply')) throw new Error('--format ply is for images; videos write color (mp4), png16 (frame sequence) and npy (stack)');
   const bar = tty
@@ -67,7 +70,7 @@ export async function predictVideoInput(model: FramePredictor & { metric?: boole
       outdir: opts.outdir, stem, inputSize: opts.inputSize,
       video: opts.format.includes('color'), png16: opts.format.includes('png16'), npy: opts.format.includes('npy'),
       normalize: opts.normalize, colormap: opts.grayscale ? 'grayscale' : opts.colormap, sideBySide: opts.sideBySide,
-      maxFrames: opts.maxFrames, frameStep: opts.frameStep, start: opts.start, end: opts.end, protectedPaths,
+      maxFrames: opts.maxFrames, frameStep: opts.frameStep, start: opts.start, end: opts.end, streaming: opts.streaming, protectedPaths,
       onProgress: (done, total) => {
         if (!bar) return;
         bar.setTotal(Math.max(total ?? done, done));

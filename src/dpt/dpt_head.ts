@@ -108,6 +108,7 @@ export function outputConvs(path1: tf.Tensor4D, patchH: number, patchW: number, 
   const raw = conv2d(hidden, s.output_conv2[1]);
   tap?.('depth_head.scratch.output_conv2.2', raw);
   const out = metric ? tf.sigmoid(raw) : tf.relu(raw);
+  tap?.('depth_head.scratch.output_conv2.3', out);
   tap?.('depth_head.scratch.output_conv2', out);
   tap?.('depth_head', out);
   return out;

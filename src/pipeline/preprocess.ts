@@ -14,6 +14,11 @@ export interface PreprocessConfig {
   multipleOf: number;
   mean: [number, number, number];
   std: [number, number, number];
+  /**
+   * `rgb / 255` in float64 (Depth Anything's image2tensor, the default) or float32 (Video Depth
+   * Anything's `frame.astype(np.float32) / 255.0`).
+   */
+  scale?: 'float64' | 'float32';
 }
 
 export const DEFAULT_PREPROCESS: Readonly<PreprocessConfig> = {
@@ -46,7 +51,7 @@ export interface NetworkInput {
 }
 
 /** numpy's `np.round`: halves go to the even neighbour. */
-function roundHalfEven(x: number): number {
+export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
@@ -90,8 +95,10 @@ export function preprocess(img: RgbImage, cfg: Partial<PreprocessConfig> = {}): 
     );
   }
   const lut = new Float64Array(256);
-  for (let v = 0; v < 256; v++) lut[v] = v / 255;
+  for (let v = 0; v < 256; v++) lut[v] = c.scale === 'float32' ? Math.fround(v / 255) : v / 255;
   const resized = resizeCubic(img.data, lut, img.width, img.height, 3, width, height);
+  // cv2.resize of a float32 image returns float32 (its own float32 sums are within 1e-7 of ours).
+  if (c.scale === 'float32') for (let i = 0; i < resized.length; i++) resized[i] = Math.fround(resized[i]);
   const data = new Float32Array(resized.length);
   const [m0, m1, m2] = c.mean;
   const [s0, s1, s2] = c.std;

@@ -26,7 +26,11 @@ export interface Architecture {
 /** ZoeDepth checkpoints keep the DPT under `core.core.` (ZoeDepth.core = DepthAnythingCore, .core = DPT_DINOv2). */
 export const isZoeStateDict = (sd: StateDict): boolean => sd.has('core.core.pretrained.pos_embed');
 
+/** Video Depth Anything (`head.motion_modules.*`): its own configuration and pipeline (src/config/vda.ts, src/vda). */
+export const isVdaStateDict = (sd: { has(key: string): boolean }): boolean => sd.has('head.motion_modules.0.temporal_transformer.norm.weight');
+
 export function detectArchitecture(sd: StateDict, source: string): Architecture {
+  if (isVdaStateDict(sd)) throw new WeightsError(`${source}: a Video Depth Anything checkpoint (head.motion_modules.*): it runs on videos or frame sequences (VdaSession, \`predict CLIP --weights\`), not the image model`);
   const prefix = isZoeStateDict(sd) ? 'core.core.' : '';
   const get = (k: string): number[] => {
     const key = k.startsWith('pretrained.') || k.startsWith('depth_head.') ? prefix + k : k;

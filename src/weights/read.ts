@@ -11,7 +11,7 @@
 import { ModelConfig, Version, configFromJson } from '../config/depth';
 import { parseSafetensors } from '../io/safetensors';
 import { BytesZip } from '../io/zip_bytes';
-import { ResolveInputs, resolveConfig } from './detect';
+import { ResolveInputs, isVdaStateDict, resolveConfig } from './detect';
 import { configFromHfConfig, isHfLayout, remapHfStateDict } from './remap_hf';
 import { configFromMetadata, stateDictFromSafetensors } from './safetensors_weights';
 import { StateDict, WeightsError } from './state_dict';
@@ -57,7 +57,8 @@ export async function readSafetensorsWeights(bytes: Uint8Array, source: string, 
   const dtypes = [...new Set([...parsed.tensors.values()].filter((t) => t.dtype !== 'I64').map((t) => t.dtype))];
   const raw = stateDictFromSafetensors(parsed);
   refuseSegModel(raw, source);
-  if (isHfLayout(raw.keys())) {
+  // VDA's `head.*` keys are not Hugging Face's `head.*` (src/weights/vda_detect.ts resolves its configuration).
+  if (!isVdaStateDict(raw) && isHfLayout(raw.keys())) {
     const hf = await hfConfig();
     if (hf) inputs.recorded = { config: configFromHfConfig(hf.json, hf.path), from: hf.path };
     return { stateDict: remapHfStateDict(raw, source), format: 'hf-safetensors', dtypes };

@@ -27,9 +27,23 @@ export interface FramePredictor {
   predict(image: RgbImage, opts?: { inputSize?: number }): Promise<DepthMap>;
 }
 
+/**
+ * A temporal model (Video Depth Anything): frames go in one by one, depth frames come out in order
+ * as they complete (the offline pipeline answers in windows), the rest at `finish`.
+ */
+export interface SequencePredictor {
+  push(image: RgbImage): Promise<DepthMap[]>;
+  finish(): Promise<DepthMap[]>;
+}
+
+/** A model the video code runs: per frame, or as a sequence (a temporal model). */
+export type VideoModel = FramePredictor | (FramePredictor & { sequence(opts: { inputSize?: number; streaming?: boolean }): SequencePredictor });
+
 export interface VideoPredictOptions extends FrameSelection {
   /** Network input lower bound, as for images (default 518). */
   inputSize?: number;
+  /** Temporal models: the streaming mode (frame by frame against cached states) instead of the offline pipeline. */
+  streaming?: boolean;
 }
 
 export interface VideoDepthFrame {
@@ -43,9 +57,32 @@ export interface VideoDepthFrame {
 }
 
 /** Depth for each selected frame of a video file, one at a time (`DepthAnything.predictVideo`). */
-export async function* predictVideoFrames(model: FramePredictor, input: string | VideoInfo, opts: VideoPredictOptions = {}): AsyncGenerator<VideoDepthFrame, void, void> {
+export async function* predictVideoFrames(model: VideoModel, input: string | VideoInfo, opts: VideoPredictOptions = {}): AsyncGenerator<VideoDepthFrame, void, void> {
   const info = typeof input === 'string' ? await probeVideo(input) : input;
-  for await (const f of decodeFrames(info, opts)) yield await predictFrame(model, f, opts);
+  if (!('sequence' in model)) {
+    for await (const f of decodeFrames(info, opts)) yield await predictFrame(model, f, opts);
+    return;
+  }
+  const seq = model.sequence({ ...(opts.inputSize !== undefined ? { inputSize: opts.inputSize } : {}), streaming: opts.streaming });
+  // Decoded frames wait here until their depth completes (at most about two windows of them).
+  const waiting: DecodedFrame[] = [];
+  let pushed = 0;
+  const pair = (maps: DepthMap[]): VideoDepthFrame[] => maps.map((depth) => {
+    const f = waiting.shift()!;
+    return { index: f.index, time: f.time, depth, image: f.image };
+  });
+  try {
+    for await (const f of decodeFrames(info, opts)) {
+      waiting.push(f);
+      pushed++;
+      yield* pair(await seq.push(f.image));
+    }
+  } catch (e) {
+    // A damaged clip ends where decoding stopped: the frames before it are completed as a shorter clip.
+    if (e instanceof VideoDamagedError && pushed) yield* pair(await seq.finish());
+    throw e;
+  }
+  if (pushed) yield* pair(await seq.finish());
 }
 
 async function predictFrame(model: FramePredictor, f: DecodedFrame, opts: VideoPredictOptions): Promise<VideoDepthFrame> {
@@ -135,7 +172,7 @@ export function outputRate(info: VideoInfo, step: number): string {
 }
 
 /** The `video` range: min and max of the raw depth over about `samples` frames spread over the selection. */
-async function sampleRange(model: FramePredictor, info: VideoInfo, opts: VideoOutputOptions): Promise<{ lo: number; hi: number }> {
+async function sampleRange(model: VideoModel, info: VideoInfo, opts: VideoOutputOptions): Promise<{ lo: number; hi: number }> {
   const samples = opts.rangeSamples ?? 16;
   const total = expectedFrames(info, opts) ?? samples;
   const stride = Math.max(1, Math.floor(total / samples));
@@ -156,7 +193,7 @@ async function sampleRange(model: FramePredictor, info: VideoInfo, opts: VideoOu
 }
 
 /** Runs one video to its output files; see the file comment. */
-export async function predictVideoFile(model: FramePredictor & { metric?: boolean }, file: string, opts: VideoOutputOptions): Promise<VideoRunResult> {
+export async function predictVideoFile(model: VideoModel & { metric?: boolean }, file: string, opts: VideoOutputOptions): Promise<VideoRunResult> {
   const t0 = Date.now();
   checkSelection(opts);
   const info = await probeVideo(file);

@@ -1,0 +1,93 @@
+/**
+ * The `parity` command for Video Depth Anything weights (dispatched from cli/parity): the reference
+ * says the case: `activations.safetensors` (the model on one window, layer by layer),
+ * `pipeline.safetensors` (the offline pipeline from the frames), `stream.safetensors` (streaming).
+ * The frames are the PNGs of `frames/` beside the reference; the configuration the fixture's
+ * `config.json` beside it (or --config).
+ */
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { VdaConfig, vdaConfigFromJson } from '../config/vda';
+import { ParsedSafetensors, parseSafetensors, serializeSafetensors } from '../io/safetensors';
+import { decodeImage } from '../node/image';
+import { LoadedWeights } from '../node/weights_file';
+import { RgbImage } from '../pipeline/rgb';
+import { formatParityReport } from '../verify/parity';
+import { vdaModelParity } from '../verify/vda_parity';
+import { vdaStreamParity, vdaVideoParity } from '../verify/vda_pipeline_parity';
+import { resolveVdaConfig } from '../weights/vda_detect';
+import { finishParity } from './common';
+
+export interface VdaParityOptions {
+  weights: string;
+  config?: string;
+  reference: string[];
+  json?: boolean;
+  dump?: string;
+  browser?: boolean;
+  inputSize?: number;
+  frames?: string;
+}
+
+async function readJson(file: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** The PNG frames of a folder, in name order. */
+async function readFrames(dir: string): Promise<RgbImage[]> {
+  let names: string[];
+  try {
+    names = (await fs.readdir(dir)).filter((n) => /\.png$/i.test(n)).sort();
+  } catch (e) {
+    throw new Error(`cannot read the frames folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (pass --frames DIR)`);
+  }
+  if (!names.length) throw new Error(`${dir}: no PNG frames`);
+  const frames: RgbImage[] = [];
+  for (const n of names) frames.push(await decodeImage(path.join(dir, n)));
+  return frames;
+}
+
+export type VdaCaseKind = 'model' | 'video' | 'stream';
+
+export function vdaCaseKind(ref: ParsedSafetensors): VdaCaseKind {
+  if (ref.tensors.has('window.0.output')) return 'video';
+  if (ref.tensors.has('frame.0.depth')) return 'stream';
+  if (ref.tensors.has('input') && ref.tensors.has('depth')) return 'model';
+  throw new Error(`${ref.source}: not a Video Depth Anything reference (no input + depth, window.0.output or frame.0.depth)`);
+}
+
+export async function vdaParityCommand(opts: VdaParityOptions, loaded: LoadedWeights): Promise<void> {
+  if (opts.browser) throw new Error('parity --browser does not run Video Depth Anything yet; run it in Node (--backend wasm, cpu, webgpu)');
+  if (opts.reference.length !== 1) throw new Error(`parity for Video Depth Anything weights takes one --reference file; got ${opts.reference.length}`);
+  const file = opts.reference[0];
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (e) {
+    throw new Error(`cannot read reference ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const reference = parseSafetensors(bytes, file);
+  const kind = vdaCaseKind(reference);
+  const dir = path.dirname(file);
+  // The fixture's config.json beside the reference: the model block, and the pipeline's input size.
+  const besideFile = path.join(dir, 'config.json');
+  const beside = opts.config ? await readJson(opts.config) : (await fs.stat(besideFile).catch(() => undefined))?.isFile() ? await readJson(besideFile) : undefined;
+  let cfg: VdaConfig;
+  if (beside) cfg = resolveVdaConfig(loaded.stateDict, loaded.source, { config: vdaConfigFromJson(beside, opts.config ?? besideFile) });
+  else cfg = resolveVdaConfig(loaded.stateDict, loaded.source, { fileName: loaded.source });
+  const call = (beside?.call ?? beside?.preprocess ?? {}) as { input_size?: number };
+  const inputSize = opts.inputSize ?? call.input_size ?? 518;
+  const t0 = performance.now();
+  const report = kind === 'model'
+    ? await vdaModelParity(loaded.stateDict, cfg, reference, loaded.source)
+    : await (kind === 'video' ? vdaVideoParity : vdaStreamParity)(loaded.stateDict, cfg, await readFrames(opts.frames ?? path.join(dir, 'frames')), inputSize, reference, loaded.source);
+  const { ok, comparisons, notComputed } = report;
+  const dump = opts.dump ? serializeSafetensors(report.computed, { source: path.basename(opts.weights), reference: path.basename(file) }) : undefined;
+  const info = { kind, backend: tf.getBackend(), place: 'node', ms: performance.now() - t0, inputSize };
+  await finishParity(opts, ok, { ok, comparisons, notComputed, ...info }, formatParityReport(report), dump);
+}

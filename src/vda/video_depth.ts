@@ -1,0 +1,76 @@
+/**
+ * `video_depth.py` VideoDepthAnything as a network: `pretrained` (DINOv2, src/dinov2 as for V2) and
+ * `head` (DPTHeadTemporal), bound strictly from the released state dicts
+ * (`video_depth_anything_{vits,vitb,vitl}.pth`, `metric_video_depth_anything_*.pth`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { VdaConfig } from '../config/vda';
+import { checkInput, wasmGuard } from '../depth/depth_anything';
+import { DinoV2Weights, IntermediateLayer, getIntermediateLayers, loadDinoV2 } from '../dinov2/vision_transformer';
+import { Tap } from '../nn/tap';
+import { checkWasmWeights } from '../backends/wasm_memory';
+import { StateDict, StateDictReader } from '../weights/state_dict';
+import { DptHeadTemporalWeights, TemporalStates, dptHeadTemporal, loadDptHeadTemporal } from './dpt_temporal';
+
+export interface VdaWeights {
+  pretrained: DinoV2Weights;
+  head: DptHeadTemporalWeights;
+}
+
+/** In every checkpoint, never read: DINOv2's mask_token; refinenet4's resConfUnit1 (no skip input). */
+export const VDA_IGNORED_KEYS: readonly RegExp[] = [
+  /^pretrained\.mask_token$/,
+  /^head\.scratch\.refinenet4\.resConfUnit1\./,
+  /\.num_batches_tracked$/,
+];
+
+/** Strict binding: one WeightsError lists every missing, mis-shaped and unexpected key. */
+export function bindVdaWeights(sd: StateDict, cfg: VdaConfig, source: string): VdaWeights {
+  checkWasmWeights(sd, source);
+  const reader = new StateDictReader(sd, source);
+  return wasmGuard(`binding ${source}`, () => tf.tidy(() => {
+    const w: VdaWeights = { pretrained: loadDinoV2(reader, 'pretrained', cfg.model), head: loadDptHeadTemporal(reader, 'head', cfg) };
+    reader.finish(VDA_IGNORED_KEYS);
+    return w as unknown as tf.TensorContainer;
+  }) as unknown as VdaWeights);
+}
+
+export function disposeVdaWeights(w: VdaWeights): void {
+  tf.dispose(w as unknown as tf.TensorContainer);
+}
+
+/** `forward_features`: the encoder on every frame of x [N, H, W, 3] (NHWC, normalised). */
+export function vdaFeatures(w: VdaWeights, cfg: VdaConfig, x: tf.Tensor4D, tap?: Tap): IntermediateLayer[] {
+  checkInput(x, cfg.model);
+  return getIntermediateLayers(x, w.pretrained, cfg.model, tap);
+}
+
+/**
+ * `forward_depth`: the head on the features of B clips of T frames ([B*T] first) -> depth
+ * [B, T, H, W] (ReLU'd) and the new frames' temporal states; `cached` for streaming.
+ */
+export function vdaDepth(w: VdaWeights, cfg: VdaConfig, layers: IntermediateLayer[], T: number, H: number, W: number, cached?: TemporalStates, tap?: Tap): { depth: tf.Tensor4D; states: TemporalStates } {
+  const p = cfg.model.patchSize;
+  const patchH = Math.floor(H / p);
+  const patchW = Math.floor(W / p);
+  const { depth, states } = dptHeadTemporal(layers, patchH, patchW, T, w.head, cached, tap);
+  const BT = depth.shape[0];
+  // F.interpolate to (H, W) with align_corners: the identity, as H, W are 14 x the patch grid.
+  const out = tf.reshape(tf.relu(depth), [BT / T, T, H, W]) as tf.Tensor4D;
+  tap?.('depth', out);
+  return { depth: out, states };
+}
+
+/** `model(x)`: B clips of T frames, x [B*T, H, W, 3] NHWC normalised -> depth [B, T, H, W]. */
+export function vdaForward(w: VdaWeights, cfg: VdaConfig, x: tf.Tensor4D, T: number, tap?: Tap): tf.Tensor4D {
+  checkInput(x, cfg.model);
+  const [N, H, W] = x.shape;
+  if (T < 1 || N % T !== 0) throw new Error(`VDA forward: ${N} frames are not clips of ${T}`);
+  if (T > cfg.temporal.maxLen) throw new Error(`VDA forward: ${T} frames per clip, but the temporal position table has ${cfg.temporal.maxLen}`);
+  return wasmGuard(`running ${N} frames of ${H}x${W}`, () => tf.tidy(() => {
+    const layers = vdaFeatures(w, cfg, x, tap);
+    const { depth, states } = vdaDepth(w, cfg, layers, T, H, W, undefined, tap);
+    tf.dispose(states);
+    return depth;
+  }));
+}
