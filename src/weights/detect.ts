@@ -26,6 +26,9 @@ export interface Architecture {
 /** ZoeDepth checkpoints keep the DPT under `core.core.` (ZoeDepth.core = DepthAnythingCore, .core = DPT_DINOv2). */
 export const isZoeStateDict = (sd: StateDict): boolean => sd.has('core.core.pretrained.pos_embed');
 
+/** Depth Anything 3's released files keep the whole net under `model.` (api.DepthAnything3.model). */
+export const isDa3StateDict = (sd: StateDict): boolean => sd.has('model.backbone.pretrained.pos_embed');
+
 export function detectArchitecture(sd: StateDict, source: string): Architecture {
   const prefix = isZoeStateDict(sd) ? 'core.core.' : '';
   const get = (k: string): number[] => {
