@@ -47,15 +47,20 @@ export function bindDa3Weights(sd: StateDict, cfg: Da3Config, source: string): D
   checkDa3Layout(sd, source);
   const reader = new StateDictReader(sd, source);
   return tf.tidy(() => {
-    const w: Da3Weights = {
-      backbone: loadDa3Dino(reader, cfg.net),
-      head: cfg.head.kind === 'dualdpt' ? { kind: 'dualdpt', w: loadDualDpt(reader, cfg.head) } : { kind: 'dpt', w: loadDpt(reader, cfg.head) },
-      ...(cfg.camEnc ? { cam_enc: loadCameraEnc(reader, cfg.camEnc.dimOut) } : {}),
-      ...(cfg.camDec ? { cam_dec: loadCameraDec(reader, cfg.camDec.dimIn) } : {}),
-    };
+    const w = loadDa3(reader, cfg);
     reader.finish([/./]);
     return w as unknown as tf.TensorContainer;
   }) as unknown as Da3Weights;
+}
+
+/** Every tensor the configuration needs, taken from `reader` (call inside a tidy; the reader's finish() says what was wrong). */
+export function loadDa3(reader: StateDictReader, cfg: Da3Config): Da3Weights {
+  return {
+    backbone: loadDa3Dino(reader, cfg.net),
+    head: cfg.head.kind === 'dualdpt' ? { kind: 'dualdpt', w: loadDualDpt(reader, cfg.head) } : { kind: 'dpt', w: loadDpt(reader, cfg.head) },
+    ...(cfg.camEnc ? { cam_enc: loadCameraEnc(reader, cfg.camEnc.dimOut) } : {}),
+    ...(cfg.camDec ? { cam_dec: loadCameraDec(reader, cfg.camDec.dimIn) } : {}),
+  };
 }
 
 export function disposeDa3Weights(w: Da3Weights): void {
