@@ -13,3 +13,6 @@ export const V1_METRIC_CASES = ['v1-metric-indoor-tiny', 'v1-metric-normed-tiny'
 
 /** preprocess/: decoding and the official image2tensor (test/pipeline/image.test.ts, preprocess.test.ts). */
 export const PREPROCESS_CASES = ['tiny', 'small-upscale', 'portrait', 'large-input-size'] as const;
+
+/** da3/: Depth Anything 3, the any-view and mono networks (test/da3: parity on wasm, cpu and webgpu in Node). */
+export const DA3_CASES = ['da3-tiny-anyview', 'da3-tiny-mono'] as const;

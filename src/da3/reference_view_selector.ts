@@ -44,7 +44,7 @@ export function selectReferenceView(cls: tf.Tensor2D, strategy: RefViewStrategy)
 export function reorderIndices(ref: tf.Tensor1D, S: number): tf.Tensor1D {
   return tf.tidy(() => {
     const pos = tf.range(0, S, 1, 'int32');
-    const shifted = tf.where(tf.logicalAnd(tf.greater(pos, 0), tf.lessEqual(pos, ref)), tf.sub(pos, 1), pos);
+    const shifted = tf.where(tf.logicalAnd(tf.greater(pos, 0), tf.lessEqual(pos, ref)), tf.sub(pos, tf.scalar(1, 'int32')), pos);
     return tf.where(tf.equal(pos, 0), tf.broadcastTo(ref, [S]), shifted) as tf.Tensor1D;
   });
 }
@@ -53,7 +53,7 @@ export function reorderIndices(ref: tf.Tensor1D, S: number): tf.Tensor1D {
 export function restoreIndices(ref: tf.Tensor1D, S: number): tf.Tensor1D {
   return tf.tidy(() => {
     const pos = tf.range(0, S, 1, 'int32');
-    const shifted = tf.where(tf.less(pos, ref), tf.add(pos, 1), pos);
+    const shifted = tf.where(tf.less(pos, ref), tf.add(pos, tf.scalar(1, 'int32')), pos);
     return tf.where(tf.equal(pos, ref), tf.zerosLike(pos), shifted) as tf.Tensor1D;
   });
 }
