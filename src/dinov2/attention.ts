@@ -107,6 +107,16 @@ function fused(x: tf.Tensor3D, w: AttentionWeights, key: string, tap?: Tap, rope
     k = applyRope(k, rope) as tf.Tensor4D;
     tap?.(`${key}.rope#1`, k);
   }
+  if (w.rope || w.qNorm) {
+    // Depth Anything 3's global blocks attend over every view's tokens: one head's (B, N, N) scores
+    // at a time (freed before the next) instead of all heads' at once; the same products.
+    const qs = tf.mul(q, D ** -0.5);
+    const perHeadCtx = Array.from({ length: H }, (_, h) => tf.tidy(() => {
+      const pick = (t: tf.Tensor4D) => tf.reshape(tf.slice(t, [0, h, 0, 0], [B, 1, N, D]), [B, N, D]) as tf.Tensor3D;
+      return tf.matMul(tf.softmax(tf.matMul(pick(qs as tf.Tensor4D), pick(k), false, true)), pick(v)); // (B, N, D)
+    }));
+    return tf.stack(perHeadCtx, 2); // (B, N, H, D)
+  }
   const scores = tf.matMul(tf.mul(q, D ** -0.5), k, false, true); // (B, H, N, N)
   const ctx = tf.matMul(tf.softmax(scores), v); // (B, H, N, D)
   return tf.transpose(ctx, [0, 2, 1, 3]); // (B, N, H, D)

@@ -117,6 +117,12 @@ export function da3Encoder(x: tf.Tensor4D, w: Da3DinoWeights, n: Da3NetConfig, s
   const outputs: tf.Tensor3D[] = [];
   let local: tf.Tensor3D = t;
   let restore: tf.Tensor1D | undefined;
+  // Block outputs are freed as soon as nothing needs them (the kept outputs, the last local one),
+  // not at the end of the pass: a large model's 24-40 block outputs over many views add up.
+  const kept = new Set<tf.Tensor>();
+  const release = (old: tf.Tensor[]) => {
+    for (const o of new Set(old)) if (o !== t && o !== local && !kept.has(o)) o.dispose();
+  };
   const alt = n.altStart;
   for (let i = 0; i < n.depth; i++) {
     const rope = n.ropeStart !== -1 && i >= n.ropeStart;
@@ -127,17 +133,22 @@ export function da3Encoder(x: tf.Tensor4D, w: Da3DinoWeights, n: Da3NetConfig, s
       tap?.(`${KEY}.select_reference_view`, tf.cast(ref, 'float32'));
       const order = reorderIndices(ref, S);
       restore = restoreIndices(ref, S);
+      const old = [t, local];
       t = tf.gather(t, order, 0);
       local = tf.gather(local, order, 0);
+      release(old);
     }
     if (alt !== -1 && i === alt) {
       const token = camToken ?? (S === 1
         ? tf.reshape(tf.slice(w.cameraToken!, [0, 0, 0], [1, 1, C]), [1, C])
         : tf.concat([tf.reshape(tf.slice(w.cameraToken!, [0, 0, 0], [1, 1, C]), [1, C]), tf.tile(tf.reshape(tf.slice(w.cameraToken!, [0, 1, 0], [1, 1, C]), [1, C]), [S - 1, 1])], 0));
+      const old = t;
       t = tf.concat([tf.reshape(token, [S, 1, C]), tf.slice(t, [0, 1, 0], [S, N - 1, C])], 1);
+      release([old]);
       tap?.(`${KEY}.tokens_at_alt_start`, tf.reshape(t, [1, S, N, C]));
     }
     const input = t;
+    const previousLocal = local;
     const blk = w.blocks[i];
     if (alt !== -1 && i >= alt && i % 2 === 1) {
       // A scope per block frees its attention maps at once.
@@ -149,8 +160,10 @@ export function da3Encoder(x: tf.Tensor4D, w: Da3DinoWeights, n: Da3NetConfig, s
     if (n.outLayers.includes(i)) {
       let out = n.catToken ? tf.concat([local, t], -1) : t;
       if (restore) out = tf.gather(out, restore, 0);
+      kept.add(out);
       outputs.push(out as tf.Tensor3D);
     }
+    release([input, previousLocal]);
   }
 
   // get_intermediate_layers: camera tokens as they are; the final norm (on the global half with cat_token); patches only.
