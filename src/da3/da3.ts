@@ -7,13 +7,15 @@
  * `prediction.*` conversion sit around this.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Da3Config, PATCH_SIZE, checkDa3Config } from '../config/da3';
+import { Da3Config, HEAD_CHUNK, PATCH_SIZE, checkDa3Config } from '../config/da3';
+import { tensorBytes, wasmAbortError } from '../backends/wasm_memory';
+import { checkDa3Limits } from './limits';
 import { Tap } from '../nn/tap';
 import { StateDict, StateDictReader, WeightsError } from '../weights/state_dict';
 import { isDa3StateDict, isZoeStateDict } from '../weights/detect';
 import { CameraDecWeights, cameraDec, loadCameraDec } from './cam_dec';
 import { CameraEncWeights, cameraEnc, cameraPoseEncodings, loadCameraEnc } from './cam_enc';
-import { Da3DinoWeights, Da3Taps, da3Encoder, loadDa3Dino } from './dinov2/vision_transformer';
+import { Da3DinoWeights, Da3Feature, Da3Taps, da3Encoder, loadDa3Dino } from './dinov2/vision_transformer';
 import { DptWeights, dpt, loadDpt } from './dpt';
 import { DualDptWeights, dualDpt, loadDualDpt } from './dualdpt';
 import { RefViewStrategy } from './reference_view_selector';
@@ -130,6 +132,23 @@ function as4x4(ext: ArrayLike<number>, N: number): Float64Array {
   return out;
 }
 
+/** `run` on the features of views [s0, s0 + 8), ..., outputs concatenated along the views (one call when tapping). */
+function headInChunks<T extends object>(feats: Da3Feature[], N: number, tapping: boolean, run: (f: Da3Feature[]) => T): T {
+  if (tapping || N <= HEAD_CHUNK) return run(feats);
+  const parts: T[] = [];
+  for (let s0 = 0; s0 < N; s0 += HEAD_CHUNK) {
+    const n = Math.min(HEAD_CHUNK, N - s0);
+    parts.push(tf.tidy(() => run(feats.map((f) => ({
+      tokens: tf.slice(f.tokens, [s0, 0, 0], [n, f.tokens.shape[1], f.tokens.shape[2]]),
+      camToken: tf.slice(f.camToken, [s0, 0], [n, f.camToken.shape[1]]),
+    }))) as unknown as tf.TensorContainer) as unknown as T);
+  }
+  const out = {} as Record<string, tf.Tensor>;
+  for (const key of Object.keys(parts[0])) out[key] = tf.concat(parts.map((p) => (p as Record<string, tf.Tensor>)[key]), 0);
+  tf.dispose(parts as unknown as tf.TensorContainer);
+  return out as T;
+}
+
 /** Sky threshold of _process_mono_sky_estimation (compute_sky_mask) and the quantile it fills the sky with. */
 const SKY_THRESHOLD = 0.3;
 const SKY_QUANTILE = 0.99;
@@ -171,12 +190,27 @@ function monoSky(depth: tf.Tensor4D, sky: tf.Tensor4D, tap?: Tap): tf.Tensor4D {
  */
 export function da3Forward(w: Da3Weights, cfg: Da3Config, input: tf.Tensor, opts: Da3ForwardOptions = {}): Da3Output {
   checkDa3Input(input, cfg, opts.cameras);
-  const { tap, cameras } = opts;
+  const { tap } = opts;
   const mapTap: Tap | undefined = tap && ((k, t) => tap(k, t.rank === 4 ? tf.transpose(t, [0, 3, 1, 2]) : t));
   const taps: Da3Taps = { tap, mapTap };
   const [, N, , H, W] = input.shape;
+  if (!weightBytes.has(w)) weightBytes.set(w, tensorBytes(w));
+  checkDa3Limits(cfg, N, H, W, weightBytes.get(w)!);
+  try {
+    return forwardPass(w, cfg, input as tf.Tensor5D, opts, taps);
+  } catch (e) {
+    throw wasmAbortError(e, `running ${N} view${N > 1 ? 's' : ''} at ${H}x${W}`);
+  }
+}
+
+const weightBytes = new WeakMap<Da3Weights, number>();
+
+function forwardPass(w: Da3Weights, cfg: Da3Config, input: tf.Tensor5D, opts: Da3ForwardOptions, taps: Da3Taps): Da3Output {
+  const { tap, cameras } = opts;
+  const [, N, , H, W] = input.shape;
   const h = H / PATCH_SIZE;
   const ww = W / PATCH_SIZE;
+  const mapTap = taps.mapTap;
   return tf.tidy(() => {
     const x = tf.reshape(tf.transpose(input, [0, 1, 3, 4, 2]), [N, H, W, 3]) as tf.Tensor4D;
     let camToken: tf.Tensor2D | undefined;
@@ -187,7 +221,8 @@ export function da3Forward(w: Da3Weights, cfg: Da3Config, input: tf.Tensor, opts
     const feats = da3Encoder(x, w.backbone, cfg.net, opts.refViewStrategy ?? 'saddle_balanced', camToken, taps);
     const out: Da3Output = { depth: undefined as unknown as tf.Tensor4D };
     if (w.head.kind === 'dualdpt') {
-      const o = dualDpt(feats, h, ww, H, W, w.head.w, taps);
+      const head = w.head.w;
+      const o = headInChunks(feats, N, Boolean(tap), (f) => dualDpt(f, h, ww, H, W, head, taps));
       const ray = tf.reshape(o.ray, [1, N, o.ray.shape[1], o.ray.shape[2], o.ray.shape[3]]);
       const rayConf = tf.reshape(o.rayConf, [1, N, o.rayConf.shape[1], o.rayConf.shape[2]]) as tf.Tensor4D;
       tap?.('model.head.ray', ray);
@@ -197,7 +232,8 @@ export function da3Forward(w: Da3Weights, cfg: Da3Config, input: tf.Tensor, opts
       out.ray = ray;
       out.rayConf = rayConf;
     } else {
-      const o = dpt(feats, h, ww, w.head.w, mapTap);
+      const head = w.head.w;
+      const o = headInChunks(feats, N, Boolean(tap), (f) => dpt(f, h, ww, head, mapTap));
       const depth = tf.reshape(o.depth, [1, N, H, W]) as tf.Tensor4D;
       const sky = tf.reshape(o.sky, [1, N, H, W]) as tf.Tensor4D;
       tap?.('model.head.depth', depth);

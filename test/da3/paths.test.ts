@@ -104,6 +104,22 @@ describe('Depth Anything 3: paths beyond the fixtures', () => {
     disposeDa3Weights(w);
   });
 
+  test('more views than the head\'s chunk of 8: the head runs per chunk and computes what one pass computes', () => {
+    const cfg = tinyConfig({ mono: true, depth: 4, outLayers: [0, 1, 2, 3] });
+    const w = syntheticWeights(cfg, 9);
+    const x = randomInput(9, 14, 28, 9);
+    const before = tf.memory().numTensors;
+    const chunked = da3Forward(w, cfg, x);
+    const whole = da3Forward(w, cfg, x, { tap: () => undefined }); // tapping runs the head once over all views
+    expect(chunked.depth.shape).toEqual([1, 9, 14, 28]);
+    expect(maxDiff(Array.from(chunked.depth.dataSync()), Array.from(whole.depth.dataSync()))).toBe(0);
+    expect(maxDiff(Array.from(chunked.sky!.dataSync()), Array.from(whole.sky!.dataSync()))).toBe(0);
+    [chunked, whole].forEach(dispose);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    disposeDa3Weights(w);
+  });
+
   test('camera math: the pose encoding inverts quat_to_mat; normalisation makes view 0 the identity, median distance 1', () => {
     const m = pose(11);
     const c2w = affineInverse4(m);
