@@ -8,7 +8,7 @@ import { readFileSync } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { DA3_VARIANTS, da3ConfigFromJson } from '../../src/config/da3';
-import { Da3InputError, bindDa3Weights, da3Forward, disposeDa3Weights } from '../../src/da3/da3';
+import { Da3InputError, Da3Weights, bindDa3Weights, da3Forward, disposeDa3Weights } from '../../src/da3/da3';
 import { da3StateDictFromSafetensors, da3VariantFromStateDict } from '../../src/da3/weights';
 import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
 import { loadDa3WeightsFile } from '../../src/node/da3_weights';
@@ -115,7 +115,13 @@ describe.each(['cpu', 'wasm'] as const)('Depth Anything 3 forward on %s', (backe
 });
 
 describe('Depth Anything 3 bad input: one clear line, nothing left behind', () => {
-  beforeAll(() => useBackend('cpu'));
+  const cfg = config('da3-tiny-anyview');
+  let w: Da3Weights;
+  beforeAll(async () => {
+    await useBackend('cpu');
+    w = bindDa3Weights(stateDict('da3-tiny-anyview'), cfg, 'anyview');
+  });
+  afterAll(() => disposeDa3Weights(w));
 
   test.each([
     ['rank 4 (no views axis)', [1, 3, 28, 28], 'float32', undefined, 'Depth Anything 3 input must be [1, views, 3, height, width] (one scene, normalised RGB); got [1, 3, 28, 28]'],
@@ -127,22 +133,19 @@ describe('Depth Anything 3 bad input: one clear line, nothing left behind', () =
     ['intrinsics of the wrong size', [1, 2, 3, 28, 28], 'float32', { extrinsics: new Array(24).fill(0), intrinsics: new Array(16).fill(1) }, 'intrinsics: 16 numbers for 2 views; expected 2 x 3 x 3 (18)'],
     ['a NaN in the cameras', [1, 2, 3, 28, 28], 'float32', { extrinsics: [NaN, ...new Array(23).fill(0)], intrinsics: new Array(18).fill(1) }, 'cameras: extrinsics and intrinsics must be finite numbers'],
   ] as const)('%s', (_what, shape, dtype, cameras, message) => {
-    const cfg = config('da3-tiny-anyview');
-    const w = bindDa3Weights(stateDict('da3-tiny-anyview'), cfg, 'anyview');
     const x = tf.zeros(shape as unknown as number[], dtype);
     const before = tf.memory().numTensors;
     expect(() => da3Forward(w, cfg, x, cameras ? { cameras } : {})).toThrow(new Da3InputError(message));
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
-    disposeDa3Weights(w);
   });
 
   test('cameras given to the mono model', () => {
-    const cfg = config('da3-tiny-mono');
-    const w = bindDa3Weights(stateDict('da3-tiny-mono'), cfg, 'mono');
+    const mono = config('da3-tiny-mono');
+    const wm = bindDa3Weights(stateDict('da3-tiny-mono'), mono, 'mono');
     const x = tf.zeros([1, 1, 3, 28, 28]);
-    expect(() => da3Forward(w, cfg, x, { cameras: { extrinsics: new Array(16).fill(0), intrinsics: new Array(9).fill(1) } })).toThrow('this Depth Anything 3 model (mono/metric) has no camera encoder: it takes no cameras');
+    expect(() => da3Forward(wm, mono, x, { cameras: { extrinsics: new Array(16).fill(0), intrinsics: new Array(9).fill(1) } })).toThrow('this Depth Anything 3 model (mono/metric) has no camera encoder: it takes no cameras');
     x.dispose();
-    disposeDa3Weights(w);
+    disposeDa3Weights(wm);
   });
 });
