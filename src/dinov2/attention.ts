@@ -110,10 +110,18 @@ function fused(x: tf.Tensor3D, w: AttentionWeights, key: string, tap?: Tap, rope
   if (w.rope || w.qNorm) {
     // Depth Anything 3's global blocks attend over every view's tokens: one head's (B, N, N) scores
     // at a time (freed before the next) instead of all heads' at once; the same products.
-    const qs = tf.mul(q, D ** -0.5);
+    const qs = tf.mul(q, D ** -0.5) as tf.Tensor4D;
+    if (attentionLayout(tf.getBackend()) === 'perHead') {
+      // wasm: plain 2D products without transposes reach XNNPACK (see PerHeadWeights): k^T made once.
+      const kT = tf.transpose(k, [0, 1, 3, 2]); // (B, H, D, N)
+      const pick = (t: tf.Tensor, b: number, h: number, r: number, c: number) => tf.reshape(tf.slice(t, [b, h, 0, 0], [1, 1, r, c]), [r, c]) as tf.Tensor2D;
+      const images = Array.from({ length: B }, (_, b) => tf.stack(Array.from({ length: H }, (_, h) => tf.tidy(() =>
+        tf.matMul(tf.softmax(tf.matMul(pick(qs, b, h, N, D), pick(kT, b, h, D, N))), pick(v, b, h, N, D)))), 1)); // (N, H, D)
+      return tf.stack(images); // (B, N, H, D)
+    }
     const perHeadCtx = Array.from({ length: H }, (_, h) => tf.tidy(() => {
       const pick = (t: tf.Tensor4D) => tf.reshape(tf.slice(t, [0, h, 0, 0], [B, 1, N, D]), [B, N, D]) as tf.Tensor3D;
-      return tf.matMul(tf.softmax(tf.matMul(pick(qs as tf.Tensor4D), pick(k), false, true)), pick(v)); // (B, N, D)
+      return tf.matMul(tf.softmax(tf.matMul(pick(qs), pick(k), false, true)), pick(v)); // (B, N, D)
     }));
     return tf.stack(perHeadCtx, 2); // (B, N, H, D)
   }

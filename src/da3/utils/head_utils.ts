@@ -38,32 +38,49 @@ export function createUvGrid(width: number, height: number, aspectRatio: number)
   return grid;
 }
 
-/** position_grid_to_embed(grid [h, w, 2], C): [h, w, C] = [sin, cos](u omega) ++ [sin, cos](v omega), C/4 frequencies each. */
-export function positionGridToEmbed(grid: Float32Array, channels: number, omega0 = 100): Float32Array {
-  const P = grid.length / 2;
-  const half = channels / 2; // make_sincos_pos_embed(embed_dim // 2, ...)
-  // make_sincos_pos_embed asserts an even embed_dim (C // 2), and the result is viewed as C channels.
-  if (channels % 4 !== 0) throw new Error(`position_grid_to_embed needs a multiple of 4 channels; got ${channels}`);
-  const q = Math.floor(half / 2);
-  const omega = Array.from({ length: q }, (_, j) => f(1 / f(Math.pow(omega0, f(j / f(half / 2.0))))));
-  const out = new Float32Array(P * channels);
-  for (let p = 0; p < P; p++) {
-    for (let axis = 0; axis < 2; axis++) {
-      const v = grid[2 * p + axis];
-      for (let j = 0; j < q; j++) {
-        const a = f(v * omega[j]);
-        out[p * channels + axis * half + j] = f(Math.sin(a));
-        out[p * channels + axis * half + q + j] = f(Math.cos(a));
-      }
-    }
+/** sin/cos of one coordinate at C/4 frequencies: [sin..., cos...] (C/2 values), as make_sincos_pos_embed(C/2). */
+function sincos(v: number, channels: number, omega0 = 100): Float32Array {
+  const half = channels / 2;
+  const q = half / 2;
+  const out = new Float32Array(half);
+  for (let j = 0; j < q; j++) {
+    const omega = f(1 / f(Math.pow(omega0, f(j / f(half / 2.0)))));
+    const a = f(v * omega);
+    out[j] = f(Math.sin(a));
+    out[q + j] = f(Math.cos(a));
   }
   return out;
 }
 
-/** Tables the tap shows, and the embedding to add ([h, w, C], times 0.1) to an NHWC map. */
+const cache = new Map<string, { grid: Float32Array; embed: Float32Array; scaled: Float32Array }>();
+const CACHE_SIZE = 16;
+
+/**
+ * The tables for an h x w map of C channels (image W x H): the grid, the embedding, and 0.1 x the
+ * embedding as a tensor to add to an NHWC map. u depends on the column only and v on the row
+ * only, so each half of the embedding is computed once per column / row (the same values as
+ * position_grid_to_embed over the whole grid), and the tables are kept per size.
+ */
 export function uvPosEmbed(h: number, w: number, channels: number, W: number, H: number): { grid: Float32Array; embed: Float32Array; scaled: tf.Tensor3D } {
-  const grid = createUvGrid(w, h, W / H);
-  const embed = positionGridToEmbed(grid, channels);
-  const scaled = Float32Array.from(embed, (v) => f(v * 0.1));
-  return { grid, embed, scaled: tf.tensor3d(scaled, [h, w, channels]) };
+  if (channels % 4 !== 0) throw new Error(`position_grid_to_embed needs a multiple of 4 channels; got ${channels}`);
+  const key = `${h},${w},${channels},${W / H}`;
+  let hit = cache.get(key);
+  if (!hit) {
+    const grid = createUvGrid(w, h, W / H);
+    const half = channels / 2;
+    const cols = Array.from({ length: w }, (_, c) => sincos(grid[2 * c], channels));
+    const rows = Array.from({ length: h }, (_, r) => sincos(grid[2 * r * w + 1], channels));
+    const embed = new Float32Array(h * w * channels);
+    for (let r = 0; r < h; r++) {
+      for (let c = 0; c < w; c++) {
+        embed.set(cols[c], (r * w + c) * channels);
+        embed.set(rows[r], (r * w + c) * channels + half);
+      }
+    }
+    const scaled = Float32Array.from(embed, (v) => f(v * 0.1));
+    hit = { grid, embed, scaled };
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    cache.set(key, hit);
+  }
+  return { grid: hit.grid, embed: hit.embed, scaled: tf.tensor3d(hit.scaled, [h, w, channels]) };
 }
