@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Da3Config, HEAD_CHUNK, PATCH_SIZE, checkDa3Config } from '../config/da3';
-import { tensorBytes, wasmAbortError } from '../backends/wasm_memory';
+import { checkWasmWeights, tensorBytes, wasmAbortError } from '../backends/wasm_memory';
 import { checkDa3Limits } from './limits';
 import { Tap } from '../nn/tap';
 import { StateDict, StateDictReader, WeightsError } from '../weights/state_dict';
@@ -47,6 +47,7 @@ function checkDa3Layout(sd: StateDict, source: string): void {
 export function bindDa3Weights(sd: StateDict, cfg: Da3Config, source: string): Da3Weights {
   checkDa3Config(cfg, source);
   checkDa3Layout(sd, source);
+  checkWasmWeights(sd, source); // DA3-GIANT's 5 GB cannot be held by wasm: one line, not an abort
   const reader = new StateDictReader(sd, source);
   return tf.tidy(() => {
     const w = loadDa3(reader, cfg);
