@@ -4,7 +4,8 @@
  * one within the fixtures' tolerance and every integer/mask one equal, and the backend's tensors
  * (and GPU buffers on webgpu) are where they were before. One test file per backend.
  */
-import { readFileSync } from 'fs';
+import { readFileSync, rmSync } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { parseSafetensors } from '../../src/io/safetensors';
 import type { TensorComparison } from '../../src/verify/compare';
@@ -23,8 +24,9 @@ export function da3ParityOn(backend: 'cpu' | 'wasm' | 'webgpu'): void {
   describe(`Depth Anything 3 parity on ${backend} (Node)`, () => {
     test.each(DA3_CASES)('%s: every tensor the net records', async (name) => {
       const dir = path.join(DA3_FIXTURES, name);
+      const dump = path.join(os.tmpdir(), `da3-parity-${process.pid}-${backend}-${name}.safetensors`);
       const args = ['--backend', backend, ...(backend === 'wasm' ? ['--threads', '1'] : []),
-        '--weights', path.join(dir, 'weights.safetensors'), '--reference', path.join(dir, 'activations.safetensors')];
+        '--weights', path.join(dir, 'weights.safetensors'), '--reference', path.join(dir, 'activations.safetensors'), '--dump', dump];
       const { code, report, stderr } = await parityJson<JsonReport>(args, `${name} on ${backend}`);
       expect(stderr).toContain(`backend: ${backend}`);
       expect(report.backend).toBe(backend);
@@ -39,6 +41,10 @@ export function da3ParityOn(backend: 'cpu' | 'wasm' | 'webgpu'): void {
       for (const c of report.integers) expect({ key: c.key, differing: c.differing }).toEqual({ key: c.key, differing: 0 });
       expect(report.ok).toBe(true);
       expect(code).toBe(0);
+      // --dump: everything computed, under the reference's names and shapes.
+      const dumped = parseSafetensors(readFileSync(dump), dump);
+      rmSync(dump);
+      for (const c of report.comparisons) expect(dumped.tensors.get(c.key)?.shape).toEqual(c.shape);
       const worst = report.comparisons.reduce((a, c) => (c.relL2 > a.relL2 ? c : a));
       console.log(`da3 ${backend} ${name}: ${report.comparisons.length} float + ${report.integers.length} integer tensors, worst relL2 ${worst.relL2.toExponential(2)} (${worst.key}), ${(report.ms / 1000).toFixed(1)} s`);
     }, 5 * 60 * 1000);
