@@ -16,3 +16,5 @@ export const PREPROCESS_CASES = ['tiny', 'small-upscale', 'portrait', 'large-inp
 
 /** vda/: Video Depth Anything, the model on one window, the offline pipeline, streaming (test/vda). */
 export const VDA_CASES = ['vda-tiny', 'vda-tiny-video', 'vda-tiny-stream'] as const;
+/** da3/: Depth Anything 3, the any-view and mono networks (test/da3: parity on wasm, cpu and webgpu in Node). */
+export const DA3_CASES = ['da3-tiny-anyview', 'da3-tiny-mono'] as const;

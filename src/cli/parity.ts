@@ -14,6 +14,8 @@ import { mergeReferences } from '../verify/parity';
 import { segParityCommand } from './parity_seg';
 import { vdaParityCommand } from './parity_vda';
 import { isVdaStateDict } from '../weights/detect';
+import { da3ParityCommand } from './parity_da3';
+import { isDa3WeightsFile } from '../node/da3_weights';
 import { isSegWeightsFile } from '../node/seg_weights';
 import { GpuAdapterInfo, describeAdapter } from '../backends/adapter';
 import { BackendMemory } from '../backends/memory';
@@ -108,6 +110,7 @@ export function registerParity(program: Command): void {
     .action(async (opts: ParityOptions) => {
       if (!opts.browser) await startBackend(opts.backend, opts.threads);
       else if (opts.flag === undefined) opts.flag = [];
+      if (await isDa3WeightsFile(opts.weights)) return da3ParityCommand(opts);
       if (await isSegWeightsFile(opts.weights)) {
         if (opts.reference.length !== 1) throw new Error(`parity for segmentation weights takes one --reference file; got ${opts.reference.length}`);
         return segParityCommand({ ...opts, reference: opts.reference[0], ...(opts.browser ? { flags: parseFlags(opts.flag) } : {}) });

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { attentionLayout } from '../backends/choices';
 import { ModelConfig } from '../config/depth';
+import { LayerNormWeights, layerNorm, loadLayerNorm } from '../nn/layer_norm';
 import { LinearWeights, linear, loadLinear } from '../nn/linear';
 import { Tap } from '../nn/tap';
+import { RopeTables, applyRope } from './rope';
 import { StateDictReader } from '../weights/state_dict';
 
 /**
@@ -31,12 +33,32 @@ export interface AttentionWeights {
   heads?: PerHeadWeights;
   proj: LinearWeights;
   numHeads: number;
+  /** Depth Anything 3 (qk_norm): LayerNorm(head_dim, eps 1e-5) on q and k per head. */
+  qNorm?: LayerNormWeights;
+  kNorm?: LayerNormWeights;
+  /** Depth Anything 3: this block rotates q and k (2D RoPE) when given positions. */
+  rope?: boolean;
 }
 
-export function loadAttention(sd: StateDictReader, key: string, cfg: ModelConfig, layout = attentionLayout(tf.getBackend())): AttentionWeights {
+/** Depth Anything 3's additions to a block's attention (both need q and k as the official code has them: fused layout). */
+export interface AttentionOptions {
+  qkNorm?: boolean;
+  rope?: boolean;
+}
+
+/** nn.LayerNorm's default eps (the QK norms are built without one). */
+const QK_NORM_EPS = 1e-5;
+
+export function loadAttention(sd: StateDictReader, key: string, cfg: ModelConfig, layout = attentionLayout(tf.getBackend()), opts: AttentionOptions = {}): AttentionWeights {
   const C = cfg.embedDim;
   const H = cfg.numHeads;
   const proj = loadLinear(sd, `${key}.proj`, C, C);
+  if (opts.qkNorm || opts.rope) {
+    // The per-head layout folds the scale into q and drops k's bias, which a norm or rotation of k forbids.
+    const D = C / H;
+    const extra = opts.qkNorm ? { qNorm: loadLayerNorm(sd, `${key}.q_norm`, D), kNorm: loadLayerNorm(sd, `${key}.k_norm`, D) } : {};
+    return { key, qkv: loadLinear(sd, `${key}.qkv`, C, 3 * C), proj, numHeads: H, ...extra, ...(opts.rope ? { rope: true } : {}) };
+  }
   if (layout === 'fused') return { key, qkv: loadLinear(sd, `${key}.qkv`, C, 3 * C), proj, numHeads: H };
   const w = sd.take(`${key}.qkv.weight`, [3 * C, C]).data; // PyTorch [out, in]: rows q, k, v
   const b = sd.take(`${key}.qkv.bias`, [3 * C]).data;
@@ -57,21 +79,52 @@ export function loadAttention(sd: StateDictReader, key: string, cfg: ModelConfig
   return { key, heads, proj, numHeads: H };
 }
 
-/** [B, N, C] -> [B, N, C]. */
-export function attention(x: tf.Tensor3D, w: AttentionWeights, tap?: Tap): tf.Tensor3D {
+/** [B, N, C] -> [B, N, C]. `rope`: the rotation tables of the N tokens (blocks with rope only). */
+export function attention(x: tf.Tensor3D, w: AttentionWeights, tap?: Tap, rope?: RopeTables): tf.Tensor3D {
   const [B, N, C] = x.shape;
-  const merged = w.heads ? perHead(x, w.heads, w.key, tap) : fused(x, w.qkv as LinearWeights, w.numHeads, w.key, tap);
+  const merged = w.heads ? perHead(x, w.heads, w.key, tap) : fused(x, w, w.key, tap, w.rope ? rope : undefined);
   return linear(tf.reshape(merged, [B, N, C]), w.proj) as tf.Tensor3D;
 }
 
 /** x [B, N, C] -> [B, N, H, D]: one qkv product, then all heads in two batched products. */
-function fused(x: tf.Tensor3D, qkvWeights: LinearWeights, H: number, key: string, tap?: Tap): tf.Tensor {
+function fused(x: tf.Tensor3D, w: AttentionWeights, key: string, tap?: Tap, rope?: RopeTables): tf.Tensor {
   const [B, N, C] = x.shape;
+  const H = w.numHeads;
   const D = C / H;
-  const qkv = linear(x, qkvWeights);
+  const qkv = linear(x, w.qkv as LinearWeights);
   tap?.(`${key}.qkv`, qkv);
   const heads = tf.transpose(tf.reshape(qkv, [B, N, 3, H, D]), [2, 0, 3, 1, 4]); // (3, B, H, N, D)
-  const [q, k, v] = tf.unstack(heads) as tf.Tensor4D[];
+  let [q, k, v] = tf.unstack(heads) as tf.Tensor4D[];
+  if (w.qNorm && w.kNorm) {
+    q = layerNorm(q, w.qNorm, QK_NORM_EPS) as tf.Tensor4D;
+    tap?.(`${key}.q_norm`, q);
+    k = layerNorm(k, w.kNorm, QK_NORM_EPS) as tf.Tensor4D;
+    tap?.(`${key}.k_norm`, k);
+  }
+  if (rope) {
+    q = applyRope(q, rope) as tf.Tensor4D;
+    tap?.(`${key}.rope`, q);
+    k = applyRope(k, rope) as tf.Tensor4D;
+    tap?.(`${key}.rope#1`, k);
+  }
+  if (w.rope || w.qNorm) {
+    // Depth Anything 3's global blocks attend over every view's tokens: one head's (B, N, N) scores
+    // at a time (freed before the next) instead of all heads' at once; the same products.
+    const qs = tf.mul(q, D ** -0.5) as tf.Tensor4D;
+    if (attentionLayout(tf.getBackend()) === 'perHead') {
+      // wasm: plain 2D products without transposes reach XNNPACK (see PerHeadWeights): k^T made once.
+      const kT = tf.transpose(k, [0, 1, 3, 2]); // (B, H, D, N)
+      const pick = (t: tf.Tensor, b: number, h: number, r: number, c: number) => tf.reshape(tf.slice(t, [b, h, 0, 0], [1, 1, r, c]), [r, c]) as tf.Tensor2D;
+      const images = Array.from({ length: B }, (_, b) => tf.stack(Array.from({ length: H }, (_, h) => tf.tidy(() =>
+        tf.matMul(tf.softmax(tf.matMul(pick(qs, b, h, N, D), pick(kT, b, h, D, N))), pick(v, b, h, N, D)))), 1)); // (N, H, D)
+      return tf.stack(images); // (B, N, H, D)
+    }
+    const perHeadCtx = Array.from({ length: H }, (_, h) => tf.tidy(() => {
+      const pick = (t: tf.Tensor4D) => tf.reshape(tf.slice(t, [0, h, 0, 0], [B, 1, N, D]), [B, N, D]) as tf.Tensor3D;
+      return tf.matMul(tf.softmax(tf.matMul(pick(qs), pick(k), false, true)), pick(v)); // (B, N, D)
+    }));
+    return tf.stack(perHeadCtx, 2); // (B, N, H, D)
+  }
   const scores = tf.matMul(tf.mul(q, D ** -0.5), k, false, true); // (B, H, N, N)
   const ctx = tf.matMul(tf.softmax(scores), v); // (B, H, N, D)
   return tf.transpose(ctx, [0, 2, 1, 3]); // (B, N, H, D)

@@ -3,7 +3,8 @@ import { ModelConfig } from '../config/depth';
 import { LayerNormWeights, layerNorm, loadLayerNorm } from '../nn/layer_norm';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
-import { AttentionWeights, attention, loadAttention } from './attention';
+import { AttentionOptions, AttentionWeights, attention, loadAttention } from './attention';
+import { RopeTables } from './rope';
 import { LayerScaleWeights, layerScale, loadLayerScale } from './layer_scale';
 import { MlpWeights, loadMlp, mlp } from './mlp';
 import { SwiGluWeights, loadSwiGlu, swiglu } from './swiglu_ffn';
@@ -20,12 +21,13 @@ export interface BlockWeights {
   eps: number;
 }
 
-export function loadBlock(sd: StateDictReader, key: string, cfg: ModelConfig): BlockWeights {
+/** `attn`: Depth Anything 3's QK norm and RoPE for this block. */
+export function loadBlock(sd: StateDictReader, key: string, cfg: ModelConfig, attn: AttentionOptions = {}): BlockWeights {
   const C = cfg.embedDim;
   return {
     key,
     norm1: loadLayerNorm(sd, `${key}.norm1`, C),
-    attn: loadAttention(sd, `${key}.attn`, cfg),
+    attn: loadAttention(sd, `${key}.attn`, cfg, undefined, attn),
     ls1: cfg.layerScale ? loadLayerScale(sd, `${key}.ls1`, C) : undefined,
     norm2: loadLayerNorm(sd, `${key}.norm2`, C),
     mlp: cfg.ffn === 'swiglu' ? loadSwiGlu(sd, `${key}.mlp`, C) : loadMlp(sd, `${key}.mlp`, C, 4 * C),
@@ -35,11 +37,11 @@ export function loadBlock(sd: StateDictReader, key: string, cfg: ModelConfig): B
 }
 
 /** x + ls1(attn(norm1(x))), then + ls2(mlp(norm2(x))). [B, N, C] -> [B, N, C]. */
-export function block(x: tf.Tensor3D, w: BlockWeights, tap?: Tap): tf.Tensor3D {
+export function block(x: tf.Tensor3D, w: BlockWeights, tap?: Tap, rope?: RopeTables): tf.Tensor3D {
   const k = w.key;
   const n1 = layerNorm(x, w.norm1, w.eps) as tf.Tensor3D;
   tap?.(`${k}.norm1`, n1);
-  const a = attention(n1, w.attn, tap);
+  const a = attention(n1, w.attn, tap, rope);
   tap?.(`${k}.attn`, a);
   const s1 = layerScale(a, w.ls1);
   tap?.(`${k}.ls1`, s1);

@@ -28,6 +28,8 @@ export const isZoeStateDict = (sd: StateDict): boolean => sd.has('core.core.pret
 
 /** Video Depth Anything (`head.motion_modules.*`): its own configuration and pipeline (src/config/vda.ts, src/vda). */
 export const isVdaStateDict = (sd: { has(key: string): boolean }): boolean => sd.has('head.motion_modules.0.temporal_transformer.norm.weight');
+/** Depth Anything 3's released files keep the whole net under `model.` (api.DepthAnything3.model). */
+export const isDa3StateDict = (sd: StateDict): boolean => sd.has('model.backbone.pretrained.pos_embed');
 
 export function detectArchitecture(sd: StateDict, source: string): Architecture {
   if (isVdaStateDict(sd)) throw new WeightsError(`${source}: a Video Depth Anything checkpoint (head.motion_modules.*): it runs on videos or frame sequences (VdaSession, \`predict CLIP --weights\`), not the image model`);

@@ -11,7 +11,7 @@
 import { ModelConfig, Version, configFromJson } from '../config/depth';
 import { parseSafetensors } from '../io/safetensors';
 import { BytesZip } from '../io/zip_bytes';
-import { ResolveInputs, isVdaStateDict, resolveConfig } from './detect';
+import { ResolveInputs, isDa3StateDict, isVdaStateDict, resolveConfig } from './detect';
 import { configFromHfConfig, isHfLayout, remapHfStateDict } from './remap_hf';
 import { configFromMetadata, stateDictFromSafetensors } from './safetensors_weights';
 import { StateDict, WeightsError } from './state_dict';
@@ -36,9 +36,10 @@ export function sniffWeights(head: Uint8Array, size: number, source: string): 'z
   throw new WeightsError(`${source}: not a model file: neither a safetensors file nor a PyTorch .pth checkpoint`);
 }
 
-/** The segmentation models (mmseg keys) have their own loader and command. */
+/** The segmentation models (mmseg keys) and Depth Anything 3 (`model.*` keys) have their own loaders. */
 export function refuseSegModel(sd: StateDict, source: string): void {
   if (sd.has('backbone.dinov2.pos_embed')) throw new WeightsError(`${source}: this is a segmentation model (Mask2Former, backbone.dinov2.* / decode_head.* keys), not a depth model; use \`depth-anything segment\` (Segmenter)`);
+  if (isDa3StateDict(sd)) throw new WeightsError(`${source}: a Depth Anything 3 checkpoint (model.backbone.*, model.head.*), not a Depth Anything V1/V2 one (pretrained.*, depth_head.*): load it with the Depth Anything 3 loader (src/da3)`);
 }
 
 export interface ReadWeights {

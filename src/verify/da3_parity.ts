@@ -1,0 +1,107 @@
+/**
+ * Depth Anything 3 parity: the net run on a fixture's recorded `input` (and, with known cameras,
+ * its preprocessed `preprocess.1` / `.2`, normalised as inference() does), every tensor the net
+ * records compared with the shared rule (compare.ts), integer and mask tensors exactly. The
+ * preprocessing (`input` from the PNGs) and the `prediction.*` / `metric.*` / export values are
+ * not the net's and are left to their own checks.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Da3Config } from '../config/da3';
+import { Da3Cameras, bindDa3Weights, da3Forward, disposeDa3Weights } from '../da3/da3';
+import { RefViewStrategy } from '../da3/reference_view_selector';
+import { normalizeExtrinsics } from '../da3/utils/transform';
+import { ParsedSafetensors, TensorToWrite, entryToFloat32 } from '../io/safetensors';
+import { StateDict } from '../weights/state_dict';
+import { PARITY_TOLERANCE, TapRecorder, TensorComparison, compareWithReference } from './compare';
+import { entryToNumbers } from './seg_parity';
+
+/** Recorded values outside the network (the da3-io side: preprocessing, prediction, metric scaling, export, pose alignment). */
+const OUTSIDE_THE_NET = /^(input$|prediction\.|metric\.|preprocess\.|glb\.|align_poses_umeyama)/;
+/** The net's outputs: a run that computes none of these has compared nothing that matters. */
+export const DA3_REQUIRED_KEYS: readonly string[] = ['model.depth', 'model.depth_conf', 'model.extrinsics', 'model.intrinsics', 'model.sky', 'model.head.ray'];
+
+export interface IntegerComparison {
+  key: string;
+  shape: number[];
+  /** Values that differ (0: equal). NaN when the shapes differ. */
+  differing: number;
+  ok: boolean;
+}
+
+export interface Da3ParityReport {
+  comparisons: TensorComparison[];
+  integers: IntegerComparison[];
+  notComputed: string[];
+  ok: boolean;
+  computed: TensorToWrite[];
+}
+
+/** The known cameras a reference records (`preprocess.1` world-to-camera, `preprocess.2` K), normalised; none when absent. */
+export function referenceCameras(reference: ParsedSafetensors, views: number): { cameras: Da3Cameras; normalized: Float32Array } | undefined {
+  const e = reference.tensors.get('preprocess.1');
+  const k = reference.tensors.get('preprocess.2');
+  if (!e || !k) return undefined;
+  const ext = entryToFloat32(e, reference.source);
+  const per = ext.length / views;
+  const ext4 = new Float64Array(views * 16);
+  for (let v = 0; v < views; v++) {
+    for (let i = 0; i < 16; i++) ext4[v * 16 + i] = i < per ? ext[v * per + i] : (i === 15 ? 1 : 0);
+  }
+  const normalized = Float32Array.from(normalizeExtrinsics(ext4, views));
+  return { cameras: { extrinsics: normalized, intrinsics: entryToFloat32(k, reference.source) }, normalized };
+}
+
+export async function runDa3Parity(stateDict: StateDict, cfg: Da3Config, reference: ParsedSafetensors, source: string, strategy: RefViewStrategy = 'saddle_balanced'): Promise<Da3ParityReport> {
+  const inputEntry = reference.tensors.get('input');
+  if (!inputEntry) throw new Error(`${reference.source}: the reference has no "input" tensor`);
+  if (inputEntry.shape.length !== 5 || inputEntry.shape[0] !== 1 || inputEntry.shape[2] !== 3) {
+    throw new Error(`${reference.source}: "input" must be [1, N, 3, H, W]; got [${inputEntry.shape.join(', ')}]`);
+  }
+  const views = inputEntry.shape[1];
+  const known = referenceCameras(reference, views);
+  const w = bindDa3Weights(stateDict, cfg, source);
+  // Taps arrive in PyTorch layouts already (src/da3 transposes its maps), so the recorder only copies.
+  const rec = new TapRecorder((t) => tf.clone(t));
+  const input = tf.tensor(entryToFloat32(inputEntry, reference.source), inputEntry.shape);
+  try {
+    if (known) rec.tap('extrinsics_normalized', tf.tensor(known.normalized, [1, views, 4, 4]));
+    tf.dispose(da3Forward(w, cfg, input, { cameras: known?.cameras, refViewStrategy: strategy, tap: rec.tap }) as unknown as tf.TensorContainer);
+    const captured = await rec.finish();
+    const skip = [...reference.tensors.keys()].filter((k) => OUTSIDE_THE_NET.test(k));
+    const { comparisons, notComputed } = compareWithReference(captured, reference, skip);
+    const integers: IntegerComparison[] = [];
+    for (const [key, entry] of reference.tensors) {
+      if (skip.includes(key) || ['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) continue;
+      const mine = captured.get(key);
+      if (!mine) { notComputed.push(key); continue; }
+      const same = mine.shape.length === entry.shape.length && mine.shape.every((d, i) => d === entry.shape[i]);
+      const ref = entryToNumbers(entry);
+      const differing = same ? ref.reduce((n, v, i) => n + (mine.data[i] === v ? 0 : 1), 0) : NaN;
+      integers.push({ key, shape: mine.shape, differing, ok: differing === 0 });
+    }
+    const missingRequired = DA3_REQUIRED_KEYS.filter((k) => reference.tensors.has(k) && notComputed.includes(k));
+    const ok = comparisons.length > 0 && comparisons.every((c) => c.ok) && integers.every((c) => c.ok) && missingRequired.length === 0;
+    return { comparisons, integers, notComputed, ok, computed: [...captured.values()] };
+  } finally {
+    input.dispose();
+    rec.dispose();
+    disposeDa3Weights(w);
+  }
+}
+
+/** One line per tensor, then a summary (the `parity` command's text for DA3 weights). */
+export function formatDa3ParityReport(report: Da3ParityReport): string {
+  const all = [...report.comparisons.map((c) => c.key), ...report.integers.map((c) => c.key)];
+  const width = Math.max(...all.map((k) => k.length), 10);
+  const lines = report.comparisons.map((c) => {
+    const status = c.ok ? 'ok' : Number.isNaN(c.relL2) ? 'FAIL (shape or NaN)' : 'FAIL';
+    return `${c.key.padEnd(width)}  ${`[${c.shape.join(', ')}]`.padEnd(22)}  relL2 ${c.relL2.toExponential(2)}  maxAbs ${c.maxAbs.toExponential(2)} (limit ${c.maxAbsLimit.toExponential(1)})  ${status}`;
+  });
+  for (const c of report.integers) lines.push(`${c.key.padEnd(width)}  ${`[${c.shape.join(', ')}]`.padEnd(22)}  integers: ${Number.isNaN(c.differing) ? 'shape differs' : `${c.differing} differ`}  ${c.ok ? 'ok' : 'FAIL'}`);
+  if (report.notComputed.length) lines.push(`not computed (${report.notComputed.length}): ${report.notComputed.join(', ')}`);
+  const failed = report.comparisons.filter((c) => !c.ok).length + report.integers.filter((c) => !c.ok).length;
+  const worst = report.comparisons.reduce<TensorComparison | undefined>((a, c) => (!a || c.relL2 > a.relL2 ? c : a), undefined);
+  const total = report.comparisons.length + report.integers.length;
+  lines.push(`${total - failed} of ${total} tensors within tolerance (relL2 <= ${PARITY_TOLERANCE.relL2}, maxAbs <= ${PARITY_TOLERANCE.maxAbsFactor} x max(1, max|ref|); integers exactly); worst relL2 ${worst ? `${worst.relL2.toExponential(2)} at ${worst.key}` : 'n/a'}: ${report.ok ? 'PASS' : 'FAIL'}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,3 @@
+import { da3ParityOn } from './parity_suite';
+
+da3ParityOn('wasm');
