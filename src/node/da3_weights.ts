@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { Da3Config, da3ConfigFromJson } from '../config/da3';
+import { Da3Config, Da3VariantName, da3ConfigFromJson } from '../config/da3';
 import { da3StateDictFromSafetensors, da3VariantFromStateDict, isDa3Safetensors } from '../da3/weights';
 import { parseSafetensors } from '../io/safetensors';
 import { StateDict, WeightsError } from '../weights/state_dict';
@@ -37,6 +37,8 @@ export interface LoadedDa3Weights {
   configFrom: string;
   /** The whole config.json when one was read (its `inference` block has the reference-view strategy). */
   configJson?: Record<string, unknown>;
+  /** The released model the tensors match, when the configuration came from them. */
+  variant?: Da3VariantName;
   source: string;
 }
 
@@ -64,5 +66,5 @@ export async function loadDa3WeightsFile(file: string, opts: { config?: string }
     return { stateDict, config: da3ConfigFromJson(json, configPath), configFrom: configPath, configJson: json, source: file };
   }
   const v = da3VariantFromStateDict(stateDict, file, file);
-  return { stateDict, config: v.config, configFrom: `tensors (${v.name})`, source: file };
+  return { stateDict, config: v.config, configFrom: `tensors (${v.name})`, variant: v.name, source: file };
 }
