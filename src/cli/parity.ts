@@ -101,6 +101,7 @@ export function registerParity(program: Command): void {
     .requiredOption('--reference <files...>', 'activations recorded from the official code (safetensors: input, output, module paths); more files add their tensors. An infer.safetensors beside the first (V1 metric pipeline values) is added by default')
     .addOption(backendOption())
     .addOption(threadsOption())
+    .option('--from-input', 'Depth Anything 3: run the net on the reference\'s recorded input only (default: end to end from the PNG files its config.json names)')
     .option('--json', 'print the comparison as one JSON object (ok, comparisons, notComputed) instead of the table')
     .option('--dump <file>', 'write every tensor computed, under the reference\'s names, in PyTorch layouts (safetensors)')
     .option('--browser', 'run the comparison inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu; depth and segmentation weights')

@@ -12,8 +12,25 @@ import { RefViewStrategy } from '../da3/reference_view_selector';
 import { normalizeExtrinsics } from '../da3/utils/transform';
 import { ParsedSafetensors, TensorToWrite, entryToFloat32 } from '../io/safetensors';
 import { StateDict } from '../weights/state_dict';
+import { da3NormalizeExtrinsics } from '../pipeline/da3/cameras';
+import { Da3NetOutput } from '../pipeline/da3/prediction';
+import { Da3Preprocessed } from '../pipeline/da3/preprocess';
 import { PARITY_TOLERANCE, TapRecorder, TensorComparison, compareWithReference } from './compare';
+import { da3PipelineTensors } from './da3_pipeline';
 import { entryToNumbers } from './seg_parity';
+
+/**
+ * End to end: the views as this port preprocessed them from the case's PNG files (and cameras),
+ * so the net runs on our `input`, and every pipeline tensor (prediction, metric, export) is
+ * compared too. Without it the net runs on the recorded `input` and only its tensors are compared.
+ */
+export interface Da3ParityPipeline {
+  pre: Da3Preprocessed;
+  /** The K the reference scaled depth to metres with (`metric.intrinsics`), when it records `metric.depth`. */
+  metricK?: Float32Array;
+  /** Compute the GLB exporter's arrays (the reference has `glb.*`). */
+  exportGlb?: boolean;
+}
 
 /** Recorded values outside the network (the da3-io side: preprocessing, prediction, metric scaling, export, pose alignment). */
 const OUTSIDE_THE_NET = /^(input$|prediction\.|metric\.|preprocess\.|glb\.|align_poses_umeyama)/;
@@ -51,28 +68,56 @@ export function referenceCameras(reference: ParsedSafetensors, views: number): {
   return { cameras: { extrinsics: normalized, intrinsics: entryToFloat32(k, reference.source) }, normalized };
 }
 
-export async function runDa3Parity(stateDict: StateDict, cfg: Da3Config, reference: ParsedSafetensors, source: string, strategy: RefViewStrategy = 'saddle_balanced'): Promise<Da3ParityReport> {
+export async function runDa3Parity(stateDict: StateDict, cfg: Da3Config, reference: ParsedSafetensors, source: string, strategy: RefViewStrategy = 'saddle_balanced', pipeline?: Da3ParityPipeline): Promise<Da3ParityReport> {
   const inputEntry = reference.tensors.get('input');
   if (!inputEntry) throw new Error(`${reference.source}: the reference has no "input" tensor`);
   if (inputEntry.shape.length !== 5 || inputEntry.shape[0] !== 1 || inputEntry.shape[2] !== 3) {
     throw new Error(`${reference.source}: "input" must be [1, N, 3, H, W]; got [${inputEntry.shape.join(', ')}]`);
   }
-  const views = inputEntry.shape[1];
-  const known = referenceCameras(reference, views);
+  const pre = pipeline?.pre;
+  const views = pre ? pre.views : inputEntry.shape[1];
+  let known: { cameras: Da3Cameras; normalized: Float32Array } | undefined;
+  if (pre) {
+    if (pre.extrinsics && pre.intrinsics) {
+      const normalized = da3NormalizeExtrinsics(pre.extrinsics, views);
+      known = { cameras: { extrinsics: normalized, intrinsics: pre.intrinsics }, normalized };
+    }
+  } else {
+    known = referenceCameras(reference, views);
+  }
   const w = bindDa3Weights(stateDict, cfg, source);
   // Taps arrive in PyTorch layouts already (src/da3 transposes its maps), so the recorder only copies.
   const rec = new TapRecorder((t) => tf.clone(t));
-  const input = tf.tensor(entryToFloat32(inputEntry, reference.source), inputEntry.shape);
+  const input = pre
+    ? tf.tensor(pre.input, [1, views, 3, pre.height, pre.width])
+    : tf.tensor(entryToFloat32(inputEntry, reference.source), inputEntry.shape);
   try {
-    if (known) rec.tap('extrinsics_normalized', tf.tensor(known.normalized, [1, views, 4, 4]));
-    tf.dispose(da3Forward(w, cfg, input, { cameras: known?.cameras, refViewStrategy: strategy, tap: rec.tap }) as unknown as tf.TensorContainer);
+    if (known && !pre) rec.tap('extrinsics_normalized', tf.tensor(known.normalized, [1, views, 4, 4]));
+    const out = da3Forward(w, cfg, input, { cameras: known?.cameras, refViewStrategy: strategy, tap: rec.tap });
+    let net: Da3NetOutput | undefined;
+    try {
+      if (pre) {
+        const read = async (t: tf.Tensor | undefined) => (t ? (await t.data()) as Float32Array : null);
+        net = { depth: (await read(out.depth))!, depthConf: await read(out.depthConf), extrinsics: await read(out.extrinsics), intrinsics: await read(out.intrinsics), sky: await read(out.sky) };
+      }
+    } finally {
+      tf.dispose(out as unknown as tf.TensorContainer);
+    }
     const captured = await rec.finish();
-    const skip = [...reference.tensors.keys()].filter((k) => OUTSIDE_THE_NET.test(k));
+    const exact = new Map<string, { shape: number[]; data: ArrayLike<number> }>();
+    if (pre && net) {
+      const p = da3PipelineTensors({ pre, net, metricK: pipeline?.metricK, exportGlb: pipeline?.exportGlb });
+      for (const [k, t] of p.float) captured.set(k, t);
+      for (const [k, t] of p.exact) exact.set(k, t);
+    }
+    // End to end every recorded tensor is ours to compute; from `input`, the pipeline's are not.
+    // (`metric.intrinsics` is the K the metric rule was given, an input like `input` itself.)
+    const skip = pre ? ['metric.intrinsics'].filter((k) => reference.tensors.has(k)) : [...reference.tensors.keys()].filter((k) => OUTSIDE_THE_NET.test(k));
     const { comparisons, notComputed } = compareWithReference(captured, reference, skip);
     const integers: IntegerComparison[] = [];
     for (const [key, entry] of reference.tensors) {
       if (skip.includes(key) || ['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) continue;
-      const mine = captured.get(key);
+      const mine = captured.get(key) ?? exact.get(key);
       if (!mine) { notComputed.push(key); continue; }
       const same = mine.shape.length === entry.shape.length && mine.shape.every((d, i) => d === entry.shape[i]);
       const ref = entryToNumbers(entry);
@@ -81,7 +126,8 @@ export async function runDa3Parity(stateDict: StateDict, cfg: Da3Config, referen
     }
     const missingRequired = DA3_REQUIRED_KEYS.filter((k) => reference.tensors.has(k) && notComputed.includes(k));
     const ok = comparisons.length > 0 && comparisons.every((c) => c.ok) && integers.every((c) => c.ok) && missingRequired.length === 0;
-    return { comparisons, integers, notComputed, ok, computed: [...captured.values()] };
+    const computed: TensorToWrite[] = [...captured.values(), ...[...exact].filter(([name]) => !captured.has(name)).map(([name, t]) => ({ name, shape: t.shape, data: Float32Array.from(t.data) }))];
+    return { comparisons, integers, notComputed, ok, computed };
   } finally {
     input.dispose();
     rec.dispose();

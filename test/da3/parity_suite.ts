@@ -4,7 +4,7 @@
  * one within the fixtures' tolerance and every integer/mask one equal, and the backend's tensors
  * (and GPU buffers on webgpu) are where they were before. One test file per backend.
  */
-import { readFileSync, rmSync } from 'fs';
+import { existsSync, readFileSync, rmSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseSafetensors } from '../../src/io/safetensors';
@@ -14,15 +14,15 @@ import { DA3_CASES } from '../fixture_cases';
 import { FIXTURES, parityJson } from '../helpers';
 
 export const DA3_FIXTURES = path.join(FIXTURES, 'da3');
-/** Keys the net does not produce (preprocessing, prediction, metric scaling): checked by their own suites. */
-const OUTSIDE_THE_NET = /^(input$|prediction\.|metric\.|preprocess\.|glb\.)/;
+/** The inputs of the case, not computed: the K the metric rule was given. */
+const GIVEN = ['metric.intrinsics'];
 
 interface Memory { numTensors: number; gpuResources?: number }
-interface JsonReport { ok: boolean; comparisons: TensorComparison[]; integers: IntegerComparison[]; notComputed: string[]; backend: string; ms: number; memory: { before: Memory; after: Memory } }
+interface JsonReport { ok: boolean; comparisons: TensorComparison[]; integers: IntegerComparison[]; notComputed: string[]; backend: string; ms: number; endToEnd: boolean; memory: { before: Memory; after: Memory } }
 
 export function da3ParityOn(backend: 'cpu' | 'wasm' | 'webgpu'): void {
   describe(`Depth Anything 3 parity on ${backend} (Node)`, () => {
-    test.each(DA3_CASES)('%s: every tensor the net records', async (name) => {
+    test.each(DA3_CASES)('%s: end to end from the PNG files, every recorded tensor (net, prediction, metric, export)', async (name) => {
       const dir = path.join(DA3_FIXTURES, name);
       const dump = path.join(os.tmpdir(), `da3-parity-${process.pid}-${backend}-${name}.safetensors`);
       const args = ['--backend', backend, ...(backend === 'wasm' ? ['--threads', '1'] : []),
@@ -34,8 +34,11 @@ export function da3ParityOn(backend: 'cpu' | 'wasm' | 'webgpu'): void {
       const failures = report.comparisons.filter((c) => !c.ok).map((c) => `${c.key}: relL2 ${c.relL2}, maxAbs ${c.maxAbs} (limit ${c.maxAbsLimit})`);
       expect(failures).toEqual([]);
       expect(report.notComputed).toEqual([]);
+      expect(report.endToEnd).toBe(true);
       const ref = parseSafetensors(readFileSync(path.join(dir, 'activations.safetensors')), name);
-      const net = [...ref.tensors].filter(([k]) => !OUTSIDE_THE_NET.test(k));
+      const exported = path.join(dir, 'export.safetensors');
+      const all = [...ref.tensors, ...(existsSync(exported) ? parseSafetensors(readFileSync(exported), 'export').tensors : [])];
+      const net = all.filter(([k]) => !GIVEN.includes(k));
       expect(report.comparisons.map((c) => c.key).sort()).toEqual(net.filter(([, e]) => e.dtype.startsWith('F')).map(([k]) => k).sort());
       expect(report.integers.map((c) => c.key).sort()).toEqual(net.filter(([, e]) => !e.dtype.startsWith('F')).map(([k]) => k).sort());
       for (const c of report.integers) expect({ key: c.key, differing: c.differing }).toEqual({ key: c.key, differing: 0 });
