@@ -85,6 +85,16 @@ export { VDA_VARIANTS, VDA_PIPELINE, vdaConfig, vdaConfigFromJson, vdaConfigToJs
 export type { VdaConfig, VdaVariantName, TemporalConfig } from './config/vda';
 export { resolveVdaConfig } from './weights/vda_detect';
 
+// Depth Anything 3: depth, confidence and cameras from one or several views; the exported scene.
+export { DepthAnything3, metricDepth } from './node/depth_anything3';
+export type { Da3LoadOptions, Da3Inference, Da3InferenceOptions } from './node/depth_anything3';
+export { Da3Session } from './pipeline/da3_session';
+export { da3Scene } from './pipeline/da3/scene';
+export { encodeDa3SceneGlb, encodeDa3ScenePly, encodeDa3CamerasJson } from './pipeline/da3/scene_files';
+export { writeDa3SceneFiles } from './node/da3_scene_files';
+export { DA3_VARIANTS, da3ConfigFromJson } from './config/da3';
+export type { Da3Config, Da3VariantName } from './config/da3';
+
 // Semantic segmentation (Mask2Former on the Depth Anything encoder, mmseg checkpoints).
 export { Segmenter } from './node/segmenter';
 export type { Segmentation, SegmentOptions, SegmenterLoadOptions } from './node/segmenter';

@@ -4,6 +4,12 @@
  * `depth-anything-tfjs` (index.ts) is this plus all four.
  */
 export { DepthAnything } from './depth_anything';
+export { DepthAnything3 } from './depth_anything3';
+export type { Da3BrowserLoadOptions } from './depth_anything3';
+export { metricDepth } from '../pipeline/da3_session';
+export type { Da3Inference, Da3InferenceOptions } from '../pipeline/da3_session';
+export { da3Scene } from '../pipeline/da3/scene';
+export { encodeDa3SceneGlb, encodeDa3ScenePly, encodeDa3CamerasJson } from '../pipeline/da3/scene_files';
 export type { BrowserLoadOptions, BrowserPredictOptions, BrowserWeightsInput, WeightsInMemory } from './depth_anything';
 export { DepthAnythingWorker, WorkerError, WORKER_BUNDLE } from './worker_client';
 export type { WorkerLoadOptions } from './worker_client';

@@ -44,7 +44,8 @@ export interface BrowserLoadOptions {
 /** Options of `predict` in a page: the same as in Node. */
 export type BrowserPredictOptions = PredictOptions;
 
-function sourceName(w: BrowserWeightsInput): string {
+/** The name errors use for a weights input. */
+export function sourceName(w: BrowserWeightsInput): string {
   if (typeof w === 'string') return w;
   if (w instanceof URL) return w.href;
   if (typeof File !== 'undefined' && w instanceof File) return w.name;
@@ -52,7 +53,8 @@ function sourceName(w: BrowserWeightsInput): string {
   return '<buffer>';
 }
 
-async function readWeights(w: Exclude<BrowserWeightsInput, WeightsInMemory>, opts: BrowserLoadOptions): Promise<Uint8Array> {
+/** A weights input's bytes: fetched (Cache Storage, progress), or read from a buffer or a File. */
+export async function readWeights(w: Exclude<BrowserWeightsInput, WeightsInMemory>, opts: Pick<BrowserLoadOptions, 'onProgress' | 'cache' | 'signal'>): Promise<Uint8Array> {
   if (typeof w === 'string' || w instanceof URL) {
     return fetchWeights(String(w), { onProgress: opts.onProgress, cache: opts.cache, signal: opts.signal });
   }
@@ -72,11 +74,16 @@ function gpuMemoryError(e: unknown, backend: string, width: number, height: numb
   return new Error(`the ${backend} backend ran out of GPU memory on a ${width}x${height} image (${msg.split('\n')[0]}); use a smaller input size or the wasm backend`);
 }
 
+/** The backend `load` runs on: the one asked for, else the active one, else `auto`. */
+export async function backendForPageLoad(opts: Pick<BrowserLoadOptions, 'backend' | 'wasmPaths'>): Promise<BrowserBackendInfo> {
+  return opts.backend !== undefined || !tf.engine().backendName
+    ? initBrowserBackend(opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths })
+    : { name: tf.getBackend() as BrowserBackendInfo['name'], description: tf.getBackend() };
+}
+
 export class DepthAnything extends DepthSession<BrowserBackendInfo> {
   static async load(weights: BrowserWeightsInput, opts: BrowserLoadOptions = {}): Promise<DepthAnything> {
-    const backend: BrowserBackendInfo = opts.backend !== undefined || !tf.engine().backendName
-      ? await initBrowserBackend(opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths })
-      : { name: tf.getBackend() as BrowserBackendInfo['name'], description: tf.getBackend() };
+    const backend = await backendForPageLoad(opts);
     const given = resolveVariant(opts.config);
     if (typeof given === 'string') throw new WeightsError(`unknown variant "${given}"; expected one of ${Object.keys(VARIANTS).join(', ')}`);
     if (typeof weights === 'object' && weights !== null && 'stateDict' in weights) {
