@@ -46,6 +46,34 @@ export function siLogLoss(pred: tf.Tensor, target: tf.Tensor, mask: Uint8Array, 
   });
 }
 
+/**
+ * The sum of a vector by pairwise halving (log2(n) adds): float32 error ~ log2(n) ulp instead of
+ * n ulp for a sequential sum (tfjs-wasm's Sum accumulates in float32 in order; PyTorch's CPU sum
+ * is cascaded).
+ */
+export function pairwiseSum(x: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    let v = tf.reshape(x, [-1]) as tf.Tensor1D;
+    while (v.size > 1) {
+      if (v.size % 2) v = tf.concat([v, tf.zeros([1])]) as tf.Tensor1D;
+      const half = v.size / 2;
+      v = tf.add(tf.slice(v, 0, half), tf.slice(v, half, half)) as tf.Tensor1D;
+    }
+    return tf.reshape(v, []) as tf.Scalar;
+  });
+}
+
+/**
+ * A scalar broadcast to `shape`, whose gradient (the sum of the incoming one) is a pairwise sum.
+ * rho's median t and scale s are such scalars: the loss is flat along a uniform shift, so the
+ * gradient that reaches t is a sum of thousands of terms cancelling to ~1% of their size, and a
+ * sequential float32 sum left the median pixel's gradient 1e-3 off (measured on wasm).
+ */
+export function broadcastScalar(t: tf.Scalar, shape: number[]): tf.Tensor {
+  const f = tf.customGrad(((x: tf.Tensor) => ({ value: tf.broadcastTo(x, shape), gradFunc: (dy: tf.Tensor) => pairwiseSum(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(t);
+}
+
 /** Where a region's median is: its index in the region's row-major masked vector and the flat pixel index. */
 export interface MedianPick {
   position: number;
@@ -77,9 +105,9 @@ export function affineNormalize(d: tf.Tensor1D, values: ArrayLike<number>, regio
   const onehot = new Float32Array(region.length);
   onehot[median.pixel] = 1;
   const t = tf.sum(tf.mul(d, tf.tensor1d(onehot))) as tf.Scalar; // exactly d[pixel]: the other terms are 0
-  const centred = tf.sub(d, t);
+  const centred = tf.sub(d, broadcastScalar(t, d.shape));
   const s = tf.div(tf.sum(tf.mul(absTorch(centred), regionT)), median.count) as tf.Scalar;
-  return { hat: tf.mul(tf.div(centred, s), regionT) as tf.Tensor1D, t, s, median };
+  return { hat: tf.mul(tf.div(centred, broadcastScalar(s, d.shape)), regionT) as tf.Tensor1D, t, s, median };
 }
 
 export interface RhoResult {

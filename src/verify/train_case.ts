@@ -95,7 +95,8 @@ export function relRow(key: string, kind: string, ours: Float32Array, ref: Float
 }
 
 export function lossRow(key: string, ours: number, ref: number, limit: number): ParityRow {
-  const rel = Math.abs(ours - ref) / Math.abs(ref);
+  // A recorded 0 (a part that does not exist, e.g. rho_{1-M} without CutMix) must be 0.
+  const rel = ref === 0 ? Math.abs(ours) : Math.abs(ours - ref) / Math.abs(ref);
   return { key, kind: 'loss', relL2: rel, limit, ok: rel <= limit };
 }
 
