@@ -13,3 +13,6 @@ export const V1_METRIC_CASES = ['v1-metric-indoor-tiny', 'v1-metric-normed-tiny'
 
 /** preprocess/: decoding and the official image2tensor (test/pipeline/image.test.ts, preprocess.test.ts). */
 export const PREPROCESS_CASES = ['tiny', 'small-upscale', 'portrait', 'large-input-size'] as const;
+
+/** train/: the training recipes replayed step by step (test/train/replay.test.ts, cpu and wasm). */
+export const TRAIN_CASES = ['train-metric-tiny', 'train-relative-tiny'] as const;

@@ -2,13 +2,16 @@
  * What tfjs lacks for training our layers (src/train): the gradients of every op in the forward
  * pass must run on every backend.
  * - wasm has no Conv2DBackpropFilter kernel (the filter gradient of every convolution): added here
- *   as the cpu backend's loop over the wasm heap (NHWC, dilation 1), float64 accumulation.
+ *   as the cpu backend's loop over flat arrays (NHWC, dilation 1), float64 accumulation. The cpu
+ *   backend gets the same loop: its own reads every element through TensorBuffer.get, 70% of a
+ *   training step's time (measured on the tiny metric case: 27 s of 38 s).
  * - DepthToSpace (the cpu backend's transposed-conv path, src/nn/conv_transpose2d.ts) has no
  *   gradient in tfjs-core: its adjoint is the inverse reordering, as a reshape and a transpose.
  */
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core registers its gradients only on request (the union package does it for its users).
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+// tfjs-core registers its gradients only on request (the union package does it for its users),
+// and only from an ESM file: tools/gen-tfjs-gradients.mjs bundles it for every module system.
+import './tfjs_gradients.generated';
 
 interface WasmLike {
   readSync(dataId: object): tf.backend_util.BackendValues;
@@ -16,13 +19,28 @@ interface WasmLike {
   typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
 }
 
-function wasmConv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+interface CpuLike {
+  readSync(dataId: object): tf.backend_util.BackendValues;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+}
+
+type Output = (backend: unknown, shape: number[], values: Float64Array) => tf.TensorInfo;
+
+const wasmOutput: Output = (backend, shape, values) => {
+  const b = backend as WasmLike;
+  const out = b.makeOutput(shape, 'float32');
+  (b.typedArrayFromHeap(out) as Float32Array).set(values);
+  return out;
+};
+const cpuOutput: Output = (backend, shape, values) => (backend as CpuLike).makeTensorInfo(shape, 'float32', Float32Array.from(values));
+
+const conv2DBackpropFilter = (output: Output) => (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo => {
   const { inputs, attrs } = args;
   const backend = args.backend as WasmLike;
   const x = inputs.x as tf.TensorInfo;
   const dy = inputs.dy as tf.TensorInfo;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  if (dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter on wasm: only NHWC is supported, got ${dataFormat}`);
+  if (dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter: only NHWC is supported here, got ${dataFormat}`);
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co, outHeight: oH, outWidth: oW, batchSize: B } = info;
   const top = info.padInfo.top;
@@ -55,10 +73,8 @@ function wasmConv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend
       }
     }
   }
-  const out = backend.makeOutput([fh, fw, Ci, Co], 'float32');
-  (backend.typedArrayFromHeap(out) as Float32Array).set(acc);
-  return out;
-}
+  return output(backend, [fh, fw, Ci, Co], acc);
+};
 
 let registered = false;
 
@@ -67,8 +83,10 @@ export function registerTrainingKernels(): void {
   if (registered) return;
   registered = true;
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
-    tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: wasmConv2DBackpropFilter as unknown as tf.KernelFunc });
+    tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter(wasmOutput) as unknown as tf.KernelFunc });
   }
+  if (tf.getKernel('Conv2DBackpropFilter', 'cpu')) tf.unregisterKernel('Conv2DBackpropFilter', 'cpu');
+  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'cpu', kernelFunc: conv2DBackpropFilter(cpuOutput) as unknown as tf.KernelFunc });
   if (!tf.getGradient('DepthToSpace')) {
     tf.registerGradient({
       kernelName: 'DepthToSpace',
