@@ -58,7 +58,7 @@ export function registerTrain(program: Command): void {
     .option('--checkpoint-every <n>', 'also write --out every N steps', positiveInt('--checkpoint-every'))
     .addOption(backendOption())
     .addOption(threadsOption())
-    .action(async (opts: TrainCliOptions) => {
+    .action(async (opts: TrainCliOptions, cmd: Command) => {
       await startBackend(opts.backend, opts.threads, opts.json);
       if (opts.replay) {
         const r = await replayTrainDir(opts.replay);
@@ -68,7 +68,7 @@ export function registerTrain(program: Command): void {
         return;
       }
       const missing = (['data', 'weights', 'out'] as const).filter((k) => !opts[k]);
-      if (missing.length) throw new InvalidArgumentError(`train --recipe metric needs ${missing.map((k) => `--${k}`).join(', ')} (or --replay CASE_DIR)`);
+      if (missing.length) cmd.error(`error: train --recipe metric needs ${missing.map((k) => `--${k}`).join(', ')} (or --replay CASE_DIR)`);
       const loaded = await loadWeightsFile(opts.weights!, opts.config ? { config: await readConfigFile(opts.config) } : {});
       if (!loaded.config) throw new Error(`${opts.weights}: ${loaded.configProblem ?? 'no model configuration'}`);
       const cfg = loaded.config;
