@@ -5,6 +5,10 @@
  *   as the cpu backend's loop over flat arrays (NHWC, dilation 1), float64 accumulation. The cpu
  *   backend gets the same loop: its own reads every element through TensorBuffer.get, 70% of a
  *   training step's time (measured on the tiny metric case: 27 s of 38 s).
+ * - wasm runs a matrix product through XNNPACK only when neither side is transposed; the
+ *   gradients of every Linear are transposed products (x^T dy, dy W^T), which went to a scalar
+ *   loop: 18 of 31 s of a ViT-S step at 126x126 (measured). On wasm, a transposed product is now
+ *   an explicit transpose and a plain product (same sums, in XNNPACK's order).
  * - DepthToSpace (the cpu backend's transposed-conv path, src/nn/conv_transpose2d.ts) has no
  *   gradient in tfjs-core: its adjoint is the inverse reordering, as a reshape and a transpose.
  */
@@ -76,6 +80,31 @@ const conv2DBackpropFilter = (output: Output) => (args: { inputs: tf.NamedTensor
   return output(backend, [fh, fw, Ci, Co], acc);
 };
 
+interface WasmBackendLike { disposeData(dataId: object): void }
+
+/** BatchMatMul with transposeA / transposeB as explicit transposes around the plain product. */
+function plainProducts(orig: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const attrs = args.attrs as unknown as tf.BatchMatMulAttrs;
+    if (!attrs.transposeA && !attrs.transposeB) return orig(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const transpose = tf.getKernel('Transpose', 'wasm')!.kernelFunc;
+    const swap = (x: tf.TensorInfo): tf.TensorInfo => {
+      const r = x.shape.length;
+      const perm = [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
+      return transpose({ inputs: { x }, backend: args.backend, attrs: { perm } }) as tf.TensorInfo;
+    };
+    const a = attrs.transposeA ? swap(args.inputs.a as tf.TensorInfo) : args.inputs.a as tf.TensorInfo;
+    const b = attrs.transposeB ? swap(args.inputs.b as tf.TensorInfo) : args.inputs.b as tf.TensorInfo;
+    try {
+      return orig({ inputs: { a, b }, backend: args.backend, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+    } finally {
+      if (attrs.transposeA) backend.disposeData(a.dataId);
+      if (attrs.transposeB) backend.disposeData(b.dataId);
+    }
+  };
+}
+
 let registered = false;
 
 /** Registers the missing kernels and gradients (once; harmless when a backend already has them). */
@@ -84,6 +113,11 @@ export function registerTrainingKernels(): void {
   registered = true;
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
     tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter(wasmOutput) as unknown as tf.KernelFunc });
+  }
+  const bmm = tf.getKernel('BatchMatMul', 'wasm');
+  if (bmm) {
+    tf.unregisterKernel('BatchMatMul', 'wasm');
+    tf.registerKernel({ ...bmm, kernelFunc: plainProducts(bmm.kernelFunc) });
   }
   if (tf.getKernel('Conv2DBackpropFilter', 'cpu')) tf.unregisterKernel('Conv2DBackpropFilter', 'cpu');
   tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'cpu', kernelFunc: conv2DBackpropFilter(cpuOutput) as unknown as tf.KernelFunc });
