@@ -14,6 +14,7 @@ import { adamwStep, disposeAdamW, newAdamWState } from '../../src/train/adamw';
 import { absTorch, affineInvariantLoss, featureAlignmentLoss, medianPick, pairwiseSum, siLogLoss } from '../../src/train/losses';
 import { adjustHue, cutmixMask, gaussianKernel1d } from '../../src/train/perturb';
 import { lrAtStep } from '../../src/train/schedule';
+import { permutation, samplePerturbation, seededRng } from '../../src/train/rng';
 import { checkSameSize, crop, resizeNearest } from '../../src/train/transforms';
 import { listTrainSamples } from '../../src/node/train_data';
 import { registerTrainingKernels } from '../../src/backends/grad_kernels';
@@ -118,6 +119,32 @@ describe('AdamW and schedules', () => {
     expect(poly[1]).toBe(5e-6);
     expect(poly[2]).toBe(3.4712658133080355e-06);
     expect([1, 2].map((k) => lrAtStep(RELATIVE_RECIPE.schedule, 5e-6, k, 4))).toEqual([5e-6, 3.7500000000000005e-06]);
+  });
+});
+
+describe('seeded sampling', () => {
+  test('the same seed gives the same choices, inside the recipe\'s ranges', () => {
+    const pr = RELATIVE_RECIPE.perturbations;
+    const draw = (seed: number) => { const r = seededRng(seed); return Array.from({ length: 50 }, (_, j) => samplePerturbation(r, 70, (j + 1) % 2, pr)); };
+    const a = draw(7);
+    expect(draw(7)).toEqual(a);
+    expect(draw(8)).not.toEqual(a);
+    for (const p of a) {
+      if (p.jitter) {
+        expect([...p.jitter.order].sort()).toEqual([0, 1, 2, 3]);
+        expect(p.jitter.hue).toBeGreaterThanOrEqual(-0.25);
+        expect(p.jitter.hue).toBeLessThan(0.25);
+      }
+      if (p.blur) expect(p.blur.kernel).toBe(2 * Math.ceil(3 * p.blur.sigma) + 1);
+      if (p.cutmix) {
+        expect(p.cutmix.x + p.cutmix.w).toBeLessThanOrEqual(70);
+        expect(p.cutmix.y + p.cutmix.h).toBeLessThanOrEqual(70);
+        expect(p.cutmix.w * p.cutmix.h).toBeLessThanOrEqual(0.4 * 70 * 70);
+      }
+    }
+    // Every kind of choice both ways in 50 draws.
+    for (const k of ['jitter', 'blur', 'cutmix'] as const) expect(new Set(a.map((p) => k in p)).size).toBe(2);
+    expect([...permutation(seededRng(1), 10)].sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 });
 
