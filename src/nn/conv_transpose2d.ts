@@ -16,10 +16,11 @@ export interface ConvTranspose2dWeights {
 
 export function loadConvTranspose2d(sd: StateDictReader, key: string, inC: number, outC: number, k: number): ConvTranspose2dWeights {
   const w = sd.take(`${key}.weight`, [inC, outC, k, k]); // PyTorch: [Cin, Cout, kh, kw]
-  const b = param<tf.Rank.R1>(sd.take(`${key}.bias`, [outC]));
+  const bias = sd.take(`${key}.bias`, [outC]);
   return {
     w: tf.reshape(permutedParam(w, [0, 2, 3, 1]), [inC, k * k * outC]),
-    b: tf.tile(b, [k * k]), // a copy per output position (a summed gradient for a variable)
+    // A copy per output position (for a variable, a recorded tile: its gradient is the sum).
+    b: tf.tidy(() => tf.tile(param<tf.Rank.R1>(bias), [k * k])),
     k,
   };
 }
