@@ -4,6 +4,8 @@
  * replays a training fixture case step by step and compares it with the PyTorch record.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { serializeSafetensors } from '../io/safetensors';
+import { writeFileAtomic } from '../node/atomic';
 import { loadWeightsFile } from '../node/weights_file';
 import { trainMetric } from '../node/train_metric';
 import { replayTrainDir, summarizeReplay } from '../verify/train_replay';
@@ -12,6 +14,7 @@ import { backendOption, positiveInt, readConfigFile, startBackend, threadsOption
 interface TrainCliOptions {
   replay?: string;
   json?: boolean;
+  dump?: string;
   recipe: string;
   data?: string;
   weights?: string;
@@ -42,6 +45,7 @@ export function registerTrain(program: Command): void {
     .description('fine-tune a metric model as the official metric_depth/train.py, or replay a training fixture case against its PyTorch record')
     .option('--replay <case-dir>', 'replay a training fixture case (../shared/fixtures/train/NAME) and compare every recorded tensor')
     .option('--json', 'with --replay: print the comparison rows as JSON')
+    .option('--dump <file>', 'with --replay: write what was computed under the fixture\'s keys (loss*, lr, grad.*, param.K.*, adam.1.*) as safetensors')
     .addOption(new Option('--recipe <name>', 'training recipe').choices(['metric']).default('metric'))
     .option('--data <list|dir>', 'a file list of "IMAGE DEPTH" lines (VKITTI2 / Hypersim format) or a folder with image/ and depth/')
     .option('--weights <file>', 'initial weights (any checkpoint the library loads; a V2 metric model)')
@@ -64,6 +68,10 @@ export function registerTrain(program: Command): void {
         const r = await replayTrainDir(opts.replay);
         if (opts.json) process.stdout.write(`${JSON.stringify({ case: r.case, backend: r.backend, losses: r.losses, rows: r.rows })}\n`);
         else console.log(summarizeReplay(r).join('\n'));
+        if (opts.dump) {
+          await writeFileAtomic(opts.dump, serializeSafetensors(r.computed, { case: r.case, backend: r.backend }));
+          process.stderr.write(`wrote ${r.computed.length} tensors to ${opts.dump}\n`);
+        }
         process.exitCode = r.rows.every((x) => x.ok) ? 0 : 1;
         return;
       }

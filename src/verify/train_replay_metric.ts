@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { METRIC_RECIPE, MetricRecipe } from '../config/train';
 import { readGroundTruth } from '../node/eval/datasets';
 import { decodeImage } from '../node/image';
+import { TensorToWrite } from '../io/safetensors';
 import { PARITY_TOLERANCE } from './compare';
 import { metricBatch, metricStep } from '../train/metric';
 import { metricSample } from '../train/transforms';
@@ -24,6 +25,8 @@ export interface ReplayReport {
   rows: ParityRow[];
   losses: number[];
   numTensorsAfterStep: number[];
+  /** What the replay computed, under the fixture's keys (`grad.*`, `param.K.*`, `adam.1.*`, losses, `lr`), for `train --dump`. */
+  computed: TensorToWrite[];
 }
 
 export function metricRecipeOf(c: TrainCase): MetricRecipe {
@@ -45,6 +48,8 @@ export async function replayMetric(c: TrainCase, opts: { steps?: number } = {}):
   const rows: ParityRow[] = [];
   const losses: number[] = [];
   const numTensorsAfterStep: number[] = [];
+  const computed: TensorToWrite[] = [];
+  const lrs: number[] = [];
   const refLoss = floats(c.steps, 'loss');
   const refLr = ints(c.steps, 'lr');
   const t: Trainer = createTrainer(c.weights, cfg, { lr: recipe.lr, adamw: recipe.adamw, groups: recipe.groups, schedule: recipe.schedule, totalSteps: schedule.total_iters });
@@ -63,23 +68,27 @@ export async function replayMetric(c: TrainCase, opts: { steps?: number } = {}):
       rows.push(relRow(`${p}.depth`, 'input', batch.depth, floats(c.steps, `${p}.depth`), DATA_TOLERANCE));
       rows.push(exactRow(`${p}.valid_mask`, 'mask', batch.valid, ints(c.steps, `${p}.valid_mask`)));
       rows.push(exactRow(`${p}.loss_mask`, 'mask', batch.lossMask, ints(c.steps, `${p}.loss_mask`)));
-      const r = metricStep(t, batch, recipe, K === 1 ? (grads) => rows.push(...gradRows(c, grads)) : undefined);
+      const r = metricStep(t, batch, recipe, K === 1 ? (grads) => rows.push(...gradRows(c, grads, computed)) : undefined);
+      lrs.push(...r.lrs);
+      computed.push({ name: `${p}.pred`, shape: [B, H, W], data: r.pred });
       numTensorsAfterStep.push(tf.memory().numTensors);
       losses.push(r.loss);
       rows.push(relRow(`${p}.pred`, 'pred', r.pred, floats(c.steps, `${p}.pred`), PARITY_TOLERANCE.relL2));
       rows.push(lossRow(`loss[${K - 1}]`, r.loss, refLoss[K - 1], tol.loss));
       rows.push(lossRow(`lr[${K - 1}][0]`, r.lrs[0], refLr[2 * (K - 1)], 1e-12), lossRow(`lr[${K - 1}][1]`, r.lrs[1], refLr[2 * (K - 1) + 1], 1e-12));
-      if (K === 1) rows.push(...adamRows(c, t));
-      if (c.params.tensors.has(`param.${K}.pretrained.cls_token`)) rows.push(...paramRows(c, t, K));
+      if (K === 1) rows.push(...adamRows(c, t, computed));
+      if (c.params.tensors.has(`param.${K}.pretrained.cls_token`)) rows.push(...paramRows(c, t, K, computed));
     }
   } finally {
     disposeTrainer(t);
   }
-  return { case: c.name, backend: tf.getBackend(), rows, losses, numTensorsAfterStep };
+  computed.push({ name: 'loss', shape: [losses.length], data: Float32Array.from(losses) }, { name: 'lr', shape: [losses.length, 2], data: Float32Array.from(lrs) });
+  return { case: c.name, backend: tf.getBackend(), rows, losses, numTensorsAfterStep, computed };
 }
 
 /** Every recorded gradient, and no gradient where PyTorch has none. */
-export function gradRows(c: TrainCase, grads: Map<string, tf.Tensor>): ParityRow[] {
+export function gradRows(c: TrainCase, grads: Map<string, tf.Tensor>, computed: TensorToWrite[]): ParityRow[] {
+  for (const [name, g] of grads) computed.push({ name: `grad.${name}`, shape: g.shape, data: Float32Array.from(g.dataSync() as Float32Array) });
   const tol = c.json.precision.tolerances;
   const rows: ParityRow[] = [];
   const without = new Set(c.json.params_without_grad as string[]);
@@ -96,8 +105,10 @@ export function gradRows(c: TrainCase, grads: Map<string, tf.Tensor>): ParityRow
 }
 
 /** AdamW's moments after step 1: exp_avg = (1 - b1) g at the gradient's tolerance, exp_avg_sq ~ g^2 at twice it. */
-export function adamRows(c: TrainCase, t: Trainer): ParityRow[] {
+export function adamRows(c: TrainCase, t: Trainer, computed: TensorToWrite[]): ParityRow[] {
   const tol = c.json.precision.tolerances;
+  for (const [name, m] of t.adam.expAvg) computed.push({ name: `adam.1.exp_avg.${name}`, shape: m.shape, data: Float32Array.from(m.dataSync() as Float32Array) });
+  for (const [name, v] of t.adam.expAvgSq) computed.push({ name: `adam.1.exp_avg_sq.${name}`, shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });
   return (c.json.adam_recorded as string[]).flatMap((name) => {
     const m = t.adam.expAvg.get(name);
     const v = t.adam.expAvgSq.get(name);
@@ -110,10 +121,11 @@ export function adamRows(c: TrainCase, t: Trainer): ParityRow[] {
 }
 
 /** Parameters after step K, and the updates param.K - weights (key bias slice left out). */
-export function paramRows(c: TrainCase, t: Trainer, K: number): ParityRow[] {
+export function paramRows(c: TrainCase, t: Trainer, K: number, computed: TensorToWrite[]): ParityRow[] {
   const tol = c.json.precision.tolerances;
   const rows: ParityRow[] = [];
   for (const [name, v] of t.params.vars) {
+    computed.push({ name: `param.${K}.${name}`, shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });
     const key = `param.${K}.${name}`;
     if (!c.params.tensors.has(key)) { rows.push({ key, kind: 'param', relL2: Infinity, limit: 0, ok: false }); continue; }
     const ours = withoutKeyBias(name, v.dataSync() as Float32Array);

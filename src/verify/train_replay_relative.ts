@@ -10,7 +10,7 @@ import { ModelConfig, configFromJson } from '../config/depth';
 import { RELATIVE_RECIPE } from '../config/train';
 import { bindWeights, disposeWeights } from '../depth/depth_anything';
 import { loadDinoV2 } from '../dinov2/vision_transformer';
-import { entryToFloat32, parseSafetensors } from '../io/safetensors';
+import { TensorToWrite, entryToFloat32, parseSafetensors } from '../io/safetensors';
 import { readGroundTruth } from '../node/eval/datasets';
 import { decodeImage } from '../node/image';
 import { RgbImage } from '../pipeline/rgb';
@@ -84,6 +84,9 @@ export async function replayRelative(c: TrainCase, opts: { steps?: number } = {}
   const rows: ParityRow[] = [];
   const losses: number[] = [];
   const numTensorsAfterStep: number[] = [];
+  const computed: TensorToWrite[] = [];
+  const lrs: number[] = [];
+  const parts: Record<'labeled' | 'unlabeled' | 'feat' | 'total', number[]> = { labeled: [], unlabeled: [], feat: [], total: [] };
   const refLr = ints(c.steps, 'lr');
   try {
     for (let K = 1; K <= nSteps; K++) {
@@ -115,7 +118,10 @@ export async function replayRelative(c: TrainCase, opts: { steps?: number } = {}
         cutmix: perturb.map((q, i) => (q.cutmix ? { partner: q.cutmix.partner, mask: masks[i] } : undefined)),
         frozen: fz.data, frozenShape: fz.shape,
       };
-      const r = relativeStep(t, batch, j.alpha, K === 1 ? (grads) => rows.push(...gradRows(c, grads)) : undefined);
+      const r = relativeStep(t, batch, j.alpha, K === 1 ? (grads) => rows.push(...gradRows(c, grads, computed)) : undefined);
+      lrs.push(...r.lrs);
+      parts.labeled.push(r.parts.labeled); parts.unlabeled.push(r.parts.unlabeled); parts.feat.push(r.parts.feat); parts.total.push(r.loss);
+      computed.push({ name: `${p}.pred`, shape: [nL + nU, S, S], data: r.pred }, { name: `${p}.input`, shape: [nL + nU, 3, S, S], data: toNchw(input, nL + nU, S, S, 3) });
       numTensorsAfterStep.push(tf.memory().numTensors);
       losses.push(r.loss);
       rows.push(relRow(`${p}.pred`, 'pred', r.pred, floats(c.steps, `${p}.pred`), PARITY_TOLERANCE.relL2));
@@ -144,13 +150,15 @@ export async function replayRelative(c: TrainCase, opts: { steps?: number } = {}
         rows.push(lossRow(`loss.${k}[${K - 1}]`, v, floats(c.steps, `loss.${k}`)[K - 1], tol.loss));
       }
       rows.push(lossRow(`lr[${K - 1}][0]`, r.lrs[0], refLr[2 * (K - 1)], 1e-12), lossRow(`lr[${K - 1}][1]`, r.lrs[1], refLr[2 * (K - 1) + 1], 1e-12));
-      if (K === 1) rows.push(...adamRows(c, t));
-      if (c.params.tensors.has(`param.${K}.pretrained.cls_token`)) rows.push(...paramRows(c, t, K));
+      if (K === 1) rows.push(...adamRows(c, t, computed));
+      if (c.params.tensors.has(`param.${K}.pretrained.cls_token`)) rows.push(...paramRows(c, t, K, computed));
     }
   } finally {
     disposeTrainer(t);
     disposeWeights(teacher);
     tf.dispose(frozen as unknown as tf.TensorContainer);
   }
-  return { case: c.name, backend: tf.getBackend(), rows, losses, numTensorsAfterStep };
+  for (const [k, v] of Object.entries(parts)) computed.push({ name: `loss.${k}`, shape: [v.length], data: Float32Array.from(v) });
+  computed.push({ name: 'lr', shape: [lrs.length / 2, 2], data: Float32Array.from(lrs) });
+  return { case: c.name, backend: tf.getBackend(), rows, losses, numTensorsAfterStep, computed };
 }

@@ -29,6 +29,9 @@ describe.each(BACKENDS)('training replay on %s', (backend) => {
     expect(r.rows.filter((x) => x.kind.startsWith('param.')).length).toBeGreaterThan(0);
     expect(r.losses.length).toBe(c.json.steps.length);
     expect(new Set(r.numTensorsAfterStep).size).toBe(1);
+    // What `train --dump` writes: every recorded gradient and parameter under the fixture's keys.
+    const dumped = new Set(r.computed.map((t) => t.name));
+    expect([...c.grads.tensors.keys(), ...[...c.params.tensors.keys()].filter((k) => k.startsWith('param.'))].filter((k) => !dumped.has(k))).toEqual([]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });
