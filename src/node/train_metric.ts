@@ -67,14 +67,14 @@ export async function trainMetric(o: MetricTrainOptions): Promise<StepMetrics[]>
           const [top, left] = sampleCrop(rng, height, width, recipe.cropSize);
           return metricSample(s.rgb, s.depth, recipe.cropSize, top, left, recipe.validMaxDepth, samples[order[i * o.batch + k]].depth);
         }), coin(rng, recipe.flipP), recipe);
-        const r = metricStep(t, batch, recipe);
+        const r = await metricStep(t, batch, recipe);
         const m: StepMetrics = { step: t.step, epoch, totalSteps, loss: r.loss, lrs: r.lrs, seconds: (Date.now() - t0) / 1000 };
         metrics.push(m);
         o.onStep?.(m);
-        if (o.checkpointEvery && t.step % o.checkpointEvery === 0 && t.step < totalSteps) await writeSafetensorsFile(o.out, readParams(t.params), metadata(), 'f32');
+        if (o.checkpointEvery && t.step % o.checkpointEvery === 0 && t.step < totalSteps) await writeSafetensorsFile(o.out, await readParams(t.params), metadata(), 'f32');
       }
     }
-    await writeSafetensorsFile(o.out, readParams(t.params), metadata(), 'f32');
+    await writeSafetensorsFile(o.out, await readParams(t.params), metadata(), 'f32');
   } finally {
     disposeTrainer(t);
   }

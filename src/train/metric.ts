@@ -56,22 +56,26 @@ export interface StepResult {
  * One step on a batch. `inspect` sees the gradients (official names, PyTorch layout) before the
  * optimiser consumes them.
  */
-export function metricStep(t: Trainer, batch: MetricBatch, recipe: Pick<MetricRecipe, 'lambd'>, inspect?: (grads: Map<string, tf.Tensor>) => void): StepResult {
+export async function metricStep(t: Trainer, batch: MetricBatch, recipe: Pick<MetricRecipe, 'lambd'>, inspect?: (grads: Map<string, tf.Tensor>) => void | Promise<void>): Promise<StepResult> {
   const [B, H, W] = batch.shape;
   const x = tf.tensor4d(batch.image, [B, H, W, 3]);
   const target = tf.tensor3d(batch.depth, [B, H, W]);
   try {
-    const { loss, grads, kept } = computeGradients(t, (w) => {
+    const { loss, grads, kept } = await computeGradients(t, (w) => {
       const pred = forward(w, t.cfg, x);
       return { loss: siLogLoss(pred, target, batch.lossMask, recipe.lambd), keep: { pred } };
     });
-    const pred = kept.pred.dataSync() as Float32Array;
-    disposeKept(kept);
+    let pred: Float32Array;
+    try {
+      pred = (await kept.pred.data()) as Float32Array;
+    } finally {
+      disposeKept(kept);
+    }
     if (!Number.isFinite(loss)) {
       tf.dispose([...grads.values()]);
       throw new Error(`step ${t.step + 1}: the SiLog loss is ${loss}; the parameters are left as they were`);
     }
-    try { inspect?.(grads); } catch (e) { tf.dispose([...grads.values()]); throw e; }
+    try { await inspect?.(grads); } catch (e) { tf.dispose([...grads.values()]); throw e; }
     const lrs = applyGradients(t, grads);
     return { loss, lrs, pred: Float32Array.from(pred) };
   } finally {

@@ -56,9 +56,9 @@ export function bindTrainable(p: TrainableParams, cfg: ModelConfig, source = 'tr
 }
 
 /** The parameters read back as a state dict (official names and shapes), e.g. for a checkpoint. */
-export function readParams(p: TrainableParams): StateDict {
+export async function readParams(p: TrainableParams): Promise<StateDict> {
   const sd: StateDict = new Map();
-  for (const [name, v] of p.vars) sd.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });
+  for (const [name, v] of p.vars) sd.set(name, { shape: [...v.shape], data: (await v.data()) as Float32Array });
   return sd;
 }
 

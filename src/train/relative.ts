@@ -98,40 +98,50 @@ export interface RelativeStepResult {
 }
 
 /** The teacher's pseudo labels (eval, no gradient) on normalised clean images [N, S, S, 3]. */
-export function pseudoLabels(teacher: DepthAnythingWeights, cfg: ModelConfig, normalised: Float32Array, n: number, size: number): Float32Array[] {
-  return tf.tidy(() => {
-    const out = forward(teacher, cfg, tf.tensor4d(normalised, [n, size, size, 3])).dataSync() as Float32Array;
+export async function pseudoLabels(teacher: DepthAnythingWeights, cfg: ModelConfig, normalised: Float32Array, n: number, size: number): Promise<Float32Array[]> {
+  const t = tf.tidy(() => forward(teacher, cfg, tf.tensor4d(normalised, [n, size, size, 3])));
+  try {
+    const out = (await t.data()) as Float32Array;
     return Array.from({ length: n }, (_, j) => out.slice(j * size * size, (j + 1) * size * size));
-  });
+  } finally {
+    t.dispose();
+  }
 }
 
 /** The frozen DINOv2's last-block normalised patch tokens (`get_intermediate_layers(x, 1)`). */
-export function frozenFeatures(w: DinoV2Weights, cfg: ModelConfig, x: Float32Array, n: number, size: number): { data: Float32Array; shape: [number, number, number] } {
+export async function frozenFeatures(w: DinoV2Weights, cfg: ModelConfig, x: Float32Array, n: number, size: number): Promise<{ data: Float32Array; shape: [number, number, number] }> {
   const last = cfg.depth - 1;
   const one: ModelConfig = { ...cfg, intermediateLayers: [last, last, last, last] };
-  return tf.tidy(() => {
-    const [layer] = getIntermediateLayers(tf.tensor4d(x, [n, size, size, 3]), w, one);
-    return { data: Float32Array.from(layer.patch.dataSync() as Float32Array), shape: layer.patch.shape as [number, number, number] };
-  });
+  const patch = tf.tidy(() => getIntermediateLayers(tf.tensor4d(x, [n, size, size, 3]), w, one)[0].patch);
+  try {
+    return { data: Float32Array.from((await patch.data()) as Float32Array), shape: patch.shape as [number, number, number] };
+  } finally {
+    patch.dispose();
+  }
 }
 
 const num = (t: tf.Tensor) => t.dataSync()[0];
 const record = (r: RhoResult): RegionRecord => ({ rho: num(r.loss), stats: [num(r.pred.t), num(r.pred.s), num(r.target.t), num(r.target.s)], median: r.pred.median });
 
 /** One self-training step of the student (the trainer's model). */
-export function relativeStep(t: Trainer, batch: RelativeBatch, alpha: number, inspect?: (grads: Map<string, tf.Tensor>) => void): RelativeStepResult {
+export async function relativeStep(t: Trainer, batch: RelativeBatch, alpha: number, inspect?: (grads: Map<string, tf.Tensor>) => void | Promise<void>): Promise<RelativeStepResult> {
   const S = batch.size;
   const HW = S * S;
   const nL = batch.labeled.length;
   const nU = batch.pseudo.length;
   const B = nL + nU;
   if (batch.input.length !== B * HW * 3) throw new TrainDataError(`relative step: input holds ${batch.input.length} values, ${B} images of ${S}x${S}x3 expected`);
+  if (tf.getBackend() === 'webgpu' && typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === 'undefined') {
+    // rho's median element is picked from the prediction inside the differentiated function: a
+    // synchronous read, which tfjs-webgpu does only through OffscreenCanvas (absent in Node).
+    throw new Error('the self-training step reads the prediction synchronously (median picks) and tfjs-webgpu cannot in Node: use --backend wasm, cpu or tensorflow, or webgpu in a browser');
+  }
   const x = tf.tensor4d(batch.input, [B, S, S, 3]);
   const frozen = tf.tensor3d(batch.frozen, batch.frozenShape);
   const rec: Partial<RelativeStepResult> = {};
   const featKey = 'features.3.patch'; // the 4th map the head reads: the last block's normalised tokens
   try {
-    const { loss, grads, kept } = computeGradients(t, (w) => {
+    const { loss, grads, kept } = await computeGradients(t, (w) => {
       let feat: tf.Tensor3D | undefined;
       const pred = forward(w, t.cfg, x, (name, ten) => { if (name === featKey && !feat) feat = tf.keep(ten as tf.Tensor3D); });
       if (!feat) throw new Error('relative step: the student did not expose its last-block tokens');
@@ -178,7 +188,7 @@ export function relativeStep(t: Trainer, batch: RelativeBatch, alpha: number, in
       tf.dispose([...grads.values()]);
       throw new Error(`step ${t.step + 1}: the total loss is ${loss}; the parameters are left as they were`);
     }
-    try { inspect?.(grads); } catch (e) { tf.dispose([...grads.values()]); throw e; }
+    try { await inspect?.(grads); } catch (e) { tf.dispose([...grads.values()]); throw e; }
     const lrs = applyGradients(t, grads);
     return { ...(rec as RelativeStepResult), loss, lrs };
   } finally {

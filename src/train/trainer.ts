@@ -62,8 +62,11 @@ const tensorsOf = (c: unknown): tf.Tensor[] => {
   return [];
 };
 
-/** The loss of the model bound to the trainer's variables, and its gradients. */
-export function computeGradients<T>(t: Trainer, lossFn: (w: DepthAnythingWeights) => LossOutput<T>): Gradients<T> {
+/**
+ * The loss of the model bound to the trainer's variables, and its gradients. Async only to read
+ * the loss (GPU backends in Node cannot read synchronously); `lossFn` itself runs synchronously.
+ */
+export async function computeGradients<T>(t: Trainer, lossFn: (w: DepthAnythingWeights) => LossOutput<T>): Promise<Gradients<T>> {
   let kept: T | undefined;
   const varList = [...t.params.vars.values()];
   const { value, grads } = tf.variableGrads(() => {
@@ -73,8 +76,12 @@ export function computeGradients<T>(t: Trainer, lossFn: (w: DepthAnythingWeights
     kept = out.keep;
     return out.loss;
   }, varList);
-  const loss = value.dataSync()[0];
-  value.dispose();
+  let loss: number;
+  try {
+    loss = (await value.data())[0];
+  } finally {
+    value.dispose();
+  }
   const named = new Map<string, tf.Tensor>();
   for (const [varName, g] of Object.entries(grads)) named.set(t.params.byVarName.get(varName)!, g);
   return { loss, grads: named, kept: kept as T };

@@ -68,7 +68,7 @@ export async function replayMetric(c: TrainCase, opts: { steps?: number } = {}):
       rows.push(relRow(`${p}.depth`, 'input', batch.depth, floats(c.steps, `${p}.depth`), DATA_TOLERANCE));
       rows.push(exactRow(`${p}.valid_mask`, 'mask', batch.valid, ints(c.steps, `${p}.valid_mask`)));
       rows.push(exactRow(`${p}.loss_mask`, 'mask', batch.lossMask, ints(c.steps, `${p}.loss_mask`)));
-      const r = metricStep(t, batch, recipe, K === 1 ? (grads) => rows.push(...gradRows(c, grads, computed)) : undefined);
+      const r = await metricStep(t, batch, recipe, K === 1 ? async (grads) => { rows.push(...await gradRows(c, grads, computed)); } : undefined);
       lrs.push(...r.lrs);
       computed.push({ name: `${p}.pred`, shape: [B, H, W], data: r.pred });
       numTensorsAfterStep.push(tf.memory().numTensors);
@@ -76,8 +76,8 @@ export async function replayMetric(c: TrainCase, opts: { steps?: number } = {}):
       rows.push(relRow(`${p}.pred`, 'pred', r.pred, floats(c.steps, `${p}.pred`), PARITY_TOLERANCE.relL2));
       rows.push(lossRow(`loss[${K - 1}]`, r.loss, refLoss[K - 1], tol.loss));
       rows.push(lossRow(`lr[${K - 1}][0]`, r.lrs[0], refLr[2 * (K - 1)], 1e-12), lossRow(`lr[${K - 1}][1]`, r.lrs[1], refLr[2 * (K - 1) + 1], 1e-12));
-      if (K === 1) rows.push(...adamRows(c, t, computed));
-      if (c.params.tensors.has(`param.${K}.pretrained.cls_token`)) rows.push(...paramRows(c, t, K, computed));
+      if (K === 1) rows.push(...await adamRows(c, t, computed));
+      if (c.params.tensors.has(`param.${K}.pretrained.cls_token`)) rows.push(...await paramRows(c, t, K, computed));
     }
   } finally {
     disposeTrainer(t);
@@ -87,16 +87,23 @@ export async function replayMetric(c: TrainCase, opts: { steps?: number } = {}):
 }
 
 /** Every recorded gradient, and no gradient where PyTorch has none. */
-export function gradRows(c: TrainCase, grads: Map<string, tf.Tensor>, computed: TensorToWrite[]): ParityRow[] {
-  for (const [name, g] of grads) computed.push({ name: `grad.${name}`, shape: g.shape, data: Float32Array.from(g.dataSync() as Float32Array) });
+/** A tensor's values, read asynchronously (GPU backends in Node cannot read synchronously). */
+const values = async (t: tf.Tensor): Promise<Float32Array> => Float32Array.from((await t.data()) as Float32Array);
+
+export async function gradRows(c: TrainCase, grads: Map<string, tf.Tensor>, computed: TensorToWrite[]): Promise<ParityRow[]> {
+  const read = new Map<string, Float32Array>();
+  for (const [name, g] of grads) {
+    read.set(name, await values(g));
+    computed.push({ name: `grad.${name}`, shape: g.shape, data: read.get(name)! });
+  }
   const tol = c.json.precision.tolerances;
   const rows: ParityRow[] = [];
   const without = new Set(c.json.params_without_grad as string[]);
   for (const [key] of c.grads.tensors) {
     const name = key.slice('grad.'.length);
-    const g = grads.get(name);
+    const g = read.get(name);
     if (!g) { rows.push({ key, kind: 'grad', relL2: Infinity, limit: 0, ok: false }); continue; }
-    rows.push(relRow(key, 'grad', g.dataSync() as Float32Array, floats(c.grads, key), toleranceOf(tol, 'grad', name)));
+    rows.push(relRow(key, 'grad', g, floats(c.grads, key), toleranceOf(tol, 'grad', name)));
   }
   for (const name of grads.keys()) {
     if (without.has(name) || !c.grads.tensors.has(`grad.${name}`)) rows.push({ key: `grad.${name} (PyTorch has none)`, kind: 'grad', relL2: Infinity, limit: 0, ok: false });
@@ -105,30 +112,33 @@ export function gradRows(c: TrainCase, grads: Map<string, tf.Tensor>, computed: 
 }
 
 /** AdamW's moments after step 1: exp_avg = (1 - b1) g at the gradient's tolerance, exp_avg_sq ~ g^2 at twice it. */
-export function adamRows(c: TrainCase, t: Trainer, computed: TensorToWrite[]): ParityRow[] {
+export async function adamRows(c: TrainCase, t: Trainer, computed: TensorToWrite[]): Promise<ParityRow[]> {
   const tol = c.json.precision.tolerances;
-  for (const [name, m] of t.adam.expAvg) computed.push({ name: `adam.1.exp_avg.${name}`, shape: m.shape, data: Float32Array.from(m.dataSync() as Float32Array) });
-  for (const [name, v] of t.adam.expAvgSq) computed.push({ name: `adam.1.exp_avg_sq.${name}`, shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });
+  const ms = new Map<string, Float32Array>();
+  const vs = new Map<string, Float32Array>();
+  for (const [name, m] of t.adam.expAvg) { ms.set(name, await values(m)); computed.push({ name: `adam.1.exp_avg.${name}`, shape: m.shape, data: ms.get(name)! }); }
+  for (const [name, v] of t.adam.expAvgSq) { vs.set(name, await values(v)); computed.push({ name: `adam.1.exp_avg_sq.${name}`, shape: v.shape, data: vs.get(name)! }); }
   return (c.json.adam_recorded as string[]).flatMap((name) => {
-    const m = t.adam.expAvg.get(name);
-    const v = t.adam.expAvgSq.get(name);
+    const m = ms.get(name);
+    const v = vs.get(name);
     const lim = toleranceOf(tol, 'grad', name);
     return [
-      m ? relRow(`adam.1.exp_avg.${name}`, 'adam', m.dataSync() as Float32Array, floats(c.params, `adam.1.exp_avg.${name}`), lim) : { key: `adam.1.exp_avg.${name}`, kind: 'adam', relL2: Infinity, limit: lim, ok: false },
-      v ? relRow(`adam.1.exp_avg_sq.${name}`, 'adam', v.dataSync() as Float32Array, floats(c.params, `adam.1.exp_avg_sq.${name}`), 2 * lim) : { key: `adam.1.exp_avg_sq.${name}`, kind: 'adam', relL2: Infinity, limit: 2 * lim, ok: false },
+      m ? relRow(`adam.1.exp_avg.${name}`, 'adam', m, floats(c.params, `adam.1.exp_avg.${name}`), lim) : { key: `adam.1.exp_avg.${name}`, kind: 'adam', relL2: Infinity, limit: lim, ok: false },
+      v ? relRow(`adam.1.exp_avg_sq.${name}`, 'adam', v, floats(c.params, `adam.1.exp_avg_sq.${name}`), 2 * lim) : { key: `adam.1.exp_avg_sq.${name}`, kind: 'adam', relL2: Infinity, limit: 2 * lim, ok: false },
     ];
   });
 }
 
 /** Parameters after step K, and the updates param.K - weights (key bias slice left out). */
-export function paramRows(c: TrainCase, t: Trainer, K: number, computed: TensorToWrite[]): ParityRow[] {
+export async function paramRows(c: TrainCase, t: Trainer, K: number, computed: TensorToWrite[]): Promise<ParityRow[]> {
   const tol = c.json.precision.tolerances;
   const rows: ParityRow[] = [];
   for (const [name, v] of t.params.vars) {
-    computed.push({ name: `param.${K}.${name}`, shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });
+    const data = await values(v);
+    computed.push({ name: `param.${K}.${name}`, shape: v.shape, data });
     const key = `param.${K}.${name}`;
     if (!c.params.tensors.has(key)) { rows.push({ key, kind: 'param', relL2: Infinity, limit: 0, ok: false }); continue; }
-    const ours = withoutKeyBias(name, v.dataSync() as Float32Array);
+    const ours = withoutKeyBias(name, data);
     const ref = withoutKeyBias(name, floats(c.params, key));
     const w0 = withoutKeyBias(name, c.weights.get(name)!.data);
     rows.push(relRow(key, `param.${K}`, ours, ref, toleranceOf(tol, 'param', name)));

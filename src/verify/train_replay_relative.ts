@@ -100,7 +100,7 @@ export async function replayRelative(c: TrainCase, opts: { steps?: number } = {}
       rows.push(relRow(`${p}.labeled.disparity`, 'input', Float32Array.from(lab.flatMap((l) => [...l.disparity])), floats(c.steps, `${p}.labeled.disparity`), DATA_TOLERANCE));
       const clean = unlabeled.map((u, i) => cleanImage(u, S, st.crop_h_w_start.unlabeled[i][0], st.crop_h_w_start.unlabeled[i][1]));
       rows.push(relRow(`${p}.unlabeled.clean`, 'input', toNchw(stack(clean), nU, S, S, 3), floats(c.steps, `${p}.unlabeled.clean`), DATA_TOLERANCE));
-      const pseudo = pseudoLabels(teacher, teacherCfg, stack(clean.map(normalizeF32)), nU, S);
+      const pseudo = await pseudoLabels(teacher, teacherCfg, stack(clean.map(normalizeF32)), nU, S);
       rows.push(relRow(`${p}.pseudo`, 'pred', Float32Array.from(pseudo.flatMap((x) => [...x])), floats(c.steps, `${p}.pseudo`), PARITY_TOLERANCE.relL2));
       const perturb = st.unlabeled.map(perturbationOf);
       const strong = clean.map((x, i) => strongPerturb(x, perturb[i]));
@@ -111,14 +111,14 @@ export async function replayRelative(c: TrainCase, opts: { steps?: number } = {}
       const mixed = strongN.map((x, i) => (perturb[i].cutmix ? cutmix(x, strongN[perturb[i].cutmix!.partner], masks[i]) : x));
       const input = stack([...lab.map((l) => normalizeF32(l.clean)), ...mixed]);
       rows.push(relRow(`${p}.input`, 'input', toNchw(input, nL + nU, S, S, 3), floats(c.steps, `${p}.input`), DATA_TOLERANCE));
-      const fz = frozenFeatures(frozen, frozenCfg, stack(mixed), nU, S);
+      const fz = await frozenFeatures(frozen, frozenCfg, stack(mixed), nU, S);
       rows.push(relRow(`${p}.feat.frozen`, 'pred', fz.data, floats(c.steps, `${p}.feat.frozen`), PARITY_TOLERANCE.relL2));
       const batch: RelativeBatch = {
         size: S, input, labeled: lab.map((l) => ({ disparity: l.disparity, valid: l.valid })), pseudo,
         cutmix: perturb.map((q, i) => (q.cutmix ? { partner: q.cutmix.partner, mask: masks[i] } : undefined)),
         frozen: fz.data, frozenShape: fz.shape,
       };
-      const r = relativeStep(t, batch, j.alpha, K === 1 ? (grads) => rows.push(...gradRows(c, grads, computed)) : undefined);
+      const r = await relativeStep(t, batch, j.alpha, K === 1 ? async (grads) => { rows.push(...await gradRows(c, grads, computed)); } : undefined);
       lrs.push(...r.lrs);
       parts.labeled.push(r.parts.labeled); parts.unlabeled.push(r.parts.unlabeled); parts.feat.push(r.parts.feat); parts.total.push(r.loss);
       computed.push({ name: `${p}.pred`, shape: [nL + nU, S, S], data: r.pred }, { name: `${p}.input`, shape: [nL + nU, 3, S, S], data: toNchw(input, nL + nU, S, S, 3) });
@@ -150,8 +150,8 @@ export async function replayRelative(c: TrainCase, opts: { steps?: number } = {}
         rows.push(lossRow(`loss.${k}[${K - 1}]`, v, floats(c.steps, `loss.${k}`)[K - 1], tol.loss));
       }
       rows.push(lossRow(`lr[${K - 1}][0]`, r.lrs[0], refLr[2 * (K - 1)], 1e-12), lossRow(`lr[${K - 1}][1]`, r.lrs[1], refLr[2 * (K - 1) + 1], 1e-12));
-      if (K === 1) rows.push(...adamRows(c, t, computed));
-      if (c.params.tensors.has(`param.${K}.pretrained.cls_token`)) rows.push(...paramRows(c, t, K, computed));
+      if (K === 1) rows.push(...await adamRows(c, t, computed));
+      if (c.params.tensors.has(`param.${K}.pretrained.cls_token`)) rows.push(...await paramRows(c, t, K, computed));
     }
   } finally {
     disposeTrainer(t);

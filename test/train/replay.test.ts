@@ -1,6 +1,8 @@
 /**
  * The training fixture cases replayed step by step (data pipeline with the recorded random
- * choices, forward, losses, every gradient of step 1, AdamW, the schedule) on wasm and cpu,
+ * choices, forward, losses, every gradient of step 1, AdamW, the schedule) on wasm and cpu, and
+ * the metric case on webgpu in Node (Mesa's software adapter; the relative recipe reads the
+ * prediction inside the loss, to pick medians, which tfjs-webgpu cannot do synchronously in Node),
  * compared with the PyTorch record at the tolerances of each case's config.json. Also: the
  * number of tensors is the same after every step (nothing leaks across steps) and back to where
  * it was once the trainer is disposed.
@@ -12,12 +14,12 @@ import { TRAIN_CASES } from '../fixture_cases';
 import { loadTrainCase } from '../../src/verify/train_case';
 import { replayTrainCase, summarizeReplay } from '../../src/verify/train_replay';
 
-const BACKENDS = ['wasm', 'cpu'] as const;
+const RUNS: Array<[string, readonly string[]]> = [['wasm', TRAIN_CASES], ['cpu', TRAIN_CASES], ['webgpu', ['train-metric-tiny']]];
 
-describe.each(BACKENDS)('training replay on %s', (backend) => {
-  beforeAll(async () => { await useBackend(backend); });
+describe.each(RUNS)('training replay on %s', (backend, cases) => {
+  beforeAll(async () => { await useBackend(backend as 'wasm' | 'cpu' | 'webgpu'); });
 
-  test.each(TRAIN_CASES)('%s: every recorded tensor within its tolerance, no tensor leaked', async (name) => {
+  test.each(cases)('%s: every recorded tensor within its tolerance, no tensor leaked', async (name) => {
     const c = await loadTrainCase(path.join(FIXTURES, 'train', name));
     const before = tf.memory().numTensors;
     const r = await replayTrainCase(c);
