@@ -18,3 +18,5 @@ export const PREPROCESS_CASES = ['tiny', 'small-upscale', 'portrait', 'large-inp
 export const VDA_CASES = ['vda-tiny', 'vda-tiny-video', 'vda-tiny-stream'] as const;
 /** da3/: Depth Anything 3, the any-view and mono networks (test/da3: parity on wasm, cpu and webgpu in Node). */
 export const DA3_CASES = ['da3-tiny-anyview', 'da3-tiny-mono'] as const;
+/** train/: the training recipes replayed step by step (test/train/replay.test.ts, cpu and wasm). */
+export const TRAIN_CASES = ['train-metric-tiny', 'train-relative-tiny'] as const;

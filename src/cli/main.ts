@@ -12,6 +12,7 @@ import { registerBench } from './bench';
 import { registerEval } from './eval';
 import { registerSegment } from './segment';
 import { registerServe } from './serve';
+import { registerTrain } from './train';
 
 export function buildProgram(): Command {
   const program = new Command('depth-anything')
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerSegment(program);
   registerServe(program);
+  registerTrain(program);
   return program;
 }
 

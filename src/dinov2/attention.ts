@@ -53,13 +53,16 @@ export function loadAttention(sd: StateDictReader, key: string, cfg: ModelConfig
   const C = cfg.embedDim;
   const H = cfg.numHeads;
   const proj = loadLinear(sd, `${key}.proj`, C, C);
+  // Trainable weights (src/train) take the fused layout: the per-head split below is arithmetic
+  // on the data, outside what the gradients can see.
+  const trainable = sd.dict.get(`${key}.qkv.weight`)?.tensor !== undefined;
   if (opts.qkNorm || opts.rope) {
     // The per-head layout folds the scale into q and drops k's bias, which a norm or rotation of k forbids.
     const D = C / H;
     const extra = opts.qkNorm ? { qNorm: loadLayerNorm(sd, `${key}.q_norm`, D), kNorm: loadLayerNorm(sd, `${key}.k_norm`, D) } : {};
     return { key, qkv: loadLinear(sd, `${key}.qkv`, C, 3 * C), proj, numHeads: H, ...extra, ...(opts.rope ? { rope: true } : {}) };
   }
-  if (layout === 'fused') return { key, qkv: loadLinear(sd, `${key}.qkv`, C, 3 * C), proj, numHeads: H };
+  if (layout === 'fused' || trainable) return { key, qkv: loadLinear(sd, `${key}.qkv`, C, 3 * C), proj, numHeads: H };
   const w = sd.take(`${key}.qkv.weight`, [3 * C, C]).data; // PyTorch [out, in]: rows q, k, v
   const b = sd.take(`${key}.qkv.bias`, [3 * C]).data;
   const D = C / H;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { param } from '../nn/param';
 import { StateDictReader } from '../weights/state_dict';
 
 /** dinov2 LayerScale: x * gamma (per channel). */
@@ -7,7 +8,7 @@ export interface LayerScaleWeights {
 }
 
 export function loadLayerScale(sd: StateDictReader, key: string, dim: number): LayerScaleWeights {
-  return { gamma: tf.tensor1d(sd.take(`${key}.gamma`, [dim]).data) };
+  return { gamma: param<tf.Rank.R1>(sd.take(`${key}.gamma`, [dim])) };
 }
 
 export function layerScale(x: tf.Tensor3D, w: LayerScaleWeights | undefined): tf.Tensor3D {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config/depth';
 import { resizeBicubic } from '../nn/interpolate';
 import { LayerNormWeights, layerNorm, loadLayerNorm } from '../nn/layer_norm';
+import { param } from '../nn/param';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
 import { BlockWeights, block, loadBlock } from './block';
@@ -20,8 +21,8 @@ export function loadDinoV2(sd: StateDictReader, key: string, cfg: ModelConfig): 
   const C = cfg.embedDim;
   const M = cfg.posGrid;
   return {
-    clsToken: tf.tensor3d(sd.take(`${key}.cls_token`, [1, 1, C]).data, [1, 1, C]),
-    posEmbed: tf.tensor3d(sd.take(`${key}.pos_embed`, [1, 1 + M * M, C]).data, [1, 1 + M * M, C]),
+    clsToken: param<tf.Rank.R3>(sd.take(`${key}.cls_token`, [1, 1, C])),
+    posEmbed: param<tf.Rank.R3>(sd.take(`${key}.pos_embed`, [1, 1 + M * M, C])),
     patchEmbed: loadPatchEmbed(sd, `${key}.patch_embed`, cfg),
     blocks: Array.from({ length: cfg.depth }, (_, i) => loadBlock(sd, `${key}.blocks.${i}`, cfg)),
     norm: loadLayerNorm(sd, `${key}.norm`, C),

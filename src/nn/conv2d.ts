@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { StateDictReader } from '../weights/state_dict';
-import { permuted } from './param';
+import { param, permuted, permutedParam } from './param';
 
 /** nn.Conv2d (groups 1) with the kernel stored HWIO for tfjs's NHWC convolutions. */
 export interface Conv2dWeights {
@@ -30,7 +30,15 @@ const BN_EPS = 1e-5;
  */
 export function loadConv2d(sd: StateDictReader, key: string, spec: Conv2dSpec, bnKey?: string): Conv2dWeights {
   const { inC, outC, k, stride = 1, pad = 0, bias = true } = spec;
-  const w = sd.take(`${key}.weight`, [outC, inC, k, k]).data;
+  const wRaw = sd.take(`${key}.weight`, [outC, inC, k, k]);
+  if (wRaw.tensor) {
+    // Trainable weights (src/train): BatchNorm cannot be folded into a variable, and training
+    // mode's batch statistics are another computation; no training recipe here uses BatchNorm.
+    if (bnKey) throw new Error(`${key}: training a model with BatchNorm (use_bn) is not supported`);
+    const b = bias ? param<tf.Rank.R1>(sd.take(`${key}.bias`, [outC])) : undefined;
+    return { w: permutedParam<tf.Rank.R4>(wRaw, [2, 3, 1, 0]), b, stride, pad };
+  }
+  const w = wRaw.data;
   const b = bias ? sd.take(`${key}.bias`, [outC]).data : undefined;
   let kernel = w;
   let shift: Float32Array | undefined = b;

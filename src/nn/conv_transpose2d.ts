@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { StateDictReader } from '../weights/state_dict';
-import { permuted } from './param';
+import { param, permutedParam } from './param';
 
 /**
  * nn.ConvTranspose2d whose stride equals its kernel (no overlap, no padding): every input pixel
@@ -16,12 +16,11 @@ export interface ConvTranspose2dWeights {
 
 export function loadConvTranspose2d(sd: StateDictReader, key: string, inC: number, outC: number, k: number): ConvTranspose2dWeights {
   const w = sd.take(`${key}.weight`, [inC, outC, k, k]); // PyTorch: [Cin, Cout, kh, kw]
-  const b = sd.take(`${key}.bias`, [outC]).data;
-  const tiled = new Float32Array(k * k * outC);
-  for (let i = 0; i < k * k; i++) tiled.set(b, i * outC);
+  const bias = sd.take(`${key}.bias`, [outC]);
   return {
-    w: tf.reshape(permuted(w.data, [inC, outC, k, k], [0, 2, 3, 1]), [inC, k * k * outC]),
-    b: tf.tensor1d(tiled),
+    w: tf.reshape(permutedParam(w, [0, 2, 3, 1]), [inC, k * k * outC]),
+    // A copy per output position (for a variable, a recorded tile: its gradient is the sum).
+    b: tf.tidy(() => tf.tile(param<tf.Rank.R1>(bias), [k * k])),
     k,
   };
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { StateDictReader } from '../weights/state_dict';
+import { param } from './param';
 
 export interface LayerNormWeights {
   gamma: tf.Tensor1D;
@@ -8,8 +9,8 @@ export interface LayerNormWeights {
 
 export function loadLayerNorm(sd: StateDictReader, key: string, dim: number): LayerNormWeights {
   return {
-    gamma: tf.tensor1d(sd.take(`${key}.weight`, [dim]).data),
-    beta: tf.tensor1d(sd.take(`${key}.bias`, [dim]).data),
+    gamma: param<tf.Rank.R1>(sd.take(`${key}.weight`, [dim])),
+    beta: param<tf.Rank.R1>(sd.take(`${key}.bias`, [dim])),
   };
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { StateDictReader } from '../weights/state_dict';
-import { permuted } from './param';
+import { param, permutedParam } from './param';
 
 /** nn.Linear with the weight stored [in, out] (PyTorch keeps [out, in]). */
 export interface LinearWeights {
@@ -10,8 +10,8 @@ export interface LinearWeights {
 
 export function loadLinear(sd: StateDictReader, key: string, inF: number, outF: number, bias = true): LinearWeights {
   const w = sd.take(`${key}.weight`, [outF, inF]);
-  const lin: LinearWeights = { w: permuted<tf.Rank.R2>(w.data, [outF, inF], [1, 0]) };
-  if (bias) lin.b = tf.tensor1d(sd.take(`${key}.bias`, [outF]).data);
+  const lin: LinearWeights = { w: permutedParam<tf.Rank.R2>(w, [1, 0]) };
+  if (bias) lin.b = param<tf.Rank.R1>(sd.take(`${key}.bias`, [outF]));
   return lin;
 }
 

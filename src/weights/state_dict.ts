@@ -5,6 +5,11 @@
 export interface RawTensor {
   shape: number[];
   data: Float32Array;
+  /**
+   * Set by the trainer (src/train/params.ts): the parameter as a tf.Variable in this shape, which
+   * the loaders use instead of `data` so the bound weights are differentiable functions of it.
+   */
+  tensor?: import('@tensorflow/tfjs-core').Tensor;
 }
 
 export type StateDict = Map<string, RawTensor>;
