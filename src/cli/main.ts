@@ -12,6 +12,9 @@ import { registerBench } from './bench';
 import { registerEval } from './eval';
 import { registerSegment } from './segment';
 import { registerServe } from './serve';
+import { registerWorker } from './worker';
+import { registerSubmit } from './submit';
+import { registerJobs } from './jobs';
 
 export function buildProgram(): Command {
   const program = new Command('depth-anything')
@@ -31,6 +34,9 @@ export function buildProgram(): Command {
   registerEval(program);
   registerSegment(program);
   registerServe(program);
+  registerWorker(program);
+  registerSubmit(program);
+  registerJobs(program);
   return program;
 }
 
