@@ -116,6 +116,8 @@ export async function buildServer(opts: ServerOptions): Promise<Service> {
     // Answer 503 to requests that arrive while closing (fastify's default, said here because SIGTERM relies on it).
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // An unknown query parameter is a 400, not silently dropped (fastify's default removes it).
+    ajv: { customOptions: { removeAdditional: false } },
   });
   await app.register(swagger, {
     openapi: {
