@@ -141,6 +141,8 @@ export async function buildServer(opts: ServerOptions): Promise<Service> {
       throw new ApiError(401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer TOKEN)', { 'WWW-Authenticate': 'Bearer' });
     }
   });
+  // While closing, each answer ends its connection: a kept-alive socket would hold close() for the keep-alive timeout.
+  app.addHook('onSend', async (_req, reply) => { if (closing) void reply.header('Connection', 'close'); });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });

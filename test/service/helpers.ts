@@ -71,9 +71,13 @@ export interface Cli {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `depth-anything ARGS` in a child process (tsx, the sources). */
+/**
+ * `depth-anything ARGS` in a child process, from the sources: `node --import tsx`, one process, so
+ * signals reach the CLI itself (tsx's own CLI relays them and SIGKILLs a child that does not
+ * acknowledge within 30 ms, as one busy in a forward pass).
+ */
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Cli {
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), 'src/cli/run.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   const waiters: Array<() => void> = [];
   child.stdout!.on('data', (d) => { out += d; waiters.forEach((w) => w()); });
