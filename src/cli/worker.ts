@@ -4,6 +4,7 @@
  * SIGTERM or SIGINT: no new job; the jobs in hand finish; exit 0. See docs/at-scale.md.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Command, Option } from 'commander';
 import pino from 'pino';
@@ -29,6 +30,7 @@ interface WorkerCliOptions {
   lockDuration: number;
   stalledInterval: number;
   logLevel: string;
+  name: string;
   backend: string;
   threads?: number;
 }
@@ -48,6 +50,7 @@ export function registerWorker(program: Command): void {
     .addOption(new Option('--task <task>', 'what the weights do (default: segment for seg-* models, else depth)').choices(['depth', 'segment']))
     .option('--lock-duration <ms>', 'a job\'s lock without renewal: how soon a killed worker\'s job goes back to the queue', positiveInt('--lock-duration'), 30_000)
     .option('--stalled-interval <ms>', 'how often workers look for jobs of dead workers', positiveInt('--stalled-interval'), 30_000)
+    .option('--name <name>', 'this worker\'s name on the jobs it takes (default: host:pid)', `${os.hostname()}:${process.pid}`)
     .option('--log-level <level>', 'pino log level (stderr)', 'info')
     .addOption(backendOption())
     .addOption(threadsOption())
@@ -56,21 +59,21 @@ export function registerWorker(program: Command): void {
       for (const [flag, dir] of [['--input-root', opts.inputRoot], ['--output-root', opts.outputRoot]]) {
         if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) cmd.error(`error: ${flag} ${dir}: not a folder`);
       }
-      const log = pino({ level: opts.logLevel, base: { pid: process.pid, queue: opts.queue } }, pino.destination(2));
+      const log = pino({ level: opts.logLevel, base: { worker: opts.name, queue: opts.queue } }, pino.destination(2));
       const task = opts.task ?? (opts.model?.startsWith('seg-') ? 'segment' : 'depth');
       const weights = opts.weights ?? (await downloadModel(opts.model!, { onProgress: progressReporter(opts.model!) })).path;
       const load = { backend: opts.backend as BackendName, threads: opts.threads, config: opts.config };
       const served: ServedModel = task === 'segment' ? { task, model: await Segmenter.load(weights, load) } : { task, model: await DepthAnything.load(weights, load) };
-      const worker = startWorker({
+      const { worker, stop: stopWorker } = startWorker({
         redis: opts.redis, queue: opts.queue, concurrency: opts.concurrency, inputRoot: path.resolve(opts.inputRoot), outputRoot: path.resolve(opts.outputRoot),
-        served, log, lockDuration: opts.lockDuration, stalledInterval: opts.stalledInterval,
+        served, log, lockDuration: opts.lockDuration, stalledInterval: opts.stalledInterval, name: opts.name,
       });
       await worker.waitUntilReady().catch(() => undefined); // reconnects on its own if Redis is not up yet
       log.info({ weights, task, backend: served.model.backend.description, concurrency: opts.concurrency, inputRoot: opts.inputRoot, outputRoot: opts.outputRoot }, 'worker ready');
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info({ signal }, 'stopping: finishing the jobs in hand');
-          void worker.close().then(resolve, resolve);
+          void stopWorker().then(resolve, resolve);
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));

@@ -175,6 +175,8 @@ export interface WorkerOptions {
   lockDuration?: number;
   /** Milliseconds between checks for stalled jobs (BullMQ stalledInterval). */
   stalledInterval?: number;
+  /** This worker's name, recorded on the jobs it takes (job.processedBy). */
+  name?: string;
 }
 
 /** Runs one job's data with the loaded model; throws UnrecoverableError for what a retry cannot fix. */
@@ -216,20 +218,41 @@ export async function processJob(job: Pick<Job, 'data' | 'updateProgress' | 'id'
   }
 }
 
-/** A BullMQ worker over the loaded model. `close()` lets the jobs in hand finish. */
-export function startWorker(opts: WorkerOptions): Worker<unknown, JobResult> {
-  const worker = new Worker<unknown, JobResult>(opts.queue, (job) => processJob(job, opts), {
+/** A BullMQ worker over the loaded model, and `stop()`: no new job; those in hand finish and are acknowledged; then closed. */
+export function startWorker(opts: WorkerOptions): { worker: Worker<unknown, JobResult>; stop(): Promise<void> } {
+  // Jobs taken and not yet acknowledged (completed or failed in Redis). Worker.close() alone
+  // returned before the job in hand had finished after a Redis reconnection (bullmq 6.7):
+  // stop() waits on these itself.
+  const inHand = new Map<string, () => void>();
+  const settled = (id?: string): void => { if (id) { inHand.get(id)?.(); inHand.delete(id); } };
+  const worker = new Worker<unknown, JobResult>(opts.queue, (job) => {
+    inHand.set(job.id!, inHand.get(job.id!) ?? (() => undefined));
+    opts.log.info({ job: job.id, input: (job.data as Partial<JobData>)?.input, attempt: job.attemptsMade + 1 }, 'started');
+    return processJob(job, opts);
+  }, {
     connection: connection(opts.redis),
     concurrency: opts.concurrency,
+    name: opts.name,
     lockDuration: opts.lockDuration ?? 30_000,
     stalledInterval: opts.stalledInterval ?? 30_000,
     // A job whose worker died twice is failed rather than retried forever (a poison input that kills workers).
     maxStalledCount: 2,
   });
-  worker.on('completed', (job, r) => opts.log.info({ job: job.id, input: (job.data as JobData).input, outputs: r.outputs, seconds: r.seconds }, 'completed'));
-  worker.on('failed', (job, err) => opts.log.warn({ job: job?.id, input: (job?.data as JobData | undefined)?.input, err: err.message, attempt: job?.attemptsMade }, 'failed'));
+  worker.on('completed', (job, r) => {
+    opts.log.info({ job: job.id, input: (job.data as JobData).input, outputs: r.outputs, seconds: r.seconds }, 'completed');
+    settled(job.id);
+  });
+  worker.on('failed', (job, err) => {
+    opts.log.warn({ job: job?.id, input: (job?.data as JobData | undefined)?.input, err: err.message, attempt: job?.attemptsMade }, 'failed');
+    settled(job?.id);
+  });
   worker.on('error', (err) => opts.log.error({ err: err.message }, 'worker error'));
-  return worker;
+  const stop = async (): Promise<void> => {
+    await worker.pause(true); // takes no new job (also not the one a completion would fetch next)
+    await Promise.all([...inHand.keys()].map((id) => new Promise<void>((resolve) => inHand.set(id, resolve))));
+    await worker.close();
+  };
+  return { worker, stop };
 }
 
 /** A queue handle for submit and jobs. */
