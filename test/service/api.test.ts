@@ -14,6 +14,8 @@ import { InferQueue } from '../../src/service/infer_queue';
 import { compareArrays, PARITY_TOLERANCE } from '../../src/verify/compare';
 import { runCli } from '../cli/run_cli';
 import { TINY, png } from './helpers';
+import { Segmenter } from '../../src/node/segmenter';
+import { slideCase } from '../semseg/parity_suite';
 
 const SIZE = '70';
 const TOKEN = 'a-token-of-enough-length';
@@ -245,5 +247,29 @@ describe('metrics and description', () => {
     expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/metrics', '/readyz', '/v1/depth', '/v1/segment']);
     expect(Object.keys(doc.paths['/v1/depth'].post.requestBody!.content)).toEqual(expect.arrayContaining(['image/jpeg', 'image/png', 'multipart/form-data']));
     expect(doc.paths['/v1/depth'].post.parameters!.map((p) => p.name).sort()).toEqual(['format', 'input_size']);
+  });
+});
+
+// Opt-in (SERVICE_SEG=1, docs/testing.md): the slide case takes about 40 s on 2 cores.
+if (process.env.SERVICE_SEG) describe('POST /v1/segment', () => {
+  test('a segmentation server answers segment\'s labels PNG byte for byte; depth asked of it is a 409', async () => {
+    const { weights, config, image } = slideCase();
+    const outdir = path.join(dir, 'seg');
+    const cliRun = await runCli('segment', image, '--weights', weights, '--config', config, '--outdir', outdir, '--format', 'labels', '--backend', 'wasm');
+    expect(cliRun.code).toBe(0);
+    const seg = await Segmenter.load(weights, { backend: 'wasm', config });
+    const s = await buildServer({ served: { task: 'segment', model: seg }, ...defaults, maxBody: 4 * 1024 * 1024 });
+    try {
+      const bytes = await fs.readFile(image);
+      const type = image.endsWith('.png') ? 'image/png' : 'image/jpeg';
+      const r = await call(s, { method: 'POST', url: '/v1/segment?format=labels', payload: bytes, headers: { 'content-type': type } });
+      expect(r.statusCode).toBe(200);
+      expect(r.headers['content-type']).toBe('image/png');
+      expect(r.rawPayload.equals(await fs.readFile(path.join(outdir, `${path.basename(image, path.extname(image))}_labels.png`)))).toBe(true);
+      const d = await call(s, { method: 'POST', url: '/v1/depth', payload: bytes, headers: { 'content-type': type } });
+      expect([d.statusCode, (d.json() as { error: { code: string } }).error.code]).toEqual([409, 'wrong_task']);
+    } finally {
+      await s.close();
+    }
   });
 });
