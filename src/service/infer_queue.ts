@@ -31,6 +31,12 @@ export interface InferQueueOptions {
   maxBatch: number;
   /** Seconds a client is told to wait on 503 (Retry-After). */
   retryAfter?: number;
+  /**
+   * With batching, how long (ms) a batch that is not full may wait for requests still being
+   * decoded (a forward pass blocks the event loop, so the next requests are usually mid-decode
+   * when it ends). Default 15.
+   */
+  batchWindowMs?: number;
   onBatch?: (size: number, seconds: number) => void;
 }
 
@@ -38,6 +44,7 @@ export class InferQueue<T, R> {
   private waiting: Waiting<T, R>[] = [];
   private admitted = 0;
   private running = false;
+  private windowTimer: NodeJS.Timeout | undefined;
   private idle: Array<() => void> = [];
 
   constructor(private readonly runBatch: (inputs: T[]) => Promise<R[]>, readonly opts: InferQueueOptions) {}
@@ -96,6 +103,16 @@ export class InferQueue<T, R> {
       return;
     }
     const key = this.waiting[0].key;
+    const window = this.opts.batchWindowMs ?? 15;
+    const decoding = this.admitted - this.waiting.length;
+    const sameKey = this.waiting.filter((w) => w.key === key).length;
+    const waited = performance.now() - this.waiting[0].enqueued;
+    if (this.opts.maxBatch > 1 && sameKey < this.opts.maxBatch && decoding > 0 && waited < window) {
+      if (!this.windowTimer) this.windowTimer = setTimeout(() => { this.windowTimer = undefined; this.pump(); }, window - waited);
+      return;
+    }
+    clearTimeout(this.windowTimer);
+    this.windowTimer = undefined;
     const batch: Waiting<T, R>[] = [];
     this.waiting = this.waiting.filter((w) => {
       if (w.key !== key || batch.length >= this.opts.maxBatch) return true;
