@@ -199,8 +199,6 @@ export async function buildServer(opts: ServerOptions): Promise<Service> {
 
   app.post('/v1/depth', {
     schema: { summary: 'Depth of one image at its own size', querystring: depthQuery, response: { '200': { description: 'depth: application/x-npy, image/png or application/json (see format)' }, ...errorResponses } },
-    // The OpenAPI body (fastify's validator does not see raw bytes).
-    config: {},
   }, async (req, reply) => {
     if (served.task !== 'depth') throw new ApiError(409, 'wrong_task', 'this server runs a segmentation model: POST /v1/segment');
     const q = req.query as { format: DepthApiFormat; input_size: number };
