@@ -17,3 +17,12 @@ export const attentionLayout = (backend: string): AttentionLayout => LAYOUTS[bac
 export function setAttentionLayout(backend: string, layout: AttentionLayout): void {
   LAYOUTS[backend] = layout;
 }
+
+/**
+ * The server's default `--max-batch` per backend: batch only where one forward of batch B was
+ * measured faster than B single ones (tools/bench-batch.ts, docs/serving.md). On wasm and cpu it
+ * was not (0.9x-1.2x, within the noise of a shared 2-core machine): the work grows with B, and
+ * the per-op overhead that batching saves is small beside it. GPU backends are unmeasured here.
+ */
+const SERVER_BATCH: Record<string, number> = { wasm: 1, cpu: 1 };
+export const serverMaxBatch = (backend: string): number => SERVER_BATCH[backend] ?? 1;

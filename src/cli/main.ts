@@ -13,6 +13,9 @@ import { registerEval } from './eval';
 import { registerSegment } from './segment';
 import { registerServe } from './serve';
 import { registerTrain } from './train';
+import { registerWorker } from './worker';
+import { registerSubmit } from './submit';
+import { registerJobs } from './jobs';
 
 export function buildProgram(): Command {
   const program = new Command('depth-anything')
@@ -35,6 +38,9 @@ export function buildProgram(): Command {
   registerSegment(program);
   registerServe(program);
   registerTrain(program);
+  registerWorker(program);
+  registerSubmit(program);
+  registerJobs(program);
   return program;
 }
 

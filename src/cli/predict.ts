@@ -12,18 +12,15 @@ import { SingleBar } from 'cli-progress';
 import { BackendName } from '../backends/node';
 import { DepthAnything } from '../node/depth_anything';
 import { VideoDepthAnything, isVdaWeightsFile } from '../node/video_depth_anything';
-import { decodeImage } from '../node/image';
 import { checkInputSize } from '../pipeline/preprocess';
 import { COLORMAP_NAMES, ColormapName } from '../pipeline/colormap';
-import {
-  DEFAULT_FOCAL, OUTPUT_FORMATS, OutputFormat, colorizeDepth, depthToNpy, depthToPng16, depthToPointCloud,
-  pointCloudToPly, rgbToPng, sideBySide, writeOutputFile,
-} from '../node/outputs';
+import { DEFAULT_FOCAL, OUTPUT_FORMATS, OutputFormat } from '../node/outputs';
 import { backendOption, threadsOption } from './common';
 import { progressReporter } from './download';
 import { downloadModel } from '../node/hub';
 import { depthKind } from '../config/depth';
-import { VIDEO_EXTENSIONS, VideoCliOptions, addVideoOptions, isVideoInput, predictVideoInput } from './video';
+import { VideoCliOptions, addVideoOptions, predictVideoInput } from './video';
+import { OUTPUT_NAMES, VIDEO_EXTENSIONS, isVideoInput, predictImageJob } from '../node/run_job';
 import { stderrIsTTY } from './tty';
 
 /** Extensions looked for inside folders (explicit files are always tried, whatever their name). */
@@ -35,14 +32,6 @@ export interface InputFile {
   /** Output name without extension, relative to the output folder (sub-folders kept for folder inputs). */
   stem: string;
 }
-
-/** What each format is written as: suffix added to the stem, and the file type it must be. */
-export const OUTPUT_NAMES: Record<OutputFormat, { suffix: string; kind: 'npy' | 'png' | 'ply' }> = {
-  color: { suffix: '_depth.png', kind: 'png' },
-  png16: { suffix: '_depth16.png', kind: 'png' },
-  npy: { suffix: '_depth.npy', kind: 'npy' },
-  ply: { suffix: '_pointcloud.ply', kind: 'ply' },
-};
 
 const stripExt = (p: string): string => p.slice(0, p.length - path.extname(p).length);
 
@@ -106,30 +95,6 @@ export interface PredictCliOptions extends VideoCliOptions {
   /** V1 metric models: DepthModel.infer's padding and flip augmentations (--no-pad, --no-flip). */
   pad: boolean;
   flip: boolean;
-}
-
-/** One image through the model to every requested file; returns the files written. */
-async function predictOne(model: Pick<DepthAnything, 'predict'>, input: InputFile, opts: PredictCliOptions, protectedPaths: Set<string>): Promise<string[]> {
-  const image = await decodeImage(input.file);
-  const depth = await model.predict(image, { inputSize: opts.inputSize, padInput: opts.pad, flip: opts.flip });
-  const written: string[] = [];
-  for (const format of opts.format) {
-    const { suffix, kind } = OUTPUT_NAMES[format];
-    const out = path.join(opts.outdir, input.stem + suffix);
-    if (protectedPaths.has(path.resolve(out))) throw new Error(`output ${out} would replace an input image; choose another --outdir`);
-    let bytes: Uint8Array;
-    if (format === 'npy') bytes = depthToNpy(depth);
-    else if (format === 'png16') bytes = await depthToPng16(depth);
-    else if (format === 'ply') bytes = pointCloudToPly(depthToPointCloud(depth, image, { fx: opts.focalLengthX, fy: opts.focalLengthY }));
-    else {
-      const colored = colorizeDepth(depth, opts.grayscale ? 'grayscale' : opts.colormap);
-      bytes = await rgbToPng(opts.predOnly ? colored : sideBySide(image, colored));
-    }
-    await fs.mkdir(path.dirname(out), { recursive: true });
-    await writeOutputFile(out, bytes, kind);
-    written.push(out);
-  }
-  return written;
 }
 
 /** Wraps a value check so commander reports its message as a usage error. */
@@ -217,7 +182,7 @@ export function registerPredict(program: Command): void {
             stems.set(input.stem, input.file);
             const { written, note } = isVideo[k]
               ? await predictVideoInput(model, input.file, input.stem, opts, protectedPaths, tty)
-              : { written: await predictOne(model, input, opts, protectedPaths), note: '' };
+              : { written: await predictImageJob(model, input.file, input.stem, opts, protectedPaths), note: '' };
             ok++;
             say(`[${k + 1}/${inputs.length}] ${input.file} -> ${written.join(', ')} (${note}${((Date.now() - t0) / 1000).toFixed(2)} s)`);
           } catch (e) {

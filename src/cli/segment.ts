@@ -8,15 +8,14 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BackendName } from '../backends/node';
-import { decodeImage } from '../node/image';
-import { rgbToPng, writeOutputFile } from '../node/outputs';
+import { segmentImageJob } from '../node/run_job';
 import { SegMode } from '../config/semseg';
-import { SEG_OUTPUT_FORMATS, SEG_OUTPUT_NAMES, SegOutputFormat, colorizeLabels, labelsToPng, logitsToNpy, overlay } from '../node/seg_outputs';
+import { SEG_OUTPUT_FORMATS, SegOutputFormat } from '../node/seg_outputs';
 import { Segmenter } from '../node/segmenter';
 import { SegDataset } from '../config/semseg';
 import { addIntersectAndUnion, emptyTotals, listSegSamples, readLabel, segMetrics } from '../semseg/eval';
 import { backendOption, positiveInt, threadsOption } from './common';
-import { InputFile, expandInputs } from './predict';
+import { expandInputs } from './predict';
 import { progressReporter } from './download';
 import { downloadModel } from '../node/hub';
 
@@ -38,29 +37,6 @@ function parseSegFormats(value: string): SegOutputFormat[] {
   const bad = list.filter((f) => !SEG_OUTPUT_FORMATS.includes(f as SegOutputFormat));
   if (bad.length || !list.length) throw new InvalidArgumentError(`unknown format ${bad.map((b) => `"${b}"`).join(', ') || '(empty)'}; choose from ${SEG_OUTPUT_FORMATS.join(', ')}`);
   return [...new Set(list as SegOutputFormat[])];
-}
-
-async function segmentOne(model: Segmenter, input: InputFile, opts: SegmentCliOptions, protectedPaths: Set<string>): Promise<string[]> {
-  const image = await decodeImage(input.file);
-  const seg = await model.segment(image, { mode: opts.mode, crop: opts.crop, stride: opts.stride, logits: opts.format.includes('npy') });
-  // Everything is encoded before the first file is written: a failure leaves no partial set.
-  const files: Array<{ out: string; bytes: Uint8Array; kind: 'png' | 'npy' }> = [];
-  for (const format of opts.format) {
-    const { suffix, kind } = SEG_OUTPUT_NAMES[format];
-    const out = path.join(opts.outdir, input.stem + suffix);
-    if (protectedPaths.has(path.resolve(out))) throw new Error(`output ${out} would replace an input image; choose another --outdir`);
-    let bytes: Uint8Array;
-    if (format === 'labels') bytes = await labelsToPng(seg);
-    else if (format === 'npy') bytes = logitsToNpy(seg);
-    else if (format === 'color') bytes = await rgbToPng(colorizeLabels(seg));
-    else bytes = await rgbToPng(overlay(image, colorizeLabels(seg)));
-    files.push({ out, bytes, kind });
-  }
-  for (const f of files) {
-    await fs.mkdir(path.dirname(f.out), { recursive: true });
-    await writeOutputFile(f.out, f.bytes, f.kind);
-  }
-  return files.map((f) => f.out);
 }
 
 export function registerSegment(program: Command): void {
@@ -104,7 +80,7 @@ export function registerSegment(program: Command): void {
             const clash = stems.get(input.stem);
             if (clash !== undefined) throw new Error(`its outputs would have the same names as those of ${clash}`);
             stems.set(input.stem, input.file);
-            const written = await segmentOne(model, input, opts, protectedPaths);
+            const written = await segmentImageJob(model, input.file, input.stem, opts, protectedPaths);
             ok++;
             process.stderr.write(`[${k + 1}/${inputs.length}] ${input.file} -> ${written.join(', ')} (${((Date.now() - t0) / 1000).toFixed(2)} s)\n`);
           } catch (e) {

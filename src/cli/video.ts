@@ -1,26 +1,14 @@
 /**
- * `predict` on video files: which inputs are videos, the video options, and one video to its
- * outputs with a progress bar (frames done / total, fps, ETA) on a terminal.
+ * `predict` on video files: the video options, and one video to its outputs (node/run_job.ts)
+ * with a progress bar (frames done / total, fps, ETA) on a terminal.
  */
-import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
-import sharp from 'sharp';
 import { ColormapName } from '../pipeline/colormap';
 import { OutputFormat } from '../node/outputs';
 import { NORMALIZE_MODES, NormalizeMode } from '../node/video/normalize';
-import { VideoModel, predictVideoFile } from '../node/video/run';
-
-/** Extensions taken as video (a GIF is a video when it has several frames). */
-export const VIDEO_EXTENSIONS = ['mp4', 'mov', 'm4v', 'mkv', 'webm', 'avi', 'mpg', 'mpeg', 'ts', 'y4m'];
-
-export async function isVideoInput(file: string): Promise<boolean> {
-  const ext = path.extname(file).slice(1).toLowerCase();
-  if (VIDEO_EXTENSIONS.includes(ext)) return true;
-  if (ext !== 'gif') return false;
-  const meta = await sharp(file).metadata().catch(() => undefined);
-  return (meta?.pages ?? 1) > 1;
-}
+import { VideoModel } from '../node/video/run';
+import { predictVideoJob } from '../node/run_job';
 
 export interface VideoCliOptions {
   outdir: string;
@@ -66,19 +54,11 @@ export async function predictVideoInput(model: VideoModel & { metric?: boolean }
   const t0 = Date.now();
   bar?.start(1, 0, { fps: '-', file });
   try {
-    const r = await predictVideoFile(model, file, {
-      outdir: opts.outdir, stem, inputSize: opts.inputSize,
-      video: opts.format.includes('color'), png16: opts.format.includes('png16'), npy: opts.format.includes('npy'),
-      normalize: opts.normalize, colormap: opts.grayscale ? 'grayscale' : opts.colormap, sideBySide: opts.sideBySide,
-      maxFrames: opts.maxFrames, frameStep: opts.frameStep, start: opts.start, end: opts.end, streaming: opts.streaming, protectedPaths,
-      onProgress: (done, total) => {
-        if (!bar) return;
-        bar.setTotal(Math.max(total ?? done, done));
-        bar.update(done, { fps: (done / ((Date.now() - t0) / 1000)).toFixed(2), file });
-      },
+    return await predictVideoJob(model, file, stem, opts, protectedPaths, (done, total) => {
+      if (!bar) return;
+      bar.setTotal(Math.max(total ?? done, done));
+      bar.update(done, { fps: (done / ((Date.now() - t0) / 1000)).toFixed(2), file });
     });
-    const flicker = Number.isFinite(r.flicker) ? `, flicker ${r.flicker.toFixed(2)} levels (${opts.normalize})` : '';
-    return { written: r.written, note: `${r.frames} frames ${r.info.width}x${r.info.height}, ${(r.frames / r.seconds).toFixed(2)} fps${flicker}, ` };
   } finally {
     bar?.stop();
   }

@@ -126,6 +126,32 @@ export class DepthSession<B extends SessionBackend = SessionBackend> {
     return { data, width: img.width, height: img.height, metric: this.metric };
   }
 
+  /**
+   * Depth for several images in one forward pass of batch B (a server batching requests): each
+   * result is `predictRgb`'s for that image within the parity tolerance. The images must share
+   * one network input size (same `targetSize`); V1 metric models run one by one.
+   */
+  async predictRgbBatch(imgs: RgbImage[], opts: PredictOptions = {}): Promise<DepthMap[]> {
+    const w = this.live();
+    if (this.config.zoe || imgs.length < 2) {
+      const out: DepthMap[] = [];
+      for (const img of imgs) out.push(await this.predictRgb(img, opts));
+      return out;
+    }
+    const inputs = imgs.map((img) => this.preprocessRgb(img, opts));
+    const { width, height } = inputs[0];
+    const other = inputs.find((i) => i.width !== width || i.height !== height);
+    if (other) throw new Error(`predictRgbBatch: network inputs differ (${width}x${height} and ${other.width}x${other.height}); batch only images of one input size`);
+    const net = await readAndDispose(tf.tidy(() => forward(w, this.config, tf.concat(inputs.map(toInputTensor), 0) as tf.Tensor4D)));
+    const plane = width * height;
+    return imgs.map((img, b) => ({
+      data: resizeBilinearAlignCorners(net.subarray(b * plane, (b + 1) * plane), height, width, img.height, img.width),
+      width: img.width,
+      height: img.height,
+      metric: this.metric,
+    }));
+  }
+
   /** The encoder's four intermediate layers for an image; the caller owns (and disposes) them. */
   encodeRgb(img: RgbImage, opts: PredictOptions = {}): EncodedImage {
     const w = this.live();

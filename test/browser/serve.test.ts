@@ -1,4 +1,4 @@
-/** `depth-anything serve`: the demo page, its bundle and a --model file on 127.0.0.1. */
+/** `depth-anything serve`: the demo page, its bundle and a --page-weights file on 127.0.0.1. */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,7 +13,7 @@ describe('depth-anything serve', () => {
   beforeAll(async () => {
     // The page loads dist/web/app.js (npm run build, which npm ci runs); build it if this checkout has not.
     if (!fs.existsSync(path.join(ROOT, 'dist/web/app.js'))) execFileSync(process.execPath, ['tools/build-browser.mjs'], { cwd: ROOT });
-    child = spawn(process.execPath, [require.resolve('tsx/cli'), 'src/cli/run.ts', 'serve', '--port', '0', '--model', WEIGHTS], { cwd: ROOT });
+    child = spawn(process.execPath, [require.resolve('tsx/cli'), 'src/cli/run.ts', 'serve', '--port', '0', '--page-weights', WEIGHTS], { cwd: ROOT });
     const line = await new Promise<string>((resolve, reject) => {
       let out = '';
       let err = '';
@@ -27,7 +27,7 @@ describe('depth-anything serve', () => {
   });
   afterAll(() => { child?.kill('SIGTERM'); });
 
-  it('serves the page, its bundle, the wasm binaries and the --model file', async () => {
+  it('serves the page, its bundle, the wasm binaries and the --page-weights file', async () => {
     const page = await fetch(`${url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<script type="module" src="/dist/web/app.js">');
@@ -38,13 +38,13 @@ describe('depth-anything serve', () => {
     expect(Buffer.from(await model.arrayBuffer()).equals(fs.readFileSync(WEIGHTS))).toBe(true);
   });
 
-  it('refuses a --model that does not exist, in one line', () => {
+  it('refuses a --page-weights file that does not exist, in one line', () => {
     let msg = '';
     try {
-      execFileSync(process.execPath, [require.resolve('tsx/cli'), 'src/cli/run.ts', 'serve', '--model', 'nope.safetensors'], { cwd: ROOT, stdio: 'pipe' });
+      execFileSync(process.execPath, [require.resolve('tsx/cli'), 'src/cli/run.ts', 'serve', '--page-weights', 'nope.safetensors'], { cwd: ROOT, stdio: 'pipe' });
     } catch (e) {
       msg = String((e as { stderr: Buffer }).stderr).trim();
     }
-    expect(msg).toBe('depth-anything: --model nope.safetensors: file not found');
+    expect(msg).toBe('depth-anything: --page-weights nope.safetensors: file not found');
   });
 });

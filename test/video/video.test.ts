@@ -17,7 +17,7 @@ import { NORMALIZE_MODES, NormalizeMode } from '../../src/node/video/normalize';
 import { predictVideoFile } from '../../src/node/video/run';
 import { runCli } from '../cli/run_cli';
 import { expandInputs } from '../../src/cli/predict';
-import { isVideoInput } from '../../src/cli/video';
+import { isVideoInput } from '../../src/node/run_job';
 import { caseDir } from '../helpers';
 import { Clip, ClipKind, PHOTO, makeClip } from './clips';
 
