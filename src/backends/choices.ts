@@ -20,9 +20,10 @@ export function setAttentionLayout(backend: string, layout: AttentionLayout): vo
 
 /**
  * The server's default `--max-batch` per backend: batch only where one forward of batch B was
- * measured faster than B single ones (tools/bench-batch.ts, docs/serving.md). On wasm and cpu it
- * was not (0.9x-1.2x, within the noise of a shared 2-core machine): the work grows with B, and
- * the per-op overhead that batching saves is small beside it. GPU backends are unmeasured here.
+ * measured faster than B single ones (tools/bench-batch.ts, tools/bench-service.mjs,
+ * docs/serving.md). On wasm it was not at input 518 (0.9x-1.2x, noise on a shared 2-core machine);
+ * only the tiny fixture model at input 140 gained (1.2-1.5x under concurrency), where per-op
+ * overhead is much of a pass. cpu likewise; GPU backends are unmeasured here.
  */
 const SERVER_BATCH: Record<string, number> = { wasm: 1, cpu: 1 };
 export const serverMaxBatch = (backend: string): number => SERVER_BATCH[backend] ?? 1;

@@ -153,16 +153,30 @@ describe('errors: JSON { error: { code, message } } with the right status', () =
     }
   });
 
-  test('503 with Retry-After past --max-queue, 504 past --timeout; ready again afterwards; no tensor left', async () => {
+  test('503 with Retry-After past --max-queue (readyz 503 while full), 504 past --timeout; ready again afterwards; no tensor left', async () => {
     const base = tf.memory().numTensors;
     const m = await DepthAnything.load(TINY, { backend: 'wasm' });
     const s = await buildServer({ served: { task: 'depth', model: m }, ...defaults, maxQueue: 2, maxBatch: 1 });
     try {
       const image = await png(40, 30);
-      const all = await Promise.all(Array.from({ length: 8 }, () => call(s, { method: 'POST', url: '/v1/depth?input_size=56', payload: image, headers: { 'content-type': 'image/png' } })));
+      // Hold the model on a gate: one request runs, two wait (the queue is full), the rest are refused.
+      let open!: () => void;
+      const gate = new Promise<void>((r) => { open = r; });
+      const real = m.predictRgbBatch.bind(m);
+      let entered = false;
+      m.predictRgbBatch = async (...a) => { entered = true; await gate; return real(...a); };
+      const send = () => call(s, { method: 'POST', url: '/v1/depth?input_size=56', payload: image, headers: { 'content-type': 'image/png' } });
+      const until = async (cond: () => boolean) => { for (let t = 0; !cond(); t++) { if (t > 2000) throw new Error('timed out waiting'); await new Promise((r) => setTimeout(r, 5)); } };
+      const held = [send()];
+      await until(() => entered);
+      held.push(send(), send());
+      await until(() => s.queue.full);
+      expect((await call(s, { url: '/readyz' })).statusCode).toBe(503);
+      const refused = await Promise.all([send(), send(), send()]);
+      open();
+      const all = [...(await Promise.all(held)), ...refused];
       const statuses = all.map((r) => r.statusCode);
-      expect(statuses.filter((c) => c === 503).length).toBeGreaterThan(0);
-      expect(statuses.every((c) => c === 200 || c === 503)).toBe(true);
+      expect(statuses).toEqual([200, 200, 200, 503, 503, 503]);
       for (const r of all.filter((x) => x.statusCode === 503)) {
         expect(r.headers['retry-after']).toBe('1');
         expect((r.json() as { error: { code: string } }).error.code).toBe('queue_full');
