@@ -10,24 +10,11 @@ import { Da3Config, Da3VariantName, da3ConfigFromJson } from '../config/da3';
 import { da3StateDictFromSafetensors, da3VariantFromStateDict, isDa3Safetensors } from '../da3/weights';
 import { parseSafetensors } from '../io/safetensors';
 import { StateDict, WeightsError } from '../weights/state_dict';
+import { weightsFileKeys } from './weights_file';
 
 /** Whether `file` is a safetensors file with Depth Anything 3 keys (reads the header only). */
 export async function isDa3WeightsFile(file: string): Promise<boolean> {
-  let fh: import('fs').promises.FileHandle;
-  try { fh = await fs.open(file, 'r'); } catch { return false; }
-  try {
-    const head = Buffer.alloc(8);
-    await fh.read(head, 0, 8, 0);
-    const n = Number(head.readBigUInt64LE(0));
-    if (!(n > 0 && n < 100 * 1024 * 1024)) return false;
-    const json = Buffer.alloc(n);
-    await fh.read(json, 0, n, 8);
-    return 'model.backbone.pretrained.pos_embed' in (JSON.parse(json.toString('utf8')) as object);
-  } catch {
-    return false;
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
+  return Boolean((await weightsFileKeys(file))?.has('model.backbone.pretrained.pos_embed'));
 }
 
 export interface LoadedDa3Weights {

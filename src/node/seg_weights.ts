@@ -15,6 +15,7 @@ import { stateDictFromSafetensors } from '../weights/safetensors_weights';
 import { StateDict, WeightsError } from '../weights/state_dict';
 import { SEG_VARIANTS, SegConfig, SegVariantName, segConfigFromMmseg, segVariantFromFileName, validateSegConfig } from '../config/semseg';
 import { METAINFO, SegMetainfo, datasetForClasses } from '../semseg/metainfo';
+import { weightsFileKeys } from './weights_file';
 
 export interface LoadedSegWeights {
   stateDict: StateDict;
@@ -30,7 +31,7 @@ export interface SegLoadOptions {
 }
 
 /** A depth model (`pretrained.*`, `depth_head.*`) is not a segmentation model, and the reverse. */
-export function isSegStateDict(sd: StateDict): boolean {
+export function isSegStateDict(sd: { has(key: string): boolean; keys(): Iterable<string> }): boolean {
   return sd.has('backbone.dinov2.pos_embed') && [...sd.keys()].some((k) => k.startsWith('decode_head.'));
 }
 
@@ -181,24 +182,6 @@ export async function loadSegWeightsFile(file: string, opts: SegLoadOptions = {}
 
 /** Whether a weights file holds a segmentation model (safetensors: header only; .pth: its pickle). */
 export async function isSegWeightsFile(file: string): Promise<boolean> {
-  let fh: import('fs').promises.FileHandle;
-  try { fh = await fs.open(file, 'r'); } catch { return false; }
-  try {
-    const head = Buffer.alloc(8);
-    await fh.read(head, 0, 8, 0);
-    if (head.readUInt32LE(0) === 0x04034b50) {
-      await fh.close();
-      return isSegStateDict((await readTorchCheckpoint(file)).stateDict);
-    }
-    const n = Number(head.readBigUInt64LE(0));
-    if (!(n > 0 && n < 100 * 1024 * 1024)) return false;
-    const json = Buffer.alloc(n);
-    await fh.read(json, 0, n, 8);
-    const keys = Object.keys(JSON.parse(json.toString('utf8')) as object);
-    return keys.includes('backbone.dinov2.pos_embed') && keys.some((k) => k.startsWith('decode_head.'));
-  } catch {
-    return false;
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
+  const keys = await weightsFileKeys(file);
+  return keys !== undefined && isSegStateDict(keys);
 }

@@ -15,12 +15,12 @@ import { VdaConfig, vdaConfigFromJson } from '../config/vda';
 import { DepthMap } from '../pipeline/postprocess';
 import { VdaOptions, VdaSession } from '../pipeline/vda_session';
 import { isVdaStateDict } from '../weights/detect';
-import { readTorchCheckpoint } from '../weights/torch_zip';
 import { resolveVdaConfig } from '../weights/vda_detect';
 import { StateDict, WeightsError } from '../weights/state_dict';
 import { ImageInput, loadImage } from './image';
 import { loadWeightsFile } from './weights_file';
 import type { SequencePredictor, VideoDepthFrame, VideoPredictOptions } from './video/run';
+import { weightsFileKeys } from './weights_file';
 
 export interface VdaLoadOptions {
   backend?: BackendName;
@@ -33,25 +33,8 @@ export interface VdaLoadOptions {
 
 /** True when a weights file is a Video Depth Anything checkpoint (its keys, not its name). */
 export async function isVdaWeightsFile(file: string): Promise<boolean> {
-  let fh: import('fs').promises.FileHandle;
-  try { fh = await fs.open(file, 'r'); } catch { return false; }
-  try {
-    const head = Buffer.alloc(8);
-    await fh.read(head, 0, 8, 0);
-    if (head.readUInt32LE(0) === 0x04034b50) {
-      await fh.close();
-      return isVdaStateDict((await readTorchCheckpoint(file)).stateDict);
-    }
-    const n = Number(head.readBigUInt64LE(0));
-    if (!(n > 0 && n < 100 * 1024 * 1024)) return false;
-    const json = Buffer.alloc(n);
-    await fh.read(json, 0, n, 8);
-    return isVdaStateDict(new Set(Object.keys(JSON.parse(json.toString('utf8')) as object)));
-  } catch {
-    return false;
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
+  const keys = await weightsFileKeys(file);
+  return keys !== undefined && isVdaStateDict(keys);
 }
 
 export class VideoDepthAnything extends VdaSession {

@@ -117,3 +117,30 @@ export async function loadWeightsFile(file: string, opts: LoadOptions = {}): Pro
     ? { ...base, config: resolved.config, configFrom: resolved.from }
     : { ...base, configProblem: resolved.problem };
 }
+
+/**
+ * The tensor names a weights file holds, read cheaply: a safetensors file's header only, a torch
+ * `.pth` zip's state dict; undefined when the file cannot be read as either (the loaders say why).
+ * The model-kind checks (segmentation, Depth Anything 3, Video Depth Anything) ask this.
+ */
+export async function weightsFileKeys(file: string): Promise<{ has(key: string): boolean; keys(): Iterable<string> } | undefined> {
+  let fh: import('fs').promises.FileHandle;
+  try { fh = await fs.open(file, 'r'); } catch { return undefined; }
+  try {
+    const head = Buffer.alloc(8);
+    await fh.read(head, 0, 8, 0);
+    if (head.readUInt32LE(0) === 0x04034b50) {
+      await fh.close();
+      return (await readTorchCheckpoint(file)).stateDict;
+    }
+    const n = Number(head.readBigUInt64LE(0));
+    if (!(n > 0 && n < 100 * 1024 * 1024)) return undefined;
+    const json = Buffer.alloc(n);
+    await fh.read(json, 0, n, 8);
+    return new Set(Object.keys(JSON.parse(json.toString('utf8')) as object));
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
