@@ -13,14 +13,14 @@ import { BackendName } from '../backends/node';
 import { DepthAnything } from '../node/depth_anything';
 import { VideoDepthAnything, isVdaWeightsFile } from '../node/video_depth_anything';
 import { checkInputSize } from '../pipeline/preprocess';
-import { COLORMAP_NAMES, ColormapName } from '../pipeline/colormap';
+import { COLORMAP_NAMES } from '../pipeline/colormap';
 import { DEFAULT_FOCAL, OUTPUT_FORMATS, OutputFormat } from '../node/outputs';
 import { backendOption, threadsOption } from './common';
 import { progressReporter } from './download';
 import { downloadModel } from '../node/hub';
 import { depthKind } from '../config/depth';
 import { VideoCliOptions, addVideoOptions, predictVideoInput } from './video';
-import { OUTPUT_NAMES, VIDEO_EXTENSIONS, isVideoInput, predictImageJob } from '../node/run_job';
+import { DepthJobOptions, OUTPUT_NAMES, VIDEO_EXTENSIONS, isVideoInput, predictImageJob } from '../node/run_job';
 import { stderrIsTTY } from './tty';
 
 /** Extensions looked for inside folders (explicit files are always tried, whatever their name). */
@@ -78,16 +78,11 @@ export function parseFormats(value: string): OutputFormat[] {
   return [...new Set(list as OutputFormat[])];
 }
 
-export interface PredictCliOptions extends VideoCliOptions {
+/** `predict`'s options: the job's (node/run_job.ts) plus where the model comes from and how it runs. */
+export interface PredictCliOptions extends VideoCliOptions, Omit<DepthJobOptions, keyof VideoCliOptions | 'focalLengthX' | 'focalLengthY' | 'pad' | 'flip'> {
   weights?: string;
   model?: string;
   config?: string;
-  outdir: string;
-  inputSize: number;
-  format: OutputFormat[];
-  colormap: ColormapName;
-  predOnly?: boolean;
-  grayscale?: boolean;
   focalLengthX: number;
   focalLengthY: number;
   backend: string;

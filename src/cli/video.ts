@@ -4,27 +4,13 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { ColormapName } from '../pipeline/colormap';
-import { OutputFormat } from '../node/outputs';
 import { NORMALIZE_MODES, NormalizeMode } from '../node/video/normalize';
 import { VideoModel } from '../node/video/run';
-import { predictVideoJob } from '../node/run_job';
+import { DepthJobOptions, predictVideoJob } from '../node/run_job';
 
-export interface VideoCliOptions {
-  outdir: string;
-  inputSize: number;
-  format: OutputFormat[];
-  colormap: ColormapName;
-  grayscale?: boolean;
-  normalize: NormalizeMode;
-  sideBySide?: boolean;
-  maxFrames?: number;
-  frameStep?: number;
-  start?: number;
-  end?: number;
-  /** Video Depth Anything weights: the streaming mode instead of the offline pipeline. */
-  streaming?: boolean;
-}
+/** The video options of `predict` (the job's, node/run_job.ts), with the normalisation always set. */
+export type VideoCliOptions = Pick<DepthJobOptions, 'outdir' | 'inputSize' | 'format' | 'colormap' | 'grayscale' | 'sideBySide'
+  | 'maxFrames' | 'frameStep' | 'start' | 'end' | 'streaming'> & { normalize: NormalizeMode };
 
 const numberArg = (name: string, check: (n: number) => boolean, what: string) => (v: string): number => {
   const n = Number(v);
