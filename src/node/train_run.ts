@@ -119,7 +119,7 @@ export class TrainDivergedError extends Error {
 const withExt = (file: string, ext: string) => path.join(path.dirname(file), `${path.basename(file, path.extname(file))}${ext}`);
 
 /** The first gradient holding NaN or inf (one read for all of them: sums of |g|). */
-async function firstNonFiniteGrad(grads: Map<string, tf.Tensor>): Promise<string | undefined> {
+export async function firstNonFiniteGrad(grads: Map<string, tf.Tensor>): Promise<string | undefined> {
   const names = [...grads.keys()];
   if (!names.length) return undefined;
   const sums = tf.tidy(() => tf.stack(names.map((n) => tf.sum(tf.abs(grads.get(n)!)))));
