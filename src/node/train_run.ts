@@ -15,6 +15,7 @@
  * safetensors and as an official-format `.pth`. A non-finite loss or gradient stops the run naming
  * the step and the tensor, before the optimiser touches the parameters; the last checkpoint stays.
  */
+import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig, configToJson } from '../config/depth';
@@ -73,7 +74,7 @@ export interface TrainOptions {
   evalDataset?: DatasetKind;
   /** Overrides of the evaluation settings (protocol, depth range, input size: default the crop). */
   evalSettings?: Partial<EvalSettings>;
-  /** A JSON file rewritten (atomically) after every epoch with the steps' and epochs' metrics. */
+  /** A JSON file rewritten (atomically) after every epoch and checkpoint with the steps' and epochs' metrics (a resumed run goes on with it). */
   metricsFile?: string;
   /** Stops between two steps, after writing the checkpoint. */
   signal?: AbortSignal;
@@ -164,6 +165,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const epochs: EpochMetrics[] = [];
   const files: string[] = [];
   let lastCheckpoint: number | undefined = resumed?.pos.step;
+  // A resumed run's metrics file goes on from what the stopped run wrote (up to the checkpoint's step).
+  const prior = resumed && o.metricsFile ? await priorMetrics(o.metricsFile, resumed.pos.step) : { steps: [], epochs: [] };
+  const metricsJson = () => `${JSON.stringify({ steps: [...prior.steps, ...steps], epochs: [...prior.epochs, ...epochs] }, null, 1)}\n`;
   try {
     if (resumed) restoreAdam(t, resumed);
     if (self) models = bindSelfTrainingModels(o.teacher!.stateDict, o.teacher!.config, o.teacher!.source, o.weights, cfg);
@@ -171,6 +175,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const pos: TrainPosition = { recipe: o.recipe, step: t.step, totalSteps, epoch, batchInEpoch, orders, rng: rng.state(), settings };
       await writeTrainCheckpoint(checkpointFile, t, pos);
       lastCheckpoint = t.step;
+      if (o.metricsFile) await writeFileAtomic(o.metricsFile, metricsJson());
     };
     const kept = () => (lastCheckpoint !== undefined ? `the last checkpoint ${checkpointFile} (step ${lastCheckpoint}) is kept` : 'no checkpoint was written (see --checkpoint-every)');
     const nonFinite = async (grads: Map<string, tf.Tensor>) => {
@@ -225,7 +230,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           if (evalSamples) em.eval = await evaluateEpoch(t, evalSamples, o, recipe.cropSize, epoch);
           epochs.push(em);
           o.onEpoch?.(em);
-          if (o.metricsFile) await writeFileAtomic(o.metricsFile, `${JSON.stringify({ steps, epochs }, null, 1)}\n`);
+          if (o.metricsFile) await writeFileAtomic(o.metricsFile, metricsJson());
         }
         if (o.checkpointEvery && t.step % o.checkpointEvery === 0 && t.step < totalSteps) {
           await (endOfEpoch ? checkpoint(epoch + 1, 0, []) : checkpoint(epoch, i + 1, orders));
@@ -243,7 +248,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       files.push(pth);
     }
     if (o.metricsFile) {
-      await writeFileAtomic(o.metricsFile, `${JSON.stringify({ steps, epochs }, null, 1)}\n`);
+      await writeFileAtomic(o.metricsFile, metricsJson());
       files.push(o.metricsFile);
     }
     return { steps, epochs, stopped: false, files };
@@ -251,6 +256,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     if (models) disposeSelfTrainingModels(models);
     disposeTrainer(t);
   }
+}
+
+async function priorMetrics(file: string, upTo: number): Promise<{ steps: StepMetrics[]; epochs: EpochMetrics[] }> {
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return { steps: [], epochs: [] };
+  const j = JSON.parse(text) as { steps?: StepMetrics[]; epochs?: EpochMetrics[] };
+  return { steps: (j.steps ?? []).filter((m) => m.step <= upTo), epochs: (j.epochs ?? []).filter((m) => m.step <= upTo) };
 }
 
 /** The evaluation harness on the model as it is now (a copy of the parameters, freed after). */

@@ -57,15 +57,16 @@ test('an uninterrupted run and a run stopped after step 1 then resumed end with 
   expect(same(aw, base.weights)).toBe(false);
 
   const stop = new AbortController();
-  const b1 = await train({ ...base, out: path.join(dir, 'b.safetensors'), checkpointEvery: 3, signal: stop.signal, onStep: (m) => { if (m.step === 1) stop.abort(); } });
+  const b1 = await train({ ...base, out: path.join(dir, 'b.safetensors'), checkpointEvery: 3, metricsFile: path.join(dir, 'b.json'), signal: stop.signal, onStep: (m) => { if (m.step === 1) stop.abort(); } });
   expect({ stopped: b1.stopped, steps: b1.steps.length, files: b1.files }).toEqual({ stopped: true, steps: 1, files: [path.join(dir, 'b.checkpoint.safetensors')] });
   await expect(fs.stat(path.join(dir, 'b.safetensors'))).rejects.toThrow();
   const ck = await readTrainCheckpoint(path.join(dir, 'b.checkpoint.safetensors'));
   expect([ck.pos.step, ck.pos.epoch, ck.pos.batchInEpoch]).toEqual([1, 0, 1]);
-  const b2 = await train({ ...base, out: path.join(dir, 'b.safetensors'), resume: true });
+  const b2 = await train({ ...base, out: path.join(dir, 'b.safetensors'), resume: true, metricsFile: path.join(dir, 'b.json') });
   expect(b2.steps.map((m) => m.step)).toEqual([2, 3, 4]);
   expect(b2.steps.map((m) => m.loss)).toEqual(a.steps.slice(1).map((m) => m.loss));
   expect(same((await loadWeightsFile(path.join(dir, 'b.safetensors'))).stateDict, aw)).toBe(true);
+  expect(JSON.parse(await fs.readFile(path.join(dir, 'b.json'), 'utf8')).steps.map((m: { step: number; loss: number }) => [m.step, m.loss])).toEqual(a.steps.map((m) => [m.step, m.loss]));
   expect(tf.memory().numTensors).toBe(before);
 });
 
