@@ -72,6 +72,7 @@ export { listSamples, readGroundTruth, DATASET_PRESETS, DATASET_KINDS, DatasetEr
 export type { DatasetKind, DepthSample } from './node/eval/datasets';
 export { evaluateDataset, evaluateSample } from './node/eval/run';
 export type { EvalSettings, EvalReport, ImageReport, DepthPredictor } from './node/eval/run';
+export { train, TrainDivergedError, type TrainOptions, type TrainResult, type StepMetrics as TrainStepMetrics, type EpochMetrics as TrainEpochMetrics, type TrainRecipeName } from './node/train_run';
 
 // Video Depth Anything: the offline pipeline (windows of 32) and the streaming mode.
 export { VideoDepthAnything, isVdaWeightsFile } from './node/video_depth_anything';

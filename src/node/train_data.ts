@@ -43,8 +43,33 @@ export async function listTrainSamples(source: string): Promise<DepthSample[]> {
 
 /** One sample's image and depth (metres = stored value / depthScale for 16-bit PNG; .npy in metres). */
 export async function readTrainSample(s: DepthSample, depthScale: number): Promise<{ rgb: RgbImage; depth: DepthMap }> {
+  const ext = path.extname(s.depth).toLowerCase();
+  if (ext !== '.png' && ext !== '.npy') {
+    throw new TrainDataError(`${s.depth}: depth in unknown units: a 16-bit PNG (value / --depth-scale = metres) or a float32 .npy in metres is expected, not ${ext || 'a file without an extension'}`);
+  }
   const rgb = await decodeImage(s.image);
-  const depth = await readGroundTruth(s.depth, path.extname(s.depth).toLowerCase() === '.npy' ? 1 : depthScale);
+  let depth: DepthMap;
+  try {
+    depth = await readGroundTruth(s.depth, ext === '.npy' ? 1 : depthScale);
+  } catch (e) {
+    throw new TrainDataError((e as Error).message);
+  }
   checkSameSize(rgb, depth, s.depth);
+  checkUnits(depth.data, s.depth, ext);
   return { rgb, depth };
+}
+
+/**
+ * No depth dataset has a typical depth past 1 km: a median above that is millimetres or
+ * centimetres read as metres (a .npy not in metres, or the wrong --depth-scale), refused before it
+ * trains the model to nonsense.
+ */
+export function checkUnits(depth: Float32Array, file: string, ext: string): void {
+  const valid = Float32Array.from(depth.filter((d) => d > 0 && Number.isFinite(d))).sort();
+  if (!valid.length) return;
+  const median = valid[valid.length >> 1];
+  if (median > 1000) {
+    const fix = ext === '.npy' ? 'a .npy must hold metres' : 'set --depth-scale to the stored value per metre (VKITTI2 100, NYU/KITTI-style millimetres 1000, KITTI 256)';
+    throw new TrainDataError(`${file}: depth in unknown units: the median valid depth reads as ${median.toPrecision(4)} m (more than 1 km): ${fix}`);
+  }
 }

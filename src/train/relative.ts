@@ -186,7 +186,8 @@ export async function relativeStep(t: Trainer, batch: RelativeBatch, alpha: numb
     disposeKept(kept);
     if (!Number.isFinite(loss)) {
       tf.dispose([...grads.values()]);
-      throw new Error(`step ${t.step + 1}: the total loss is ${loss}; the parameters are left as they were`);
+      const p = rec.parts!;
+      throw new Error(`step ${t.step + 1}: the total loss is ${loss} (loss.labeled ${p.labeled}, loss.unlabeled ${p.unlabeled}, loss.feat ${p.feat}); the parameters are left as they were`);
     }
     try { await inspect?.(grads); } catch (e) { tf.dispose([...grads.values()]); throw e; }
     const lrs = applyGradients(t, grads);

@@ -11,9 +11,15 @@ export interface Rng {
   next(): number;
 }
 
-export function seededRng(seed: number): Rng {
+export interface SeededRng extends Rng {
+  /** The whole state: `seededRng(r.state())` goes on exactly where `r` is (a resumed run). */
+  state(): number;
+}
+
+export function seededRng(seed: number): SeededRng {
   let a = seed >>> 0;
   return {
+    state: () => a,
     next() {
       a = (a + 0x6d2b79f5) >>> 0;
       let t = a;

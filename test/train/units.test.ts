@@ -182,3 +182,20 @@ describe('transforms and data', () => {
     await fs.rm(dir, { recursive: true });
   });
 });
+
+describe('divergence', () => {
+  test('the first gradient holding NaN or inf is named; finite ones pass; nothing is left behind', async () => {
+    const { firstNonFiniteGrad } = await import('../../src/node/train_run');
+    const before = tf.memory().numTensors;
+    const grads = new Map<string, tf.Tensor>([['a.weight', tf.tensor1d([1, -2])], ['b.bias', tf.tensor1d([0, Infinity])], ['c.bias', tf.tensor1d([NaN])]]);
+    expect(await firstNonFiniteGrad(grads)).toBe('b.bias');
+    grads.get('b.bias')!.dispose();
+    grads.delete('b.bias');
+    expect(await firstNonFiniteGrad(grads)).toBe('c.bias');
+    grads.get('c.bias')!.dispose();
+    grads.delete('c.bias');
+    expect(await firstNonFiniteGrad(grads)).toBeUndefined();
+    tf.dispose([...grads.values()]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
