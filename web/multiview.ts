@@ -15,6 +15,7 @@ import type { Da3WorkerResult } from '../src/browser/worker_models_protocol';
 import type { BrowserBackendName } from '../src/backends/browser';
 import { Da3Scene, Da3SceneOptions, da3Scene } from '../src/pipeline/da3/scene';
 import { encodeDa3SceneGlb, encodeDa3ScenePly } from '../src/pipeline/da3/scene_files';
+import { Da3Config, da3ConfigFromJson } from '../src/config/da3';
 
 export interface MultiviewOptions {
   /** depth-anything.worker.mjs (default: /dist/browser/, as `depth-anything serve` serves it). */
@@ -105,16 +106,19 @@ class SceneView {
     }
     for (const o of this.objects) this.scene.add(o);
     if (fit) {
-      const box = new THREE.Box3().setFromBufferAttribute(g.getAttribute('position') as THREE.BufferAttribute);
-      for (let i = 1; i < this.objects.length; i++) box.expandByObject(this.objects[i]);
-      const center = box.getCenter(new THREE.Vector3());
-      const radius = Math.max(box.getSize(new THREE.Vector3()).length() / 2, 1e-3);
-      // glTF axes (y up, the camera looking down -z): start behind the first camera.
-      this.camera.position.set(center.x + radius * 0.4, center.y + radius * 0.4, center.z + radius * 2.2);
+      // Framed on the bulk of the cloud: the alignment put its median at the origin; the radius
+      // is the 90th percentile of the distances from it (stray points do not shrink the view).
+      const p = scene.points;
+      const d: number[] = [];
+      for (let i = 0; i < p.length; i += 3) d.push(Math.hypot(p[i], p[i + 1], p[i + 2]));
+      d.sort((a, b) => a - b);
+      const radius = Math.max(d.length ? d[Math.floor(0.9 * (d.length - 1))] : 1, 1e-3);
+      // glTF axes (y up, the first camera looking down -z from near the origin): start behind it.
+      this.camera.position.set(radius * 0.6, radius * 0.5, radius * 2.2);
       this.camera.near = radius / 1000;
       this.camera.far = radius * 100;
       this.camera.updateProjectionMatrix();
-      this.controls.target.copy(center);
+      this.controls.target.set(0, 0, 0);
       this.controls.update();
     }
     this.render();
@@ -142,6 +146,9 @@ export function mountMultiview(root: HTMLElement, opts: MultiviewOptions = {}): 
   const weightsFile = el('input', { type: 'file', accept: '.safetensors' });
   weightsFile.dataset.role = 'weights';
   const weightsUrl = el('input', { type: 'url', placeholder: 'or a weights URL (model.safetensors)', size: 40 });
+  // A layout that is not a released one (the test fixtures) needs its config.json.
+  const configFile = el('input', { type: 'file', accept: '.json' });
+  configFile.dataset.role = 'config';
   const photos = el('input', { type: 'file', accept: 'image/*', multiple: true });
   photos.dataset.role = 'photos';
   const backend = el('select');
@@ -161,7 +168,7 @@ export function mountMultiview(root: HTMLElement, opts: MultiviewOptions = {}): 
   status.dataset.role = 'status';
   const view = el('div');
   const ui = el('section', { className: 'da3-multiview' },
-    el('div', {}, 'Weights ', weightsFile, ' ', weightsUrl),
+    el('div', {}, 'Weights ', weightsFile, ' ', weightsUrl, ' config.json (optional) ', configFile),
     el('div', {}, 'Photos ', photos, ' backend ', backend, ' process_res ', processRes, ' ', run),
     el('div', {}, slider, ' ', sliderLabel),
     el('div', {}, glb, ' ', ply),
@@ -195,12 +202,19 @@ export function mountMultiview(root: HTMLElement, opts: MultiviewOptions = {}): 
     const w = weightsFile.files?.[0] ?? (weightsUrl.value.trim() || null);
     if (!w) throw new Error('choose a Depth Anything 3 weights file, or give its URL');
     if (files.length === 0) throw new Error('choose one or more photos of the scene');
-    const key = `${typeof w === 'string' ? w : `${w.name}:${w.size}:${w.lastModified}`}|${backend.value}`;
+    const cf = configFile.files?.[0];
+    const key = `${typeof w === 'string' ? w : `${w.name}:${w.size}:${w.lastModified}`}|${cf ? `${cf.name}:${cf.size}` : ''}|${backend.value}`;
     if (!worker || key !== loadedKey) {
+      let config: Da3Config | undefined;
+      if (cf) {
+        let json: unknown;
+        try { json = JSON.parse(await cf.text()); } catch (e) { throw new Error(`${cf.name}: not valid JSON (${(e as Error).message})`); }
+        config = da3ConfigFromJson(json, cf.name);
+      }
       setStatus('loading', `loading ${typeof w === 'string' ? w : w.name} in a worker on ${backend.value}...`);
       worker?.terminate();
       worker = null;
-      worker = await Da3Worker.load(w, { backend: backend.value as BrowserBackendName, wasmPaths, worker: workerUrl });
+      worker = await Da3Worker.load(w, { backend: backend.value as BrowserBackendName, wasmPaths, worker: workerUrl, ...(config ? { config } : {}) });
       loadedKey = key;
     }
     const loaded = (await worker.memory()).numTensors;

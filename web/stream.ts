@@ -17,6 +17,7 @@ import { drawDepth } from '../src/browser/outputs';
 import { drawableToRgb } from '../src/browser/image';
 import type { DepthMap } from '../src/pipeline/postprocess';
 import type { RgbImage } from '../src/pipeline/rgb';
+import { VdaConfig, vdaConfigFromJson } from '../src/config/vda';
 
 export interface StreamOptions {
   workerUrl?: string;
@@ -39,8 +40,8 @@ export interface StreamState {
 
 export interface StreamHandle {
   state(): StreamState;
-  /** Loads the weights (a File or URL) in the worker. */
-  load(weights: File | string): Promise<void>;
+  /** Loads the weights (a File or URL) in the worker; `config`: a config.json (File or parsed) for a layout that is not a released one. */
+  load(weights: File | string, config?: File | unknown): Promise<void>;
   /** Streams from a MediaStream (a webcam, a canvas's captureStream). */
   useMediaStream(stream: MediaStream): Promise<void>;
   /** Streams from a local video file. */
@@ -66,6 +67,8 @@ export function mountStream(root: HTMLElement, opts: StreamOptions = {}): Stream
   const weightsFile = el('input', { type: 'file', accept: '.pth,.safetensors' });
   weightsFile.dataset.role = 'weights';
   const weightsUrl = el('input', { type: 'url', placeholder: 'or a weights URL', size: 40 });
+  const configFile = el('input', { type: 'file', accept: '.json' });
+  configFile.dataset.role = 'config';
   const loadButton = el('button', { textContent: 'Load' });
   const backend = el('select');
   for (const b of ['webgl', 'webgpu', 'wasm', 'cpu', 'auto']) backend.append(el('option', { value: b, textContent: b }));
@@ -82,7 +85,7 @@ export function mountStream(root: HTMLElement, opts: StreamOptions = {}): Stream
   const canvas = el('canvas');
   canvas.style.width = '320px';
   const ui = el('section', { className: 'vda-stream' },
-    el('div', {}, 'Weights ', weightsFile, ' ', weightsUrl, ' backend ', backend, ' ', loadButton),
+    el('div', {}, 'Weights ', weightsFile, ' ', weightsUrl, ' config.json (optional) ', configFile, ' backend ', backend, ' ', loadButton),
     el('div', {}, camera, ' or a video file ', videoFile, ' ', stopButton, ' ', fps),
     status, el('div', {}, video, ' ', canvas));
   root.append(ui);
@@ -112,12 +115,21 @@ export function mountStream(root: HTMLElement, opts: StreamOptions = {}): Stream
   };
   const fail = (e: unknown): void => { running = false; setStatus('error', e instanceof Error ? e.message : String(e)); };
 
-  const load = async (w: File | string): Promise<void> => {
+  const load = async (w: File | string, configJson?: File | unknown): Promise<void> => {
     await stop();
+    let config: VdaConfig | undefined;
+    if (configJson !== undefined) {
+      const isFile = typeof File !== 'undefined' && configJson instanceof File;
+      let json = configJson;
+      if (isFile) {
+        try { json = JSON.parse(await (configJson as File).text()); } catch (e) { throw new Error(`${(configJson as File).name}: not valid JSON (${(e as Error).message})`); }
+      }
+      config = vdaConfigFromJson(json, isFile ? (configJson as File).name : 'config');
+    }
     setStatus('loading', `loading ${typeof w === 'string' ? w : w.name} in a worker on ${backend.value}...`);
     worker?.terminate();
     worker = null;
-    worker = await VdaWorker.load(w, { backend: backend.value as BrowserBackendName, wasmPaths, worker: workerUrl });
+    worker = await VdaWorker.load(w, { backend: backend.value as BrowserBackendName, wasmPaths, worker: workerUrl, ...(config ? { config } : {}) });
     state.workerTensors = { loaded: (await worker.memory()).numTensors, afterReset: null };
     const c = worker.config;
     setStatus('ready', `${worker.source}: Video Depth Anything ${c.model.encoder}${c.metric ? ' metric' : ''} on ${worker.backend.description} in a worker`);
@@ -174,7 +186,7 @@ export function mountStream(root: HTMLElement, opts: StreamOptions = {}): Stream
   loadButton.addEventListener('click', () => {
     const w = weightsFile.files?.[0] ?? (weightsUrl.value.trim() || null);
     if (!w) return fail(new Error('choose a Video Depth Anything weights file, or give its URL'));
-    load(w).catch(fail);
+    load(w, configFile.files?.[0]).catch(fail);
   });
   camera.addEventListener('click', () => {
     navigator.mediaDevices.getUserMedia({ video: true, audio: false }).then(useMediaStream).catch(fail);
