@@ -29,6 +29,10 @@ describe('page modes in headless Chromium', () => {
   }, 10 * 60_000);
   afterAll(() => fs.rmSync(dist, { recursive: true, force: true }));
 
+  it('3D mode: Reconstruct with nothing chosen says what is missing', () => {
+    expect(r.multiview.nothingChosen).toBe('choose a Depth Anything 3 weights file, or give its URL');
+  });
+
   it('3D mode: two photos give the official point count and one camera frustum per view', () => {
     const m = r.multiview;
     expect(m.state.status).toBe('done');

@@ -42,6 +42,8 @@ export interface ModesScenarioResult {
     ply: { headerSameAsLibrary: boolean; vertices: number; officialVertices: number; colorsEqual: boolean; relL2: number; maxAbs: number; bytes: number };
     /** The slider moved to a higher threshold: fewer points. */
     slider: { points: number; confThresh: number | null };
+    /** Reconstruct clicked with no weights or photos. */
+    nothingChosen: string;
     screenshot?: string;
   };
   stream: {
@@ -92,13 +94,22 @@ async function main(): Promise<void> {
 
     // --- several photos -> 3D, through its own inputs ---
     const mv = await page.$('.da3-multiview');
+    // Reconstruct before anything is chosen: one sentence, nothing started.
+    await (await mv!.$('button[data-role=run]'))!.click();
+    await page.waitForFunction(() => (document.querySelector('.da3-multiview') as HTMLElement).dataset.state === 'error');
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const nothingChosen = (await page.evaluate(() => (window as any).modes.multiview.state()) as MvState).message;
     await (await mv!.$('input[data-role=weights]'))!.uploadFile(path.join(DA3, 'weights.safetensors'));
     await (await mv!.$('input[data-role=config]'))!.uploadFile(path.join(DA3, 'config.json'));
     await (await mv!.$('input[data-role=photos]'))!.uploadFile(path.join(DA3, 'image0.png'), path.join(DA3, 'image1.png'));
     await mv!.$eval('select', (s) => { (s as HTMLSelectElement).value = 'wasm'; });
     await mv!.$eval('input[type=number]', (i) => { (i as HTMLInputElement).value = '84'; });
     await (await mv!.$('button[data-role=run]'))!.click();
-    await page.waitForFunction(() => ['done', 'error'].includes((document.querySelector('.da3-multiview') as HTMLElement).dataset.state ?? ''), { timeout: 5 * 60_000 });
+    // Done, or an error other than the one above (the state still says that one until the run starts).
+    await page.waitForFunction((first: string) => {
+      const m = document.querySelector('.da3-multiview') as HTMLElement;
+      return m.dataset.state === 'done' || (m.dataset.state === 'error' && m.querySelector('[data-role=status]')!.textContent !== first);
+    }, { timeout: 5 * 60_000 }, nothingChosen);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const mvState = await page.evaluate(() => (window as any).modes.multiview.state()) as MvState;
     if (mvState.status !== 'done') throw new Error(`multiview: ${mvState.message}`);
@@ -180,6 +191,7 @@ async function main(): Promise<void> {
         state: mvState,
         ply: { headerSameAsLibrary: ply.header === libHeader.replace(/element vertex \d+/, `element vertex ${ply.vertices}`), vertices: ply.vertices, officialVertices: officialPoints.length / 3, colorsEqual: same && ply.colors.every((v, k) => v === officialColors[k]), relL2: cmp.relL2, maxAbs: cmp.maxAbs, bytes: plyBytes.length },
         slider: { points: slid.points, confThresh: slid.confThresh },
+        nothingChosen,
         ...(screenshot ? { screenshot } : {}),
       },
       stream: { state: stState, frames: got.length, pixelsEqualPngs, vsNode, vsOfficial },
