@@ -33,6 +33,10 @@ describe('page modes in headless Chromium', () => {
     expect(r.multiview.nothingChosen).toBe('choose a Depth Anything 3 weights file, or give its URL');
   });
 
+  it('3D mode: a Video Depth Anything file given as the weights is refused in one sentence from the worker', () => {
+    expect(r.multiview.wrongWeights).toBe('weights.safetensors: not a Depth Anything 3 checkpoint: model.backbone.pretrained.pos_embed is missing');
+  });
+
   it('3D mode: two photos give the official point count and one camera frustum per view', () => {
     const m = r.multiview;
     expect(m.state.status).toBe('done');

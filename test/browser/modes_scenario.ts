@@ -44,6 +44,8 @@ export interface ModesScenarioResult {
     slider: { points: number; confThresh: number | null };
     /** Reconstruct clicked with no weights or photos. */
     nothingChosen: string;
+    /** The vda-tiny weights given as DA3 weights. */
+    wrongWeights: string;
     screenshot?: string;
   };
   stream: {
@@ -99,6 +101,16 @@ async function main(): Promise<void> {
     await page.waitForFunction(() => (document.querySelector('.da3-multiview') as HTMLElement).dataset.state === 'error');
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const nothingChosen = (await page.evaluate(() => (window as any).modes.multiview.state()) as MvState).message;
+    // A Video Depth Anything file given as DA3 weights: one sentence from the worker.
+    await (await mv!.$('input[data-role=weights]'))!.uploadFile(path.join(VDA, 'vda-tiny/weights.safetensors'));
+    await (await mv!.$('input[data-role=photos]'))!.uploadFile(path.join(DA3, 'image0.png'));
+    await (await mv!.$('button[data-role=run]'))!.click();
+    await page.waitForFunction((first: string) => {
+      const m = document.querySelector('.da3-multiview') as HTMLElement;
+      return m.dataset.state === 'error' && m.querySelector('[data-role=status]')!.textContent !== first;
+    }, { timeout: 60_000 }, nothingChosen);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const wrongWeights = (await page.evaluate(() => (window as any).modes.multiview.state()) as MvState).message;
     await (await mv!.$('input[data-role=weights]'))!.uploadFile(path.join(DA3, 'weights.safetensors'));
     await (await mv!.$('input[data-role=config]'))!.uploadFile(path.join(DA3, 'config.json'));
     await (await mv!.$('input[data-role=photos]'))!.uploadFile(path.join(DA3, 'image0.png'), path.join(DA3, 'image1.png'));
@@ -109,7 +121,7 @@ async function main(): Promise<void> {
     await page.waitForFunction((first: string) => {
       const m = document.querySelector('.da3-multiview') as HTMLElement;
       return m.dataset.state === 'done' || (m.dataset.state === 'error' && m.querySelector('[data-role=status]')!.textContent !== first);
-    }, { timeout: 5 * 60_000 }, nothingChosen);
+    }, { timeout: 5 * 60_000 }, wrongWeights);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const mvState = await page.evaluate(() => (window as any).modes.multiview.state()) as MvState;
     if (mvState.status !== 'done') throw new Error(`multiview: ${mvState.message}`);
@@ -192,6 +204,7 @@ async function main(): Promise<void> {
         ply: { headerSameAsLibrary: ply.header === libHeader.replace(/element vertex \d+/, `element vertex ${ply.vertices}`), vertices: ply.vertices, officialVertices: officialPoints.length / 3, colorsEqual: same && ply.colors.every((v, k) => v === officialColors[k]), relL2: cmp.relL2, maxAbs: cmp.maxAbs, bytes: plyBytes.length },
         slider: { points: slid.points, confThresh: slid.confThresh },
         nothingChosen,
+        wrongWeights,
         ...(screenshot ? { screenshot } : {}),
       },
       stream: { state: stState, frames: got.length, pixelsEqualPngs, vsNode, vsOfficial },
