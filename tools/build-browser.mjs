@@ -24,6 +24,10 @@ export const ENTRIES = [
   // since a worker has an engine of its own.
   ['src/browser/worker.ts', 'browser/depth-anything.worker.mjs'],
   ['web/app.ts', 'web/app.js'],
+  // The page modes "several photos -> 3D" (Depth Anything 3) and "live video depth" (Video Depth
+  // Anything streaming), standalone modules with their own UI and worker (web/modes.html shows them).
+  ['web/multiview.ts', 'web/multiview.js'],
+  ['web/stream.ts', 'web/stream.js'],
   // The pages `parity --browser` and `bench --browser` load (src/verify/browser_run.ts): published,
   // so those commands work from an installed package (about 1 MB each, minified, no map).
   ['src/verify/pages/parity_page.ts', 'browser/parity_page.js'],

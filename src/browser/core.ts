@@ -14,6 +14,11 @@ export type { BrowserLoadOptions, BrowserPredictOptions, BrowserWeightsInput, We
 export { DepthAnythingWorker, WorkerError, WORKER_BUNDLE } from './worker_client';
 export type { WorkerLoadOptions } from './worker_client';
 export type { WorkerMemory } from './worker_protocol';
+export { VideoDepthAnything, vdaFromBytes } from './video_depth_anything';
+export type { VdaBrowserLoadOptions } from './video_depth_anything';
+export { Da3Worker, VdaWorker } from './worker_models_client';
+export type { ModelWorkerLoadOptions } from './worker_models_client';
+export type { Da3WorkerResult, VdaWorkerFrame } from './worker_models_protocol';
 export { initBrowserBackend, provideWasmPathsSetter, BackendError, BROWSER_BACKENDS } from '../backends/browser';
 export type { BrowserBackendName, BrowserBackendInfo, BrowserBackendOptions } from '../backends/browser';
 export { fetchWeights, clearWeightsCache, cachedWeights, weightsFromBytes, WEIGHTS_CACHE } from './weights';

@@ -11,6 +11,8 @@ import { DepthAnything } from './depth_anything';
 import type { ModelConfig, VariantName } from '../config/depth';
 import type { DownloadProgress } from './weights';
 import type { WorkerLoaded, WorkerMemory, WorkerPredicted, WorkerReply, WorkerRequest } from './worker_protocol';
+import { handleDa3 } from './worker_da3';
+import { handleVda } from './worker_vda';
 
 // The DOM lib types `self` as Window; in a worker it is a DedicatedWorkerGlobalScope.
 const scope = self as unknown as {
@@ -61,6 +63,11 @@ async function handle(req: WorkerRequest): Promise<[unknown, ArrayBuffer[]]> {
       model?.dispose();
       model = null;
       return [undefined, []];
+    // Depth Anything 3 and Video Depth Anything: their own models in this worker (worker_da3.ts, worker_vda.ts).
+    case 'da3-load': case 'da3-inference': case 'da3-dispose':
+      return handleDa3(req, post);
+    case 'vda-load': case 'vda-stream': case 'vda-reset': case 'vda-dispose':
+      return handleVda(req, post);
     default:
       throw new Error(`DepthAnythingWorker: unknown request ${JSON.stringify((req as { op?: unknown }).op)}`);
   }

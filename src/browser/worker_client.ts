@@ -48,11 +48,11 @@ export class WorkerError extends Error {
 }
 
 /** A request without its id (distributed over the union, so each op keeps its fields). */
-type Outgoing = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+export type Outgoing = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
 
 interface Pending { resolve(v: unknown): void; reject(e: Error): void; onProgress?: (p: DownloadProgress) => void }
 
-function defaultWorkerUrl(): URL {
+export function defaultWorkerUrl(): URL {
   const base = typeof __DEPTH_ANYTHING_MODULE_URL__ !== 'undefined' ? __DEPTH_ANYTHING_MODULE_URL__ : undefined;
   if (!base) throw new WorkerError(`DepthAnythingWorker: cannot tell where ${WORKER_BUNDLE} is served; pass { worker: its URL }`);
   return new URL(WORKER_BUNDLE, base);
@@ -64,8 +64,8 @@ function buffersOf(arrays: Iterable<ArrayBufferView>): ArrayBuffer[] {
   return [...set];
 }
 
-/** The message end of one worker: ids, replies, progress, and failing everything when it dies. */
-class Channel {
+/** The message end of one worker: ids, replies, progress, and failing everything when it dies (also Da3Worker's and VdaWorker's: worker_models_client.ts). */
+export class Channel {
   private next = 1;
   private readonly pending = new Map<number, Pending>();
   private dead: string | null = null;

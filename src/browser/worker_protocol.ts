@@ -9,6 +9,7 @@ import type { StateDict } from '../weights/state_dict';
 import type { BrowserBackendInfo, BrowserBackendName } from '../backends/browser';
 import type { DownloadProgress } from './weights';
 import type { BrowserPredictOptions } from './depth_anything';
+import type { Da3Request, VdaRequest } from './worker_models_protocol';
 
 export type WorkerWeights =
   | { kind: 'url'; url: string }
@@ -32,7 +33,10 @@ export type WorkerRequest =
   | { id: number; op: 'load'; weights: WorkerWeights; opts: WorkerLoadMessageOptions }
   | { id: number; op: 'predict'; image: RgbImage; opts: BrowserPredictOptions }
   | { id: number; op: 'memory' }
-  | { id: number; op: 'dispose' };
+  | { id: number; op: 'dispose' }
+  // Depth Anything 3 and Video Depth Anything (worker_models_protocol.ts; handled in worker_da3.ts, worker_vda.ts).
+  | Da3Request
+  | VdaRequest;
 
 export interface WorkerLoaded { config: ModelConfig; backend: BrowserBackendInfo; source: string }
 export interface WorkerPredicted { depth: DepthMap; image: RgbImage }

@@ -104,20 +104,20 @@ export function registerParity(program: Command): void {
     .option('--from-input', 'Depth Anything 3: run the net on the reference\'s recorded input only (default: end to end from the PNG files its config.json names)')
     .option('--json', 'print the comparison as one JSON object (ok, comparisons, notComputed) instead of the table')
     .option('--dump <file>', 'write every tensor computed, under the reference\'s names, in PyTorch layouts (safetensors)')
-    .option('--browser', 'run the comparison inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu; depth and segmentation weights')
+    .option('--browser', 'run the comparison inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu; depth, segmentation, Depth Anything 3 and Video Depth Anything weights')
     .option('--frames <dir>', 'Video Depth Anything pipeline and streaming cases: the PNG frames (default: frames/ beside the reference)')
     .option('--input-size <n>', 'Video Depth Anything pipeline and streaming cases: input_size (default: the config.json beside the reference, else 518)', positiveInt('--input-size'))
     .addOption(new Option('--flag <NAME=VALUE...>', 'with --browser: tfjs flags set before the backend starts (e.g. WEBGL_PACK=false)'))
     .action(async (opts: ParityOptions) => {
       if (!opts.browser) await startBackend(opts.backend, opts.threads);
       else if (opts.flag === undefined) opts.flag = [];
-      if (await isDa3WeightsFile(opts.weights)) return da3ParityCommand(opts);
+      if (await isDa3WeightsFile(opts.weights)) return da3ParityCommand({ ...opts, ...(opts.browser ? { flags: parseFlags(opts.flag) } : {}) });
       if (await isSegWeightsFile(opts.weights)) {
         if (opts.reference.length !== 1) throw new Error(`parity for segmentation weights takes one --reference file; got ${opts.reference.length}`);
         return segParityCommand({ ...opts, reference: opts.reference[0], ...(opts.browser ? { flags: parseFlags(opts.flag) } : {}) });
       }
       const loaded = await loadWeightsFile(opts.weights);
-      if (isVdaStateDict(loaded.stateDict)) return vdaParityCommand(opts, loaded);
+      if (isVdaStateDict(loaded.stateDict)) return vdaParityCommand({ ...opts, ...(opts.browser ? { flags: parseFlags(opts.flag) } : {}) }, loaded);
       const files = [...opts.reference];
       const beside = path.join(path.dirname(files[0]), 'infer.safetensors');
       if (!files.some((f) => path.resolve(f) === path.resolve(beside)) && (await fs.stat(beside).catch(() => undefined))?.isFile()) files.push(beside);

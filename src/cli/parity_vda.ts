@@ -14,10 +14,12 @@ import { decodeImage } from '../node/image';
 import { LoadedWeights } from '../node/weights_file';
 import { RgbImage } from '../pipeline/rgb';
 import { formatParityReport } from '../verify/parity';
-import { vdaModelParity } from '../verify/vda_parity';
+import { VdaParityReport, vdaModelParity } from '../verify/vda_parity';
+import { BackendMemory } from '../backends/memory';
 import { vdaStreamParity, vdaVideoParity } from '../verify/vda_pipeline_parity';
 import { resolveVdaConfig } from '../weights/vda_detect';
 import { finishParity } from './common';
+import { ParityPageResult, runParityPage } from './parity_browser';
 
 export interface VdaParityOptions {
   weights: string;
@@ -28,6 +30,17 @@ export interface VdaParityOptions {
   browser?: boolean;
   inputSize?: number;
   frames?: string;
+  backend?: string;
+  /** With browser: tfjs flags set before the backend starts. */
+  flags?: Record<string, number | boolean>;
+}
+
+/** What the parity page returns for VDA weights (src/verify/pages/parity_page.ts). */
+interface VdaPageResult extends ParityPageResult {
+  ok: boolean;
+  comparisons: VdaParityReport['comparisons'];
+  notComputed: string[];
+  memory: { before: BackendMemory; after: BackendMemory };
 }
 
 async function readJson(file: string): Promise<Record<string, unknown>> {
@@ -39,7 +52,7 @@ async function readJson(file: string): Promise<Record<string, unknown>> {
 }
 
 /** The PNG frames of a folder, in name order. */
-async function readFrames(dir: string): Promise<RgbImage[]> {
+async function frameFiles(dir: string): Promise<string[]> {
   let names: string[];
   try {
     names = (await fs.readdir(dir)).filter((n) => /\.png$/i.test(n)).sort();
@@ -47,8 +60,12 @@ async function readFrames(dir: string): Promise<RgbImage[]> {
     throw new Error(`cannot read the frames folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (pass --frames DIR)`);
   }
   if (!names.length) throw new Error(`${dir}: no PNG frames`);
+  return names.map((n) => path.join(dir, n));
+}
+
+async function readFrames(dir: string): Promise<RgbImage[]> {
   const frames: RgbImage[] = [];
-  for (const n of names) frames.push(await decodeImage(path.join(dir, n)));
+  for (const f of await frameFiles(dir)) frames.push(await decodeImage(f));
   return frames;
 }
 
@@ -62,7 +79,6 @@ export function vdaCaseKind(ref: ParsedSafetensors): VdaCaseKind {
 }
 
 export async function vdaParityCommand(opts: VdaParityOptions, loaded: LoadedWeights): Promise<void> {
-  if (opts.browser) throw new Error('parity --browser does not run Video Depth Anything yet; run it in Node (--backend wasm, cpu, webgpu)');
   if (opts.reference.length !== 1) throw new Error(`parity for Video Depth Anything weights takes one --reference file; got ${opts.reference.length}`);
   const file = opts.reference[0];
   let bytes: Buffer;
@@ -82,10 +98,24 @@ export async function vdaParityCommand(opts: VdaParityOptions, loaded: LoadedWei
   else cfg = resolveVdaConfig(loaded.stateDict, loaded.source, { fileName: loaded.source });
   const call = (beside?.call ?? beside?.preprocess ?? {}) as { input_size?: number };
   const inputSize = opts.inputSize ?? call.input_size ?? 518;
+  const framesDir = opts.frames ?? path.join(dir, 'frames');
+  if (opts.browser) {
+    // The page decodes the PNG frames itself (the browser's decoder) and runs the same comparison.
+    const run = await runParityPage<VdaPageResult>({
+      backend: opts.backend, flags: opts.flags, weights: opts.weights, ...(loaded.format !== 'safetensors' ? { stateDict: loaded.stateDict } : {}),
+      references: [file], inputs: kind === 'model' ? [] : await frameFiles(framesDir), dump: Boolean(opts.dump),
+      args: (inputs) => ({ vda: { config: cfg, kind, frames: inputs, inputSize } }),
+    });
+    const r = run.result;
+    const { ok, comparisons, notComputed } = r;
+    const info = { kind, backend: r.backend, adapter: r.adapter, place: 'chromium', ms: r.ms, memory: r.memory, inputSize };
+    await finishParity(opts, ok, { ok, comparisons, notComputed, ...info }, formatParityReport({ ok, comparisons, notComputed, computed: [] }), run.dump);
+    return;
+  }
   const t0 = performance.now();
   const report = kind === 'model'
     ? await vdaModelParity(loaded.stateDict, cfg, reference, loaded.source)
-    : await (kind === 'video' ? vdaVideoParity : vdaStreamParity)(loaded.stateDict, cfg, await readFrames(opts.frames ?? path.join(dir, 'frames')), inputSize, reference, loaded.source);
+    : await (kind === 'video' ? vdaVideoParity : vdaStreamParity)(loaded.stateDict, cfg, await readFrames(framesDir), inputSize, reference, loaded.source);
   const { ok, comparisons, notComputed } = report;
   const dump = opts.dump ? serializeSafetensors(report.computed, { source: path.basename(opts.weights), reference: path.basename(file) }) : undefined;
   const info = { kind, backend: tf.getBackend(), place: 'node', ms: performance.now() - t0, inputSize };

@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Page } from 'puppeteer-core';
 import { openChromium } from './chromium';
+import { restoreNonFinite } from './page_task';
 import { serveStatic } from '../node/static_server';
 
 export type PageName = 'parity_page' | 'bench_page';
@@ -110,7 +111,7 @@ export async function runPageInChromium<T>(pageName: PageName, opts: BrowserRunO
         }
         if (state.error !== undefined) throw new Error(`in Chromium: ${state.error}`);
         const bytes = state.bytes ? await readBytes(page, state.bytes) : undefined;
-        return { result: state.result as T, chromium, ...(bytes ? { bytes } : {}) };
+        return { result: restoreNonFinite(state.result) as T, chromium, ...(bytes ? { bytes } : {}) };
       } finally {
         await browser.close();
       }

@@ -14,7 +14,8 @@ import { ParsedSafetensors, TensorToWrite, entryToFloat32 } from '../io/safetens
 import { StateDict } from '../weights/state_dict';
 import { da3NormalizeExtrinsics } from '../pipeline/da3/cameras';
 import { Da3NetOutput } from '../pipeline/da3/prediction';
-import { Da3Preprocessed } from '../pipeline/da3/preprocess';
+import { DA3_PROCESS_RES_METHODS, Da3ProcessResMethod, Da3Preprocessed, da3Preprocess } from '../pipeline/da3/preprocess';
+import { RgbImage } from '../pipeline/rgb';
 import { PARITY_TOLERANCE, TapRecorder, TensorComparison, compareWithReference } from './compare';
 import { da3PipelineTensors } from './da3_pipeline';
 import { entryToNumbers } from './seg_parity';
@@ -30,6 +31,27 @@ export interface Da3ParityPipeline {
   metricK?: Float32Array;
   /** Compute the GLB exporter's arrays (the reference has `glb.*`). */
   exportGlb?: boolean;
+}
+
+/** A case's `inference` block of config.json: the PNG files handed to `inference()` and its arguments. */
+export interface Da3CaseInference { images?: string[]; process_res?: number; process_res_method?: string }
+
+/**
+ * The case's own run from its decoded views (in the order of `inference.images`): preprocessed as
+ * inference() does (known cameras from `extra`), and what the reference needs beside. Platform-free:
+ * Node decodes the PNGs with sharp, a page with the browser's decoder (cli/parity_da3.ts, pages/parity_page.ts).
+ */
+export function da3CasePipeline(json: Record<string, unknown>, images: readonly RgbImage[], reference: ParsedSafetensors, configFile: string): Da3ParityPipeline {
+  const inf = (json.inference ?? {}) as Da3CaseInference;
+  const method = inf.process_res_method ?? 'upper_bound_resize';
+  if (!DA3_PROCESS_RES_METHODS.includes(method as Da3ProcessResMethod)) throw new Error(`${configFile}: inference.process_res_method must be one of ${DA3_PROCESS_RES_METHODS.join(', ')}; got "${method}"`);
+  const extra = (json.extra ?? {}) as { input_extrinsics_w2c?: number[][][]; input_intrinsics?: number[][][] };
+  const cameras = extra.input_extrinsics_w2c || extra.input_intrinsics
+    ? { ...(extra.input_extrinsics_w2c ? { extrinsics: extra.input_extrinsics_w2c } : {}), ...(extra.input_intrinsics ? { intrinsics: extra.input_intrinsics } : {}) }
+    : undefined;
+  const pre = da3Preprocess(images, { processRes: inf.process_res ?? 504, processResMethod: method as Da3ProcessResMethod }, cameras);
+  const k = reference.tensors.get('metric.intrinsics');
+  return { pre, ...(k ? { metricK: entryToFloat32(k, reference.source) } : {}), exportGlb: [...reference.tensors.keys()].some((key) => key.startsWith('glb.')) };
 }
 
 /** Recorded values outside the network (the da3-io side: preprocessing, prediction, metric scaling, export, pose alignment). */

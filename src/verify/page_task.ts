@@ -11,6 +11,31 @@ export interface PageTaskOutput {
   bytes?: Uint8Array;
 }
 
+/**
+ * Results cross as JSON, which has no NaN or Infinity (both become null): non-finite numbers travel
+ * as `{ $number: 'NaN' | 'Infinity' | '-Infinity' }` and are restored by `restoreNonFinite` in Node
+ * (a comparison's maxAbsLimit of Infinity, a relL2 of NaN for a shape mismatch).
+ */
+export function encodeNonFinite(v: unknown): unknown {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : { $number: String(v) };
+  if (Array.isArray(v)) return v.map(encodeNonFinite);
+  if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encodeNonFinite(x)]));
+  }
+  return v;
+}
+
+export function restoreNonFinite(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(restoreNonFinite);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 1 && keys[0] === '$number' && typeof o.$number === 'string') return Number(o.$number);
+    return Object.fromEntries(keys.map((k) => [k, restoreNonFinite(o[k])]));
+  }
+  return v;
+}
+
 type State = { done: false } | { done: true; result?: unknown; error?: string; bytes?: number };
 
 export function exposePageTask<A>(task: (args: A) => Promise<PageTaskOutput>): void {
@@ -21,7 +46,7 @@ export function exposePageTask<A>(task: (args: A) => Promise<PageTaskOutput>): v
       state = { done: false };
       bytes = undefined;
       task(args).then(
-        (out) => { bytes = out.bytes; state = { done: true, result: out.result, ...(out.bytes ? { bytes: out.bytes.length } : {}) }; },
+        (out) => { bytes = out.bytes; state = { done: true, result: encodeNonFinite(out.result), ...(out.bytes ? { bytes: out.bytes.length } : {}) }; },
         (e: unknown) => { state = { done: true, error: e instanceof Error ? e.message : String(e) }; },
       );
     },

@@ -20,12 +20,13 @@ const GIVEN = ['metric.intrinsics'];
 interface Memory { numTensors: number; gpuResources?: number }
 interface JsonReport { ok: boolean; comparisons: TensorComparison[]; integers: IntegerComparison[]; notComputed: string[]; backend: string; ms: number; endToEnd: boolean; memory: { before: Memory; after: Memory } }
 
-export function da3ParityOn(backend: 'cpu' | 'wasm' | 'webgpu'): void {
-  describe(`Depth Anything 3 parity on ${backend} (Node)`, () => {
-    test.each(DA3_CASES)('%s: end to end from the PNG files, every recorded tensor (net, prediction, metric, export)', async (name) => {
+/** `browser`: inside headless Chromium (parity --browser, the shared Chromium of the test run). */
+export function da3ParityOn(backend: 'cpu' | 'wasm' | 'webgpu' | 'webgl', opts: { browser?: boolean; cases?: readonly string[] } = {}): void {
+  describe(`Depth Anything 3 parity on ${backend} (${opts.browser ? 'Chromium' : 'Node'})`, () => {
+    test.each([...(opts.cases ?? DA3_CASES)])('%s: end to end from the PNG files, every recorded tensor (net, prediction, metric, export)', async (name) => {
       const dir = path.join(DA3_FIXTURES, name);
       const dump = path.join(os.tmpdir(), `da3-parity-${process.pid}-${backend}-${name}.safetensors`);
-      const args = ['--backend', backend, ...(backend === 'wasm' ? ['--threads', '1'] : []),
+      const args = ['--backend', backend, ...(backend === 'wasm' ? ['--threads', '1'] : []), ...(opts.browser ? ['--browser'] : []),
         '--weights', path.join(dir, 'weights.safetensors'), '--reference', path.join(dir, 'activations.safetensors'), '--dump', dump];
       const { code, report, stderr } = await parityJson<JsonReport>(args, `${name} on ${backend}`);
       expect(stderr).toContain(`backend: ${backend}`);
@@ -49,7 +50,8 @@ export function da3ParityOn(backend: 'cpu' | 'wasm' | 'webgpu'): void {
       rmSync(dump);
       for (const c of report.comparisons) expect(dumped.tensors.get(c.key)?.shape).toEqual(c.shape);
       const worst = report.comparisons.reduce((a, c) => (c.relL2 > a.relL2 ? c : a));
-      console.log(`da3 ${backend} ${name}: ${report.comparisons.length} float + ${report.integers.length} integer tensors, worst relL2 ${worst.relL2.toExponential(2)} (${worst.key}), ${(report.ms / 1000).toFixed(1)} s`);
+      if (opts.browser) expect(report.memory.after.gpuResources).toBeDefined();
+      console.log(`da3 ${backend}${opts.browser ? ' (Chromium)' : ''} ${name}: ${report.comparisons.length} float + ${report.integers.length} integer tensors, worst relL2 ${worst.relL2.toExponential(2)} (${worst.key}), ${(report.ms / 1000).toFixed(1)} s`);
     }, 5 * 60 * 1000);
   });
 }

@@ -10,7 +10,8 @@ import type { TensorComparison } from '../../src/verify/compare';
 import { parseSafetensors } from '../../src/io/safetensors';
 import { FIXTURES, parityJson } from '../helpers';
 
-interface JsonReport { ok: boolean; comparisons: TensorComparison[]; notComputed: string[]; kind: string; backend: string }
+interface Memory { numTensors: number; gpuResources?: number }
+interface JsonReport { ok: boolean; comparisons: TensorComparison[]; notComputed: string[]; kind: string; backend: string; memory?: { before: Memory; after: Memory } }
 
 const REFERENCES = ['activations.safetensors', 'pipeline.safetensors', 'stream.safetensors'];
 
@@ -23,11 +24,12 @@ export function vdaCaseFiles(name: string): { dir: string; weights: string; refe
   return { dir, weights: path.resolve(dir, config.weights ?? 'weights.safetensors'), reference };
 }
 
-export function vdaParityOn(backend: 'cpu' | 'wasm' | 'webgpu', cases: readonly string[]): void {
-  describe(`VDA parity on ${backend}`, () => {
+/** `browser`: inside headless Chromium (parity --browser, the shared Chromium of the test run). */
+export function vdaParityOn(backend: 'cpu' | 'wasm' | 'webgpu' | 'webgl', cases: readonly string[], opts: { browser?: boolean } = {}): void {
+  describe(`VDA parity on ${backend}${opts.browser ? ' in Chromium' : ''}`, () => {
     test.each(cases)('%s: every recorded tensor within tolerance', async (name) => {
       const { weights, reference } = vdaCaseFiles(name);
-      const { code, report, stderr } = await parityJson<JsonReport>(['--backend', backend, '--weights', weights, '--reference', reference], `${name} on ${backend}`);
+      const { code, report, stderr } = await parityJson<JsonReport>(['--backend', backend, ...(opts.browser ? ['--browser'] : []), '--weights', weights, '--reference', reference], `${name} on ${backend}`);
       expect(stderr).toContain(`backend: ${backend}`);
       const failures = report.comparisons.filter((c) => !c.ok).map((c) => `${c.key}: relL2 ${c.relL2}, maxAbs ${c.maxAbs} (limit ${c.maxAbsLimit})`);
       expect(failures).toEqual([]);
@@ -39,6 +41,13 @@ export function vdaParityOn(backend: 'cpu' | 'wasm' | 'webgpu', cases: readonly 
       expect(expected.filter((k) => !compared.has(k))).toEqual([]);
       expect(report.ok).toBe(true);
       expect(code).toBe(0);
-    });
+      if (opts.browser) {
+        // The page leaves the backend as it found it: tensors and textures/GPU buffers.
+        expect(report.memory?.after).toEqual(report.memory?.before);
+        expect(report.memory?.after.gpuResources).toBeDefined();
+      }
+      const worst = report.comparisons.reduce((a, c) => (c.relL2 > a.relL2 ? c : a));
+      console.log(`vda ${backend}${opts.browser ? ' (Chromium)' : ''} ${name}: ${report.comparisons.length} tensors, worst relL2 ${worst.relL2.toExponential(2)} (${worst.key})`);
+    }, 10 * 60 * 1000);
   });
 }
