@@ -8,6 +8,7 @@ import { initBackend } from '../../src/backends/node';
 import { hardwareGpuMayExist } from '../../src/backends/gpu_probe';
 import { isSoftwareAdapter, describeAdapter } from '../../src/backends/adapter';
 import { backendMemory } from '../../src/backends/memory';
+import { setBandBudgetForTesting } from '../../src/backends/limits';
 import { checkGpuLimits, largestFittingSize, largestPassTensors, limitProblems } from '../../src/depth/limits';
 import { officialConfig } from '../../src/config/depth';
 import { parityFromStateDict } from '../../src/verify/parity';
@@ -93,6 +94,21 @@ describe('webgpu in Node', () => {
     expect(await settled()).toEqual(before);
   });
 
+  test('the head in bands of rows (forced by a small budget): every recorded tensor within tolerance, no buffer left', async () => {
+    await initBackend('webgpu');
+    const c = await loadCase('v2-tiny');
+    const before = await settled();
+    setBandBudgetForTesting(4 * 12 * 154 * 32); // 10-row bands of the 112-row output (see test/model/head_bands.test.ts)
+    try {
+      const report = await parityFromStateDict(c.stateDict, c.config, c.activations, 'v2-tiny');
+      expect(report.comparisons.filter((r) => !r.ok).map((r) => r.key)).toEqual([]);
+      expect(report.ok).toBe(true);
+    } finally {
+      setBandBudgetForTesting(undefined);
+    }
+    expect(await settled()).toEqual(before);
+  });
+
   test('a forward pass leaves only its output; disposing it restores the buffers in use', async () => {
     await initBackend('webgpu');
     const c = await loadCase('v2-tiny');
@@ -141,8 +157,9 @@ function passTensors(cfg: Config, H: number, W: number, part: Part): Array<[stri
   const head: Array<[string, number[]]> = [
     ['depth_head.resize_layers.0', [1, 4 * ph, 4 * pw, cfg.outChannels[0]]],
     ['depth_head.scratch.refinenet1', [1, 8 * ph, 8 * pw, F]],
-    ['depth_head.scratch.output_conv1 (upsampled)', [1, H, W, F / 2]],
-    ['depth_head.scratch.output_conv2.0', [1, H, W, 32]],
+    // The full-resolution stage runs in bands of rows: it fits when one row (and its halo) does.
+    ['depth_head.scratch.output_conv1 (upsampled, band)', [1, 3, W, F / 2]],
+    ['depth_head.scratch.output_conv2.0 (band)', [1, 3, W, 32]],
   ];
   return part === 'encoder' ? encoder : [...encoder, ...head];
 }
@@ -209,16 +226,18 @@ describe('GPU limits', () => {
     expect(expectedRefusal(vits, 700, 700, dawn)).toBe('input 700x700 exceeds a webgpu limit: attention scores (all heads) [1, 6, 2501, 2501] needs 143.2 MiB, past the maxStorageBufferBindingSize of this adapter (128.0 MiB); 672x672 fits (or use --backend wasm)');
     expect(expectedRefusal(vits, 672, 672, dawn)).toBeUndefined();
     expect(expectedRefusal(vits, 518, 518, dawn)).toBeUndefined();
-    // ViT-L at 518: the upsampled output_conv1 [1, 518, 518, 128] is 131 MiB.
-    expect(expectedRefusal(vitl, 518, 518, dawn)).toMatch(/: depth_head\.scratch\.output_conv1 \(upsampled\) \[1, 518, 518, 128\] needs 131\.0 MiB.*; 504x504 fits/);
-    expect(expectedFit(vitl, 518, 700, dawn)).toEqual([434, 588]);
+    // ViT-L at 518: the upsampled output_conv1 [1, 518, 518, 128] would be 131 MiB; it runs in bands.
+    expect(expectedRefusal(vitl, 518, 518, dawn)).toBeUndefined();
+    // 518x700: the 16 heads' scores [1, 16, 1851, 1851] are 209 MiB; 448x602 has 1 + 32 x 43 tokens (113 MiB).
+    expect(expectedRefusal(vitl, 518, 700, dawn)).toMatch(/: attention scores \(all heads\) \[1, 16, 1851, 1851\] needs 209\.1 MiB.*; 448x602 fits/);
+    expect(expectedFit(vitl, 518, 700, dawn)).toEqual([448, 602]);
     // encode runs no DPT head, so only the encoder's tensors count: ViT-L encodes 518x518.
     expect(expectedRefusal(vitl, 518, 518, dawn, 'encoder')).toBeUndefined();
     expect(expectedRefusal(vits, 700, 700, dawn, 'encoder')).toMatch(/: attention scores \(all heads\) \[1, 6, 2501, 2501\].*; 672x672 fits/);
     // Past maxBufferSize only where the binding allows more (a buffer limit of 64 MiB, say).
     expect(expectedRefusal(vits, 518, 518, { maxBinding: 128 * MiB, maxBuffer: 32 * MiB })).toMatch(/past the maxBufferSize of this adapter \(32\.0 MiB\)/);
     expect(smallestRefused(vits, dawn, 'model')).toBe(686);
-    expect(smallestRefused(vitl, dawn, 'model')).toBe(518);
+    expect(smallestRefused(vitl, dawn, 'model')).toBe(546); // the encoder's scores, as below: the head runs in bands
     expect(smallestRefused(vitl, dawn, 'encoder')).toBe(546); // [1, 16, 1522, 1522]: 141.4 MiB
   });
 
@@ -252,11 +271,12 @@ describe('GPU limits', () => {
         expect(largestFittingSize(cfg, s, s, 1, part)).toEqual([s - 14, s - 14]);
       }
     }
-    // A head wide enough to pass the limit where the encoder still fits (as ViT-L at 518 on a
-    // 128 MiB adapter): the model is refused, encode is not.
+    // A head wide enough to pass the limit where the encoder still fits: the model is refused,
+    // encode is not. (The full-resolution stage runs in bands; refinenet1, at 8x the patch grid, does not.)
     const s = smallestRefused(vits, lim, 'encoder') - 14;
-    const wide = { ...vits, features: 2 * (Math.floor(lim.maxBinding / (4 * s * s)) + 1) };
-    expect(expectedRefusal(wide, s, s, lim)).toMatch(/: depth_head\.scratch\.output_conv1 \(upsampled\) .* past the maxStorageBufferBindingSize/);
+    const side = (8 * s) / 14;
+    const wide = { ...vits, features: 2 * (Math.floor(lim.maxBinding / (4 * side * side * 2)) + 1) };
+    expect(expectedRefusal(wide, s, s, lim)).toMatch(/: depth_head\.scratch\.refinenet1 .* past the maxStorageBufferBindingSize/);
     expectCheck(wide, s, s);
     expect(expectedRefusal(wide, s, s, lim, 'encoder')).toBeUndefined();
     expectCheck(wide, s, s, 'encoder');
