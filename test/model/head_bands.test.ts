@@ -1,6 +1,7 @@
 /**
- * The DPT head's full-resolution stage in bands of rows (src/dpt/dpt_head.ts outputConvs), forced
- * here by a small budget: every recorded tensor of the v2-tiny and v2-tiny-metric cases still
+ * Passes split to fit the backend, forced here by a small budget: the DPT head's full-resolution
+ * stage in bands of rows (src/dpt/dpt_head.ts outputConvs), and, on the fused attention layout
+ * (cpu, webgpu, webgl), the scores by head and query rows (src/dinov2/attention.ts). With them: every recorded tensor of the v2-tiny and v2-tiny-metric cases still
  * within the parity tolerance (the taps see the bands joined), the depth equal to one pass, and
  * no tensor left behind. The band height follows the budget (src/backends/limits.ts bandRows).
  */
@@ -8,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { bandRows, setBandBudgetForTesting } from '../../src/backends/limits';
 import { bindWeights, disposeWeights, forward } from '../../src/depth/depth_anything';
 import { outputBandTensors } from '../../src/dpt/dpt_head';
+import { attentionChunks } from '../../src/dinov2/attention';
 import { parityFromStateDict } from '../../src/verify/parity';
 import { loadCase, useBackend } from '../helpers';
 
@@ -26,6 +28,15 @@ test('the band height is the largest whose tensors fit the budget (at least one 
   expect(bandRows((r) => outputBandTensors(1, r, 518, 256, 'wasm', false), 518)).toBe(518); // ViT-L at 518 on wasm: one pass
 });
 
+test('attention is split by head, then by query rows, only when all heads\' scores do not fit', () => {
+  setBandBudgetForTesting(4 * 2 * 89 * 89);
+  expect(attentionChunks(1, 2, 89)).toEqual({ heads: 2, rows: 89 });
+  setBandBudgetForTesting(4 * 89 * 89);
+  expect(attentionChunks(1, 2, 89)).toEqual({ heads: 1, rows: 89 });
+  setBandBudgetForTesting(4 * 89 * 20);
+  expect(attentionChunks(1, 2, 89)).toEqual({ heads: 1, rows: 20 });
+});
+
 describe.each([['wasm', ['v2-tiny', 'v2-tiny-metric']], ['cpu', ['v2-tiny']]] as const)('banded head on %s', (backend, cases) => {
   beforeAll(async () => { await useBackend(backend); });
 
@@ -40,7 +51,19 @@ describe.each([['wasm', ['v2-tiny', 'v2-tiny-metric']], ['cpu', ['v2-tiny']]] as
     expect(report.comparisons.map((r) => r.key)).toEqual(expect.arrayContaining(['depth_head.scratch.output_conv2.0', 'depth_head.scratch.output_conv2.2', 'output']));
   });
 
-  if (backend === 'cpu') return; // the cpu backend is ~10x slower; its parity case above covers its kernels
+  if (backend === 'cpu') {
+    // The fused attention layout (wasm runs per head): v2-tiny's 89 tokens, 2 heads, 20 query rows a chunk.
+    test('v2-tiny: every recorded tensor within tolerance with attention in 20-row chunks (and 1-row head bands)', async () => {
+      const c = await loadCase('v2-tiny');
+      setBandBudgetForTesting(4 * 89 * 20);
+      const before = tf.memory().numTensors;
+      const report = await parityFromStateDict(c.stateDict, c.config, c.activations, 'v2-tiny');
+      expect(tf.memory().numTensors).toBe(before);
+      expect(report.comparisons.filter((r) => !r.ok).map((r) => `${r.key}: relL2 ${r.relL2}`)).toEqual([]);
+      expect(report.ok).toBe(true);
+    });
+    return; // the cpu backend is ~10x slower; the parity cases above cover its kernels
+  }
   test('the banded depth equals one pass (bilinear rows by PyTorch\'s float32 weights: within 1e-5)', async () => {
     const c = await loadCase('v2-tiny');
     const w = bindWeights(c.stateDict, c.config, 'v2-tiny');
