@@ -108,3 +108,40 @@ export function checkGpuPass(tensorsAt: PassTensors, H: number, W: number, sizes
   const more = batch > 1 ? ', or a smaller batch' : '';
   throw new Error(`input ${H}x${W}${batch > 1 ? ` x${batch}` : ''} exceeds a ${tf.getBackend()} limit: ${describeWorst(problems)}${hint}${more} (or use --backend wasm)`);
 }
+
+/**
+ * Tensors that are not on a GPU still cost memory: on wasm every tensor lives in one 4 GiB heap
+ * (src/backends/wasm_memory.ts). Passes that can be split (the DPT head's full-resolution stage)
+ * keep each part under this on cpu/wasm/tensorflow.
+ */
+const HOST_TENSOR_BUDGET = 512 * 2 ** 20;
+
+/** A smaller budget forced on every backend (tests and measurements of the banded paths); undefined: the backend's own. */
+let forcedBudget: number | undefined;
+export function setBandBudgetForTesting(bytes: number | undefined): void {
+  forcedBudget = bytes;
+}
+
+/** Whether every tensor of `list` fits the active backend: its GPU limits, or the host budget. */
+function fitsActive(list: PassTensor[]): boolean {
+  if (forcedBudget !== undefined) return list.every((t) => 4 * elements(t.shape) <= forcedBudget!);
+  const limits = activeGpuLimits();
+  if (limits) return tensorsPastLimits(list, limits).length === 0;
+  return list.every((t) => 4 * elements(t.shape) <= HOST_TENSOR_BUDGET);
+}
+
+/**
+ * How many rows of a `total`-row stage to compute at once so that every tensor `tensorsFor(rows)`
+ * lists fits the active backend (all `total` when they do; at least 1).
+ */
+export function bandRows(tensorsFor: (rows: number) => PassTensor[], total: number): number {
+  if (fitsActive(tensorsFor(total))) return total;
+  let lo = 1;
+  let hi = total - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fitsActive(tensorsFor(mid))) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}

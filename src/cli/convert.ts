@@ -107,7 +107,7 @@ export function registerConvert(program: Command): void {
     .option('--max-depth <m>', 'metric model: maximum depth in metres (when the file name does not tell)')
     .option('--config <file>', 'model configuration (fixtures\' config.json schema), for non-standard sizes')
     .option('--hf-config <file>', 'Hugging Face config.json (default: config.json beside IN)')
-    .addOption(new Option('--dtype <d>', 'stored dtype').choices(['f32', 'f16']).default('f32'))
+    .addOption(new Option('--dtype <d>', 'stored dtype: f32, f16, or q8 (int8 Linear/Conv kernels with per-channel scales; lossy, a quarter of f32)').choices(['f32', 'f16', 'q8']).default('f32'))
     .action(async (a: string | undefined, b: string | undefined, opts: CliOptions) => {
       let input: string;
       let output: string | undefined;

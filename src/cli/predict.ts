@@ -148,7 +148,7 @@ export function registerPredict(program: Command): void {
           process.stderr.write(`model: Video Depth Anything ${m.encoder} (width ${m.embedDim}, ${m.depth} blocks) ${model.metric ? 'metric' : 'relative'}, ${opts.streaming ? 'streaming' : 'offline windows of 32'}, from ${weights}; backend: ${model.backend.description}\n`);
         } else {
           if (opts.streaming) cmd.error('error: --streaming is for Video Depth Anything weights');
-          process.stderr.write(`model: ${model.config.version} ${model.config.encoder} (width ${model.config.embedDim}, ${model.config.depth} blocks) ${depthKind(model.config)} from ${weights}; backend: ${model.backend.description}\n`);
+          process.stderr.write(`model: ${model.config.version} ${model.config.encoder} (width ${model.config.embedDim}, ${model.config.depth} blocks) ${depthKind(model.config)}${model.weightsPrecision === 'q8' ? ', 8-bit weights (q8, dequantised at load)' : ''} from ${weights}; backend: ${model.backend.description}\n`);
         }
         if (opts.format.includes('ply') && !model.metric) {
           cmd.error('error: --format ply needs a metric model (depth in metres); this model predicts relative depth');

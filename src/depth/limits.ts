@@ -7,6 +7,7 @@ import { LimitProblem, PassTensor, PassTensors, checkGpuPass, gpuLimitProblems, 
 import { checkWasmPass } from '../backends/wasm_memory';
 import { ModelConfig } from '../config/depth';
 import { encoderPassTensors } from '../dinov2/pass_tensors';
+import { outputBandTensors } from '../dpt/dpt_head';
 
 /** What a pass runs: the whole model, or the encoder alone (`encode`). */
 export type PassPart = 'model' | 'encoder';
@@ -17,17 +18,18 @@ export function largestPassTensors(cfg: ModelConfig, H: number, W: number, batch
   const ph = H / cfg.patchSize;
   const pw = W / cfg.patchSize;
   const F = cfg.features;
+  const im2col = backend === 'webgl' && tf.env().getBool('WEBGL_CONV_IM2COL');
   const list: PassTensor[] = [
     ...encoderPassTensors(cfg, 'pretrained', H, W, B, backend),
     { name: 'depth_head.resize_layers.0', shape: [B, 4 * ph, 4 * pw, cfg.outChannels[0]] },
     { name: 'depth_head.scratch.refinenet1', shape: [B, 8 * ph, 8 * pw, F] },
-    { name: 'depth_head.scratch.output_conv1 (upsampled)', shape: [B, H, W, F / 2] },
-    { name: 'depth_head.scratch.output_conv2.0', shape: [B, H, W, 32] },
+    // The full-resolution stage runs in bands of rows sized to the backend (src/dpt/dpt_head.ts):
+    // it fits whenever its one-row band does.
+    ...outputBandTensors(B, 1, W, F, backend, im2col),
   ];
-  if (backend === 'webgl' && tf.env().getBool('WEBGL_CONV_IM2COL')) {
+  if (backend === 'webgl' && im2col) {
     // conv2d's im2col matrix [B, k*k*Cin, outH*outW] for the head's 3x3 convolutions.
     list.push({ name: 'depth_head.scratch.refinenet1 3x3 conv (im2col)', shape: [B, 9 * F, 8 * ph * 8 * pw], packed: true });
-    list.push({ name: 'depth_head.scratch.output_conv2.0 (im2col)', shape: [B, 9 * (F / 2), H * W], packed: true });
   }
   return part === 'encoder' ? list.filter((t) => !t.name.startsWith('depth_head.')) : list;
 }

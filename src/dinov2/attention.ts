@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { attentionLayout } from '../backends/choices';
+import { PassTensor, bandRows } from '../backends/limits';
 import { ModelConfig } from '../config/depth';
 import { LayerNormWeights, layerNorm, loadLayerNorm } from '../nn/layer_norm';
 import { LinearWeights, linear, loadLinear } from '../nn/linear';
@@ -128,9 +129,37 @@ function fused(x: tf.Tensor3D, w: AttentionWeights, key: string, tap?: Tap, rope
     }));
     return tf.stack(perHeadCtx, 2); // (B, N, H, D)
   }
-  const scores = tf.matMul(tf.mul(q, D ** -0.5), k, false, true); // (B, H, N, N)
-  const ctx = tf.matMul(tf.softmax(scores), v); // (B, H, N, D)
-  return tf.transpose(ctx, [0, 2, 1, 3]); // (B, N, H, D)
+  const { heads: g, rows } = attentionChunks(B, H, N);
+  if (g === H && rows === N) {
+    const scores = tf.matMul(tf.mul(q, D ** -0.5), k, false, true); // (B, H, N, N)
+    const ctx = tf.matMul(tf.softmax(scores), v); // (B, H, N, D)
+    return tf.transpose(ctx, [0, 2, 1, 3]); // (B, N, H, D)
+  }
+  // Scores past the backend's limit (WebGPU binding, WebGL texture): one head and a band of
+  // queries at a time. The softmax runs over keys, which every chunk holds whole: the same sums.
+  const qs = tf.mul(q, D ** -0.5) as tf.Tensor4D;
+  const perHeadCtx = Array.from({ length: H }, (_, h) => tf.tidy(() => {
+    const pick = (t: tf.Tensor4D, r0: number, n: number) => tf.reshape(tf.slice(t, [0, h, r0, 0], [B, 1, n, D]), [B, n, D]) as tf.Tensor3D;
+    const kh = pick(k, 0, N);
+    const vh = pick(v, 0, N);
+    const parts: tf.Tensor3D[] = [];
+    for (let r0 = 0; r0 < N; r0 += rows) {
+      const n = Math.min(rows, N - r0);
+      parts.push(tf.tidy(() => tf.matMul(tf.softmax(tf.matMul(pick(qs, r0, n), kh, false, true)), vh))); // (B, n, D)
+    }
+    return parts.length === 1 ? parts[0] : tf.concat(parts, 1); // (B, N, D)
+  }));
+  return tf.stack(perHeadCtx, 2); // (B, N, H, D)
+}
+
+/**
+ * How the fused layout splits a pass's attention scores: all heads at once when [B, H, N, N] fits
+ * the active backend (src/backends/limits.ts bandRows), else one head and as many query rows as fit.
+ */
+export function attentionChunks(B: number, H: number, N: number): { heads: number; rows: number } {
+  const scores = (heads: number, rows: number): PassTensor[] => [{ name: 'attention scores', shape: [B, heads, rows, N] }];
+  if (bandRows((r) => scores(H, r), N) === N) return { heads: H, rows: N };
+  return { heads: 1, rows: bandRows((r) => scores(1, r), N) };
 }
 
 /** x [B, N, C] -> [B, N, C], one image and one head at a time, as plain 2D products. */

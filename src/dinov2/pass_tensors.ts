@@ -15,8 +15,10 @@ export function encoderPassTensors(cfg: ModelConfig, prefix: string, H: number, 
   const scores = prefix === 'pretrained' ? 'attention scores' : `${prefix.split('.')[0]} attention scores`;
   return [
     { name: `${prefix}.blocks.*.attn.qkv`, shape: [batch, N, 3 * C] },
+    // The fused layout splits its scores by head and query rows to fit (src/dinov2/attention.ts
+    // attentionChunks): it fits whenever one query row of one head does.
     attentionLayout(backend) === 'fused'
-      ? { name: `${scores} (all heads)`, shape: [batch, cfg.numHeads, N, N] }
+      ? { name: `${scores} (one head, one query row at least)`, shape: [batch, 1, 1, N] }
       : { name: `${scores} (one head)`, shape: [N, N] },
     { name: `${prefix}.blocks.*.mlp hidden`, shape: [batch, N, hidden] },
   ];

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config/depth';
 import { Conv2dWeights, conv2d, loadConv2d } from '../nn/conv2d';
-import { resizeBilinearAlignCorners } from '../nn/interpolate';
+import { PassTensor, bandRows } from '../backends/limits';
+import { resizeBilinearAlignCorners, resizeBilinearAlignCornersRows } from '../nn/interpolate';
 import { Tap } from '../nn/tap';
 import { IntermediateLayer } from '../dinov2/vision_transformer';
 import { StateDictReader } from '../weights/state_dict';
@@ -95,12 +96,80 @@ export function dptHeadWithHooks(layers: IntermediateLayer[], patchH: number, pa
   return { depth, hooks: { out_conv: outConv, l4_rn: rn[3], r4: path4, r3: path3, r2: path2, r1: path1 } };
 }
 
-/** output_conv1, bilinear to 14x the patch grid, output_conv2 (conv, ReLU, conv, ReLU or sigmoid). */
+/**
+ * The tensors of output_conv2's first convolution over `rows` output rows (plus its 1-row halo on
+ * each side): what decides the band height (src/backends/limits.ts bandRows). On webgl a 3x3
+ * convolution is an im2col matrix (packed).
+ */
+export function outputBandTensors(B: number, rows: number, W: number, F: number, backend: string, webglIm2col: boolean): PassTensor[] {
+  const list: PassTensor[] = [
+    { name: 'depth_head.scratch.output_conv1 (upsampled, band)', shape: [B, rows + 2, W, F / 2] },
+    { name: 'depth_head.scratch.output_conv2.0 (band)', shape: [B, rows + 2, W, HEAD_FEATURES_2] },
+  ];
+  if (backend === 'webgl' && webglIm2col) list.push({ name: 'depth_head.scratch.output_conv2.0 (im2col, band)', shape: [B, 9 * (F / 2), (rows + 2) * W], packed: true });
+  return list;
+}
+
+/** tfjs-webgl's default; the flag exists only once the webgl backend is registered. */
+function webglIm2col(): boolean {
+  try { return tf.env().getBool('WEBGL_CONV_IM2COL'); } catch { return true; }
+}
+
+/**
+ * output_conv1, bilinear to 14x the patch grid, output_conv2 (conv, ReLU, conv, ReLU or sigmoid).
+ * The full-resolution part runs in bands of rows when one pass would not fit the backend (the
+ * upsampled map of ViT-L at 518 is 131 MiB, past WebGPU's default 128 MiB binding): each band
+ * resizes only the source rows it reads and convolves with a one-row halo, so every output pixel
+ * is the same sum as in one pass. Taps (parity) see the bands joined.
+ */
 export function outputConvs(path1: tf.Tensor4D, patchH: number, patchW: number, s: ScratchWeights, metric: boolean, tap?: Tap, onOutConv?: (t: tf.Tensor4D) => void): tf.Tensor4D {
   const out1 = conv2d(path1, s.output_conv1);
   tap?.('depth_head.scratch.output_conv1', out1);
-  const up = resizeBilinearAlignCorners(out1, patchH * 14, patchW * 14);
-  const pre = conv2d(up, s.output_conv2[0]);
+  const [B, , , C] = out1.shape;
+  const H = patchH * 14;
+  const W = patchW * 14;
+  const rows = bandRows((r) => outputBandTensors(B, r, W, 2 * C, tf.getBackend(), webglIm2col()), H);
+  if (rows >= H) {
+    const up = resizeBilinearAlignCorners(out1, H, W);
+    return outputConv2(up, s, metric, tap, onOutConv);
+  }
+  // Bands: the taps and the hook get each stage joined (only parity and ZoeDepth ask for them).
+  const parts: Record<string, tf.Tensor4D[]> = {};
+  const bandTap: Tap | undefined = tap && ((name, t) => { (parts[name] ??= []).push(tf.keep(t.clone() as tf.Tensor4D)); });
+  const hidden: tf.Tensor4D[] = [];
+  const bands: tf.Tensor4D[] = [];
+  for (let r0 = 0; r0 < H; r0 += rows) {
+    const r1 = Math.min(H, r0 + rows);
+    const a0 = Math.max(0, r0 - 1);
+    const a1 = Math.min(H, r1 + 1);
+    bands.push(tf.tidy(() => {
+      const up = resizeBilinearAlignCornersRows(out1, H, W, a0, a1);
+      // The conv over rows [a0, a1) zero-pads at both ends: keep only rows whose neighbours are real (or the image's edge).
+      const crop = (t: tf.Tensor4D) => tf.slice(t, [0, r0 - a0, 0, 0], [-1, r1 - r0, -1, -1]);
+      return outputConv2(up, s, metric, bandTap, (h) => { if (onOutConv) hidden.push(tf.keep(h)); }, crop);
+    }));
+  }
+  const out = tf.concat(bands, 1) as tf.Tensor4D;
+  tf.dispose(bands);
+  if (onOutConv) {
+    onOutConv(tf.concat(hidden, 1) as tf.Tensor4D);
+    tf.dispose(hidden);
+  }
+  if (tap) {
+    for (const [name, list] of Object.entries(parts)) {
+      tf.tidy(() => tap(name, tf.concat(list, 1)));
+      tf.dispose(list);
+    }
+  }
+  return out;
+}
+
+/**
+ * output_conv2 on the upsampled map (or a band of it): 3x3 conv, ReLU, 1x1 conv, ReLU or sigmoid.
+ * `crop` cuts a band's halo rows off after the 3x3 convolution.
+ */
+function outputConv2(up: tf.Tensor4D, s: ScratchWeights, metric: boolean, tap?: Tap, onOutConv?: (t: tf.Tensor4D) => void, crop: (t: tf.Tensor4D) => tf.Tensor4D = (t) => t): tf.Tensor4D {
+  const pre = crop(conv2d(up, s.output_conv2[0]));
   tap?.('depth_head.scratch.output_conv2.0', pre);
   const hidden = tf.relu(pre);
   tap?.('depth_head.scratch.output_conv2.1', hidden);

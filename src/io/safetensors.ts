@@ -150,7 +150,7 @@ export interface TensorToWrite {
  * The file's first part: the 8-byte length and the JSON header, padded with spaces so the data
  * section starts 8-byte aligned (as the reference writer does). Tensors are laid out in order.
  */
-export function safetensorsHeader(tensors: Array<{ name: string; shape: number[]; dtype: 'F32' | 'F16' }>, metadata?: Record<string, string>): { bytes: Uint8Array; dataBytes: number } {
+export function safetensorsHeader(tensors: Array<{ name: string; shape: number[]; dtype: 'F32' | 'F16' | 'I8' }>, metadata?: Record<string, string>): { bytes: Uint8Array; dataBytes: number } {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;

@@ -83,7 +83,14 @@ export class DepthSession<B extends SessionBackend = SessionBackend> {
   private weights: DepthAnythingWeights | null;
 
   /** Binds the weights strictly: a mismatch lists every key, and no tensor is left behind. */
+  /**
+   * 'q8' when the file stored its kernels as int8 (`convert --dtype q8`, dequantised at load: the
+   * same compute, lossy weights), else 'float'.
+   */
+  readonly weightsPrecision: 'q8' | 'float';
+
   protected constructor(stateDict: StateDict, readonly config: ModelConfig, readonly backend: B, readonly source: string) {
+    this.weightsPrecision = [...stateDict.values()].some((t) => t.storedAs === 'int8') ? 'q8' : 'float';
     this.weights = bindWeights(stateDict, config, source);
   }
 

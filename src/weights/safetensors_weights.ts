@@ -5,23 +5,36 @@
 import { ModelConfig, configFromJson } from '../config/depth';
 import { ParsedSafetensors, entryToFloat32 } from '../io/safetensors';
 import { LITTLE_ENDIAN } from '../io/half';
+import { Q8_SCALE_SUFFIX, dequantizeQ8 } from './q8';
 import { StateDict, WeightsError } from './state_dict';
 
 /**
  * Float32 tensors become views into the file's bytes when aligned (no second copy of the model);
- * others are decoded. Integer tensors (BatchNorm's num_batches_tracked) are left out.
+ * others are decoded. Integer tensors (BatchNorm's num_batches_tracked) are left out. int8
+ * kernels (`convert --dtype q8`) are dequantised with their `<key>_scale`, which is consumed.
  */
 export function stateDictFromSafetensors(parsed: ParsedSafetensors): StateDict {
   const sd: StateDict = new Map();
+  const scales = new Set<string>();
   for (const [name, entry] of parsed.tensors) {
     // num_batches_tracked (I64) is bookkeeping that inference never reads.
     if (entry.dtype === 'I64' || entry.dtype === 'I32') continue;
+    if (entry.dtype === 'I8') {
+      const scale = parsed.tensors.get(name + Q8_SCALE_SUFFIX);
+      if (!scale) throw new WeightsError(`${parsed.source}: tensor "${name}" is int8 but the file has no "${name + Q8_SCALE_SUFFIX}" (an 8-bit kernel needs its per-channel scales)`);
+      const q = new Int8Array(entry.bytes.buffer, entry.bytes.byteOffset, entry.bytes.byteLength);
+      const data = dequantizeQ8(q, entry.shape, entryToFloat32(scale, parsed.source), scale.shape, `${parsed.source}: "${name + Q8_SCALE_SUFFIX}"`);
+      sd.set(name, { shape: entry.shape, data, storedAs: 'int8' });
+      scales.add(name + Q8_SCALE_SUFFIX);
+      continue;
+    }
     const aligned = entry.dtype === 'F32' && LITTLE_ENDIAN && entry.bytes.byteOffset % 4 === 0;
     const data = aligned
       ? new Float32Array(entry.bytes.buffer, entry.bytes.byteOffset, entry.bytes.byteLength / 4)
       : entryToFloat32(entry, parsed.source);
     sd.set(name, { shape: entry.shape, data });
   }
+  for (const s of scales) sd.delete(s);
   return sd;
 }
 

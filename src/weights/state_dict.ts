@@ -10,6 +10,8 @@ export interface RawTensor {
    * the loaders use instead of `data` so the bound weights are differentiable functions of it.
    */
   tensor?: import('@tensorflow/tfjs-core').Tensor;
+  /** Set when the file stored it as int8 (src/weights/q8.ts): `data` is the dequantised kernel. */
+  storedAs?: 'int8';
 }
 
 export type StateDict = Map<string, RawTensor>;

@@ -8,6 +8,7 @@ import { initBackend } from '../../src/backends/node';
 import { hardwareGpuMayExist } from '../../src/backends/gpu_probe';
 import { isSoftwareAdapter, describeAdapter } from '../../src/backends/adapter';
 import { backendMemory } from '../../src/backends/memory';
+import { setBandBudgetForTesting } from '../../src/backends/limits';
 import { checkGpuLimits, largestFittingSize, largestPassTensors, limitProblems } from '../../src/depth/limits';
 import { officialConfig } from '../../src/config/depth';
 import { parityFromStateDict } from '../../src/verify/parity';
@@ -93,6 +94,21 @@ describe('webgpu in Node', () => {
     expect(await settled()).toEqual(before);
   });
 
+  test('attention in chunks of query rows and the head in bands (forced by a small budget): every recorded tensor within tolerance, no buffer left', async () => {
+    await initBackend('webgpu');
+    const c = await loadCase('v2-tiny');
+    const before = await settled();
+    setBandBudgetForTesting(4 * 89 * 20); // one head, 20 of its 89 query rows at a time; 1-row bands of the head (test/model/head_bands.test.ts)
+    try {
+      const report = await parityFromStateDict(c.stateDict, c.config, c.activations, 'v2-tiny');
+      expect(report.comparisons.filter((r) => !r.ok).map((r) => r.key)).toEqual([]);
+      expect(report.ok).toBe(true);
+    } finally {
+      setBandBudgetForTesting(undefined);
+    }
+    expect(await settled()).toEqual(before);
+  });
+
   test('a forward pass leaves only its output; disposing it restores the buffers in use', async () => {
     await initBackend('webgpu');
     const c = await loadCase('v2-tiny');
@@ -120,7 +136,7 @@ describe('webgpu in Node', () => {
  * The test's own account of what the limit check must say, from the architecture and an adapter's
  * limits (so the expectations hold on any adapter, and are pinned to hand-worked figures below).
  * The largest tensors of a ViT DPT pass on webgpu (fused attention), float32 (4 bytes a value):
- * qkv [B, N, 3C], all heads' scores [B, heads, N, N], the MLP hidden [B, N, 4C] (ViT-S/B/L: no
+ * qkv [B, N, 3C], the scores of one query row of one head [B, 1, 1, N] (split to fit), the MLP hidden [B, N, 4C] (ViT-S/B/L: no
  * SwiGLU), and in the head the first reassembled map (4x the patch grid), refinenet1 (8x),
  * output_conv1 upsampled to the input [B, H, W, F/2] and output_conv2.0 [B, H, W, 32].
  */
@@ -135,14 +151,16 @@ function passTensors(cfg: Config, H: number, W: number, part: Part): Array<[stri
   expect(cfg.ffn).toBe('mlp');
   const encoder: Array<[string, number[]]> = [
     ['pretrained.blocks.*.attn.qkv', [1, N, 3 * C]],
-    ['attention scores (all heads)', [1, cfg.numHeads, N, N]],
+    // Split by head and query rows to fit: it fits when one row of one head does.
+    ['attention scores (one head, one query row at least)', [1, 1, 1, N]],
     ['pretrained.blocks.*.mlp hidden', [1, N, 4 * C]],
   ];
   const head: Array<[string, number[]]> = [
     ['depth_head.resize_layers.0', [1, 4 * ph, 4 * pw, cfg.outChannels[0]]],
     ['depth_head.scratch.refinenet1', [1, 8 * ph, 8 * pw, F]],
-    ['depth_head.scratch.output_conv1 (upsampled)', [1, H, W, F / 2]],
-    ['depth_head.scratch.output_conv2.0', [1, H, W, 32]],
+    // The full-resolution stage runs in bands of rows: it fits when one row (and its halo) does.
+    ['depth_head.scratch.output_conv1 (upsampled, band)', [1, 3, W, F / 2]],
+    ['depth_head.scratch.output_conv2.0 (band)', [1, 3, W, 32]],
   ];
   return part === 'encoder' ? encoder : [...encoder, ...head];
 }
@@ -205,21 +223,27 @@ describe('GPU limits', () => {
 
   test('the expected refusals reproduce the hand-worked figures of Dawn GL ES (128 MiB per binding, 2 GiB per buffer)', () => {
     const dawn = { maxBinding: 128 * MiB, maxBuffer: 2048 * MiB };
-    // ViT-S at 700: the 6 heads' scores [1, 6, 2501, 2501] are 143 MiB.
-    expect(expectedRefusal(vits, 700, 700, dawn)).toBe('input 700x700 exceeds a webgpu limit: attention scores (all heads) [1, 6, 2501, 2501] needs 143.2 MiB, past the maxStorageBufferBindingSize of this adapter (128.0 MiB); 672x672 fits (or use --backend wasm)');
-    expect(expectedRefusal(vits, 672, 672, dawn)).toBeUndefined();
-    expect(expectedRefusal(vits, 518, 518, dawn)).toBeUndefined();
-    // ViT-L at 518: the upsampled output_conv1 [1, 518, 518, 128] is 131 MiB.
-    expect(expectedRefusal(vitl, 518, 518, dawn)).toMatch(/: depth_head\.scratch\.output_conv1 \(upsampled\) \[1, 518, 518, 128\] needs 131\.0 MiB.*; 504x504 fits/);
-    expect(expectedFit(vitl, 518, 700, dawn)).toEqual([434, 588]);
-    // encode runs no DPT head, so only the encoder's tensors count: ViT-L encodes 518x518.
-    expect(expectedRefusal(vitl, 518, 518, dawn, 'encoder')).toBeUndefined();
-    expect(expectedRefusal(vits, 700, 700, dawn, 'encoder')).toMatch(/: attention scores \(all heads\) \[1, 6, 2501, 2501\].*; 672x672 fits/);
-    // Past maxBufferSize only where the binding allows more (a buffer limit of 64 MiB, say).
-    expect(expectedRefusal(vits, 518, 518, { maxBinding: 128 * MiB, maxBuffer: 32 * MiB })).toMatch(/past the maxBufferSize of this adapter \(32\.0 MiB\)/);
-    expect(smallestRefused(vits, dawn, 'model')).toBe(686);
-    expect(smallestRefused(vitl, dawn, 'model')).toBe(518);
-    expect(smallestRefused(vitl, dawn, 'encoder')).toBe(546); // [1, 16, 1522, 1522]: 141.4 MiB
+    // Attention is split by head and query rows to fit, and the head's full-resolution stage runs in
+    // bands, so the largest unsplit tensor is refinenet1 [1, 8h, 8w, F] (F = 64 for ViT-S, 256 for ViT-L).
+    expect(expectedRefusal(vits, 700, 700, dawn)).toBeUndefined(); // its 6 heads' scores would be 143 MiB
+    // ViT-S at 1274: refinenet1 [1, 728, 728, 64] is 129.4 MiB; 1260x1260 fits.
+    expect(expectedRefusal(vits, 1274, 1274, dawn)).toBe('input 1274x1274 exceeds a webgpu limit: depth_head.scratch.refinenet1 [1, 728, 728, 64] needs 129.4 MiB, past the maxStorageBufferBindingSize of this adapter (128.0 MiB); 1260x1260 fits (or use --backend wasm)');
+    // ViT-L at 518: the upsampled output_conv1 [1, 518, 518, 128] would be 131 MiB; it runs in bands.
+    expect(expectedRefusal(vitl, 518, 518, dawn)).toBeUndefined();
+    // ...and 4:3 and 3:2 photos at 518 (518x700: refinenet1 [1, 296, 400, 256], 115.6 MiB; the 16
+    // heads' scores [1, 16, 1851, 1851] would be 209 MiB).
+    expect(expectedRefusal(vitl, 518, 700, dawn)).toBeUndefined();
+    expect(expectedRefusal(vitl, 518, 770, dawn)).toBeUndefined();
+    // 518x784 (demo01.jpg's shape): refinenet1 [1, 296, 448, 256] is 129.5 MiB; 504x770 fits.
+    expect(expectedRefusal(vitl, 518, 784, dawn)).toMatch(/: depth_head\.scratch\.refinenet1 \[1, 296, 448, 256\] needs 129\.5 MiB.*; 504x770 fits/);
+    // encode runs no DPT head, so only the encoder's tensors count: the MLP hidden layer [1, N, 4C] decides.
+    expect(expectedRefusal(vitl, 1260, 1260, dawn, 'encoder')).toBeUndefined();
+    expect(expectedRefusal(vitl, 1274, 1274, dawn, 'encoder')).toMatch(/: pretrained\.blocks\.\*\.mlp hidden \[1, 8282, 4096\] needs 129\.4 MiB.*; 1260x1260 fits/);
+    // Past maxBufferSize only where the binding allows more (a buffer limit of 16 MiB, say: refinenet1 is 21.4 MiB).
+    expect(expectedRefusal(vits, 518, 518, { maxBinding: 128 * MiB, maxBuffer: 16 * MiB })).toMatch(/refinenet1 \[1, 296, 296, 64\] needs 21\.4 MiB, past the maxBufferSize of this adapter \(16\.0 MiB\)/);
+    expect(smallestRefused(vits, dawn, 'model')).toBe(1274);
+    expect(smallestRefused(vitl, dawn, 'model')).toBe(644); // refinenet1 [1, 368, 368, 256]: 132.3 MiB
+    expect(smallestRefused(vitl, dawn, 'encoder')).toBe(1274);
   });
 
   test('past maxStorageBufferBindingSize: one line naming the tensor, the limit and a size that fits (from this adapter\'s limits)', async () => {
@@ -235,12 +259,12 @@ describe('GPU limits', () => {
     };
     // The sizes of the hand-worked figures (on a 128 MiB adapter, exactly those lines).
     expectCheck(vits, 518, 518);
-    expectCheck(vits, 700, 700);
-    expectCheck(vits, 672, 672);
+    expectCheck(vits, 1274, 1274);
+    expectCheck(vits, 1260, 1260);
     expectCheck(vitl, 518, 518);
-    expectCheck(vitl, 518, 518, 'encoder');
-    expectCheck(vits, 700, 700, 'encoder');
-    expect(largestFittingSize(vitl, 518, 700, 1)).toEqual(expectedFit(vitl, 518, 700, lim));
+    expectCheck(vitl, 518, 784);
+    expectCheck(vitl, 1274, 1274, 'encoder');
+    expect(largestFittingSize(vitl, 518, 784, 1)).toEqual(expectedFit(vitl, 518, 784, lim));
     // Sizes from this adapter's limits, so that something is refused and something fits on any adapter.
     for (const cfg of [vits, vitl]) {
       for (const part of ['model', 'encoder'] as const) {
@@ -252,11 +276,12 @@ describe('GPU limits', () => {
         expect(largestFittingSize(cfg, s, s, 1, part)).toEqual([s - 14, s - 14]);
       }
     }
-    // A head wide enough to pass the limit where the encoder still fits (as ViT-L at 518 on a
-    // 128 MiB adapter): the model is refused, encode is not.
+    // A head wide enough to pass the limit where the encoder still fits: the model is refused,
+    // encode is not. (The full-resolution stage runs in bands; refinenet1, at 8x the patch grid, does not.)
     const s = smallestRefused(vits, lim, 'encoder') - 14;
-    const wide = { ...vits, features: 2 * (Math.floor(lim.maxBinding / (4 * s * s)) + 1) };
-    expect(expectedRefusal(wide, s, s, lim)).toMatch(/: depth_head\.scratch\.output_conv1 \(upsampled\) .* past the maxStorageBufferBindingSize/);
+    const side = (8 * s) / 14;
+    const wide = { ...vits, features: 2 * (Math.floor(lim.maxBinding / (4 * side * side * 2)) + 1) };
+    expect(expectedRefusal(wide, s, s, lim)).toMatch(/: depth_head\.scratch\.refinenet1 .* past the maxStorageBufferBindingSize/);
     expectCheck(wide, s, s);
     expect(expectedRefusal(wide, s, s, lim, 'encoder')).toBeUndefined();
     expectCheck(wide, s, s, 'encoder');
