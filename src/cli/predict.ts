@@ -118,12 +118,13 @@ export interface PredictCliOptions extends VideoCliOptions, Omit<DepthJobOptions
   cameras?: string;
 }
 
-type ModelKind = 'depth' | 'da3' | 'vda';
+type ModelKind = 'depth' | 'da3' | 'vda' | 'da3-nested';
 
 /** Which loader a weights file needs, from its tensor names (a header read; a .pth is read once). */
 async function weightsKind(file: string): Promise<ModelKind> {
   const keys = await weightsFileKeys(file);
   if (keys?.has('model.backbone.pretrained.pos_embed')) return 'da3';
+  if (keys?.has('model.da3.backbone.pretrained.pos_embed')) return 'da3-nested';
   if (keys && isVdaStateDict(keys)) return 'vda';
   return 'depth';
 }
@@ -174,6 +175,9 @@ export function registerPredict(program: Command): void {
       if (opts.model !== undefined) process.stderr.write(`${licenceLine(opts.model)}\n`);
       const weights = opts.weights ?? (await downloadModel(opts.model!, { onProgress: progressReporter(opts.model!) })).path;
       const kind = await weightsKind(weights);
+      if (kind === 'da3-nested') {
+        cmd.error(`error: ${weights} is DA3NESTED-GIANT-LARGE (DA3-GIANT and DA3METRIC-LARGE composed, keys model.da3.* and model.da3_metric.*); the composition is not built here: run --model da3-giant (--multiview) and --model da3metric-large`);
+      }
       if (opts.multiview && kind !== 'da3') cmd.error(`error: --multiview is for Depth Anything 3 any-view models (da3-small, da3-base, da3-large, da3-giant); ${weights} is ${kind === 'vda' ? 'a Video Depth Anything' : 'a Depth Anything V1/V2'} checkpoint`);
       if (opts.processResMethod !== undefined && kind !== 'da3') cmd.error('error: --process-res-method is for Depth Anything 3 models');
       if (opts.cameras !== undefined && !opts.multiview) cmd.error('error: --cameras needs --multiview (one camera per view of the scene)');

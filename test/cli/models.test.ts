@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { runCli as run } from './run_cli';
 import { decodeNpy } from '../../src/io/npy';
 import { decodePly } from '../../src/io/ply';
-import { entryToFloat32, parseSafetensors } from '../../src/io/safetensors';
+import { entryToFloat32, parseSafetensors, serializeSafetensors } from '../../src/io/safetensors';
 import { HUB_URL_ENV, OFFICIAL_MODELS, cachedPath, licenceLine } from '../../src/node/hub';
 import { da3ProcessedFocal } from '../../src/node/da3_job';
 import { naturalSort } from '../../src/node/video/frame_folder';
@@ -129,6 +129,13 @@ describe('Depth Anything 3: predict --multiview (wasm)', () => {
     expect(r.err).toContain('--process-res-method is for Depth Anything 3 models');
     r = await run('predict', VIEWS[0], ...any, '--cameras', cams);
     expect(r.err).toContain('--cameras needs --multiview');
+    // DA3NESTED-GIANT-LARGE keeps its two nets under model.da3 and model.da3_metric: not built, said in one line.
+    const nested = path.join(dir, 'nested.safetensors');
+    await fs.writeFile(nested, serializeSafetensors([{ name: 'model.da3.backbone.pretrained.pos_embed', shape: [1, 2], data: new Float32Array(2) },
+      { name: 'model.da3_metric.backbone.pretrained.pos_embed', shape: [1, 2], data: new Float32Array(2) }]));
+    r = await run('predict', VIEWS[0], ...any, '--weights', nested);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${nested} is DA3NESTED-GIANT-LARGE (DA3-GIANT and DA3METRIC-LARGE composed`);
     expect(await fs.readdir(out).catch(() => [])).toEqual([]);
   });
 });
@@ -172,7 +179,8 @@ describe('Depth Anything 3: one image at a time (wasm)', () => {
     expect(d.data.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
     const clip = path.join(dir, 'c.mkv');
     execFileSync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-loop', '1', '-framerate', '10', '-i', VIEWS[0], '-frames:v', '2', '-c:v', 'ffv1', clip]);
-    const r2 = await run('predict', clip, '--model', 'da3-small', '--input-size', '42', '--format', 'npy', '--backend', 'cpu', '--outdir', path.join(dir, 'v'));
+    const r2 = await run('predict', clip, '--model', 'da3-small', '--format', 'npy', '--backend', 'cpu', '--outdir', path.join(dir, 'v'));
+    expect(r2.err).toContain('process_res 504 upper_bound_resize'); // DA3's default, not the 518 of the other models
     expect(r2.code).toBe(1);
     expect(r2.err).toContain('Depth Anything 3 takes a video as views of one scene: add --multiview');
   });
