@@ -152,7 +152,7 @@ export function registerPredict(program: Command): void {
     .description('estimate depth for images and videos: colour PNG/MP4 (official look), 16-bit PNG, .npy, point cloud (metric models)')
     .argument('<inputs...>', 'image or video files, folders (searched recursively) or glob patterns (quote them)')
     .option('--weights <file>', 'weights: official .pth, Hugging Face safetensors, or converted safetensors')
-    .option('--model <name>', 'an official model by name, downloaded once into the cache (v2-small, v2-base, v2-large, v1-small, metric-indoor-small, ...), instead of --weights')
+    .option('--model <name>', 'an official model by name, downloaded once into the cache (v2-small, v2-base, v2-large, v1-small, metric-indoor-small, da3-small, da3mono-large, da3metric-large, vda-small, ...; `download --list` lists them with their licences), instead of --weights')
     .option('--config <file|variant>', 'model configuration: config.json (fixtures\' schema) or a variant name such as v2-vits; default: from the weights')
     .option('--outdir <dir>', 'output folder', 'vis_depth')
     .option('--input-size <n>', `network input lower bound, a multiple of 14 (Depth Anything 3: process_res, default ${DA3_DEFAULT_PROCESS_RES})`, inputSizeArg, 518)

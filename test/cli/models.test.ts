@@ -96,6 +96,25 @@ describe('Depth Anything 3: predict --multiview (wasm)', () => {
     expect((await fs.readdir(out)).sort()).toEqual(['cameras.json', 'scene.glb', 'scene.ply', 'walk_000000_depth.npy', 'walk_000002_depth.npy']);
   });
 
+  test('known cameras from --cameras: the scene keeps them (cameras.json holds the given extrinsics)', async () => {
+    const third = path.join(dir, 'image2.png');
+    await fs.copyFile(VIEWS[0], third);
+    const pose = (tx: number, ty: number) => [[1, 0, 0, tx], [0, 1, 0, ty], [0, 0, 1, 0], [0, 0, 0, 1]];
+    const extrinsics = [pose(0, 0), pose(-1, 0), pose(0, -1)];
+    const K = [[120, 0, 75], [0, 120, 61], [0, 0, 1]];
+    const cams = path.join(dir, 'cams.json');
+    await fs.writeFile(cams, JSON.stringify({ extrinsics, intrinsics: [K, K, K] }));
+    const out = path.join(dir, 'out');
+    const r = await run('predict', ...VIEWS, third, '--weights', path.join(ANY, 'weights.safetensors'), '--multiview', '--cameras', cams,
+      '--input-size', '42', '--format', 'npy', '--backend', 'wasm', '--outdir', out);
+    expect(r.code).toBe(0);
+    const got = JSON.parse(await fs.readFile(path.join(out, 'cameras.json'), 'utf8'));
+    expect(got.views.map((v: { extrinsics: number[][] }) => v.extrinsics)).toEqual(extrinsics);
+    // K scaled to the processed size: 150 x 122 -> 42 x 34 -> 42 x 28 (upper_bound_resize).
+    expect(got.views[0].intrinsics[0][0]).toBeCloseTo((120 * 42) / 150, 4);
+    expect(got.views[0].intrinsics[1][1]).toBeCloseTo(((120 * 34) / 122) * (28 / 34), 4);
+  });
+
   test('bad input: one line each, nothing written', async () => {
     const out = path.join(dir, 'out');
     const any = ['--weights', path.join(ANY, 'weights.safetensors'), '--input-size', '42', '--backend', 'cpu', '--outdir', out, '--format', 'npy'];
@@ -203,7 +222,7 @@ describe('Video Depth Anything: a folder of frames is a clip (wasm)', () => {
     expect(worst).toBeLessThan(2e-5);
   });
 
-  test('natural order; a frame of another size is refused by name before anything is written; --model vda-small from the cache', async () => {
+  test('natural order; a frame of another size is refused by name before anything is written; a short clip; one photo; --model vda-small from the cache', async () => {
     expect(naturalSort(['f10.png', 'f2.png', 'f1.png', 'F3.png'])).toEqual(['f1.png', 'f2.png', 'F3.png', 'f10.png']);
     const frames = path.join(dir, 'clip');
     await fs.mkdir(frames);
@@ -222,6 +241,13 @@ describe('Video Depth Anything: a folder of frames is a clip (wasm)', () => {
     r = await run('predict', frames, ...args);
     expect(r.code).toBe(0);
     expect((await npy(path.join(out, 'clip_depth.npy'))).shape).toEqual([3, 48, 64]);
+    // One photo (a file, not a folder): the first frame of a stream, T = 1, as the official streaming mode computes it.
+    r = await run('predict', path.join(frames, '0.png'), ...args, '--format', 'npy');
+    expect(r.code).toBe(0);
+    const ref = parseSafetensors(readFileSync(path.join(VDA, 'vda-tiny-stream', 'stream.safetensors')), 'stream').tensors.get('frame.0.depth')!;
+    const photo = await npy(path.join(out, '0_depth.npy'));
+    expect(photo.shape).toEqual([48, 64]);
+    expect(compareArrays(photo.data, entryToFloat32(ref)).relL2).toBeLessThan(2e-5);
   });
 });
 
