@@ -140,6 +140,13 @@ const asArgument = <T>(check: (v: string) => T) => (v: string): T => {
 
 export const inputSizeArg = asArgument((v) => checkInputSize(Number(v)));
 
+/** predict's --input-size: an integer >= 14 here; a multiple of 14 once the model is known not to be DA3 (whose process_res may be any). */
+const processSizeArg = asArgument((v) => {
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= 14)) checkInputSize(n);
+  return n;
+});
+
 const positiveNumber = (name: string) => asArgument((v: string): number => {
   const n = Number(v);
   if (!(Number.isFinite(n) && n > 0)) throw new Error(`${name} must be a positive number, got "${v}"`);
@@ -155,7 +162,7 @@ export function registerPredict(program: Command): void {
     .option('--model <name>', 'an official model by name, downloaded once into the cache (v2-small, v2-base, v2-large, v1-small, metric-indoor-small, da3-small, da3mono-large, da3metric-large, vda-small, ...; `download --list` lists them with their licences), instead of --weights')
     .option('--config <file|variant>', 'model configuration: config.json (fixtures\' schema) or a variant name such as v2-vits; default: from the weights')
     .option('--outdir <dir>', 'output folder', 'vis_depth')
-    .option('--input-size <n>', `network input lower bound, a multiple of 14 (Depth Anything 3: process_res, default ${DA3_DEFAULT_PROCESS_RES})`, inputSizeArg, 518)
+    .option('--input-size <n>', `network input lower bound, a multiple of 14 (Depth Anything 3: process_res, any integer >= 14, default ${DA3_DEFAULT_PROCESS_RES})`, processSizeArg, 518)
     .option('--format <list>', `comma-separated outputs: ${OUTPUT_FORMATS.join(', ')}`, asArgument(parseFormats), ['color'] as OutputFormat[])
     .addOption(new Option('--colormap <name>', 'palette of the colour output').choices(COLORMAP_NAMES as string[]).default('spectral_r'))
     .option('--pred-only', 'colour output: the depth alone, not beside the input')
@@ -184,6 +191,9 @@ export function registerPredict(program: Command): void {
       if (opts.streaming && kind !== 'vda') cmd.error('error: --streaming is for Video Depth Anything weights');
       // Depth Anything 3's process_res defaults to 504, the other models' input size to 518.
       if (kind === 'da3' && cmd.getOptionValueSource('inputSize') === 'default') opts.inputSize = DA3_DEFAULT_PROCESS_RES;
+      if (kind !== 'da3') {
+        try { checkInputSize(opts.inputSize); } catch (e) { cmd.error(`error: option '--input-size <n>' argument '${opts.inputSize}' is invalid. ${(e as Error).message}`); }
+      }
 
       // A temporal model takes a folder of image frames as one clip.
       const folderClips: InputFile[] = [];

@@ -196,6 +196,10 @@ describe('Depth Anything 3: one image at a time (wasm)', () => {
     const d = await npy(path.join(out, 'image0_depth.npy'));
     expect(d.shape).toEqual([70, 84]);
     expect(d.data.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+    // process_res need not be a multiple of 14 (150 x 122 -> 50 x 41 -> 56 x 42), unlike the other models' input size.
+    const r50 = await run('predict', VIEWS[0], '--model', 'da3-small', '--input-size', '50', '--format', 'npy', '--backend', 'wasm', '--outdir', path.join(dir, 'r50'));
+    expect(r50.code).toBe(0);
+    expect((await npy(path.join(dir, 'r50', 'image0_depth.npy'))).shape).toEqual([42, 56]);
     const clip = path.join(dir, 'c.mkv');
     execFileSync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-loop', '1', '-framerate', '10', '-i', VIEWS[0], '-frames:v', '2', '-c:v', 'ffv1', clip]);
     const r2 = await run('predict', clip, '--model', 'da3-small', '--format', 'npy', '--backend', 'cpu', '--outdir', path.join(dir, 'v'));
