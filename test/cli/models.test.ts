@@ -245,13 +245,20 @@ describe('Video Depth Anything: a folder of frames is a clip (wasm)', () => {
     r = await run('predict', frames, ...args);
     expect(r.code).toBe(0);
     expect((await npy(path.join(out, 'clip_depth.npy'))).shape).toEqual([3, 48, 64]);
+    // The folder in streaming mode: each frame is the official infer_video_depth_one depth.
+    const stream = parseSafetensors(readFileSync(path.join(VDA, 'vda-tiny-stream', 'stream.safetensors')), 'stream');
+    const frameRef = (i: number) => entryToFloat32(stream.tensors.get(`frame.${i}.depth`)!);
+    r = await run('predict', frames, ...args, '--format', 'npy', '--streaming', '--outdir', path.join(dir, 'streamed'));
+    expect(r.code).toBe(0);
+    const streamed = await npy(path.join(dir, 'streamed', 'clip_depth.npy'));
+    expect(streamed.shape).toEqual([3, 48, 64]);
+    for (let i = 0; i < 3; i++) expect(compareArrays(streamed.data.subarray(i * 48 * 64, (i + 1) * 48 * 64), frameRef(i)).relL2).toBeLessThan(2e-5);
     // One photo (a file, not a folder): the first frame of a stream, T = 1, as the official streaming mode computes it.
     r = await run('predict', path.join(frames, '0.png'), ...args, '--format', 'npy');
     expect(r.code).toBe(0);
-    const ref = parseSafetensors(readFileSync(path.join(VDA, 'vda-tiny-stream', 'stream.safetensors')), 'stream').tensors.get('frame.0.depth')!;
     const photo = await npy(path.join(out, '0_depth.npy'));
     expect(photo.shape).toEqual([48, 64]);
-    expect(compareArrays(photo.data, entryToFloat32(ref)).relL2).toBeLessThan(2e-5);
+    expect(compareArrays(photo.data, frameRef(0)).relL2).toBeLessThan(2e-5);
   });
 });
 
