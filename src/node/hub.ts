@@ -9,6 +9,8 @@ import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { DA3_VARIANTS, Da3VariantName } from '../config/da3';
+import { VDA_VARIANTS, VdaVariantName } from '../config/vda';
 import { writeFileAtomic } from './atomic';
 
 export class HubError extends Error {
@@ -20,14 +22,35 @@ export interface OfficialModel {
   repo: string;
   /** Path of the file inside the repository. */
   file: string;
+  /** The licence of the weights, as the release states it (SPDX identifier). */
+  licence: string;
+  /** Where the licence is stated, when not on the model's own page. */
+  licenceNote?: string;
 }
 
-const v2 = (size: string, enc: string): OfficialModel => ({ repo: `depth-anything/Depth-Anything-V2-${size}`, file: `depth_anything_v2_${enc}.pth` });
-const v1 = (enc: string): OfficialModel => ({ repo: 'spaces/LiheYoung/Depth-Anything', file: `checkpoints/depth_anything_${enc}14.pth` });
-const metric = (set: 'Hypersim' | 'VKITTI', size: string, enc: string): OfficialModel =>
-  ({ repo: `depth-anything/Depth-Anything-V2-Metric-${set}-${size}`, file: `depth_anything_v2_metric_${set.toLowerCase()}_${enc}.pth` });
+const APACHE = 'Apache-2.0';
+const NC = 'CC-BY-NC-4.0';
+// V1's repository (LiheYoung/Depth-Anything) is Apache-2.0 and states no separate licence for its checkpoints.
+const V1_NOTE = 'the Depth Anything V1 repository\'s licence; the release states no separate one for its checkpoints';
 
-/** The released checkpoints (V2 relative, V1, V2 metric indoor = Hypersim, outdoor = Virtual KITTI). */
+// Only the Small models of V2 (relative and metric) are Apache-2.0; Base and Large are CC BY-NC 4.0.
+const v2Licence = (size: string): string => (size === 'Small' ? APACHE : NC);
+const v2 = (size: string, enc: string): OfficialModel => ({ repo: `depth-anything/Depth-Anything-V2-${size}`, file: `depth_anything_v2_${enc}.pth`, licence: v2Licence(size) });
+const v1 = (enc: string): OfficialModel => ({ repo: 'spaces/LiheYoung/Depth-Anything', file: `checkpoints/depth_anything_${enc}14.pth`, licence: APACHE, licenceNote: V1_NOTE });
+const v1Space = (file: string): OfficialModel => ({ repo: 'spaces/LiheYoung/Depth-Anything', file, licence: APACHE, licenceNote: V1_NOTE });
+const metric = (set: 'Hypersim' | 'VKITTI', size: string, enc: string): OfficialModel =>
+  ({ repo: `depth-anything/Depth-Anything-V2-Metric-${set}-${size}`, file: `depth_anything_v2_metric_${set.toLowerCase()}_${enc}.pth`, licence: v2Licence(size) });
+/** Depth Anything 3: `model.safetensors` of each release repository (src/config/da3.ts has the repository and licence). */
+const da3 = (name: Da3VariantName, repo: string = DA3_VARIANTS[name].repo): OfficialModel => ({ repo, file: 'model.safetensors', licence: DA3_VARIANTS[name].licence });
+/** Video Depth Anything: the `.pth` of each release repository (src/config/vda.ts). */
+const vda = (name: VdaVariantName): OfficialModel => ({ repo: VDA_VARIANTS[name].repo, file: VDA_VARIANTS[name].file, licence: VDA_VARIANTS[name].licence });
+
+/**
+ * The released checkpoints: V2 relative, V1, V2 metric indoor = Hypersim, outdoor = Virtual KITTI,
+ * segmentation, V1 metric, Depth Anything 3 (the `-1.1` releases are the same networks retrained,
+ * which the official README says to prefer), Video Depth Anything. Not here: DA3NESTED-GIANT-LARGE
+ * (DA3-GIANT and DA3METRIC-LARGE composed, with an alignment step that is not built).
+ */
 export const OFFICIAL_MODELS = {
   'v2-small': v2('Small', 'vits'),
   'v2-base': v2('Base', 'vitb'),
@@ -41,12 +64,26 @@ export const OFFICIAL_MODELS = {
   'metric-outdoor-small': metric('VKITTI', 'Small', 'vits'),
   'metric-outdoor-base': metric('VKITTI', 'Base', 'vitb'),
   'metric-outdoor-large': metric('VKITTI', 'Large', 'vitl'),
-  'seg-ade20k': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_semseg/ade20k_vitl_mIoU_59.4.pth' },
-  'seg-cityscapes': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_semseg/cityscapes_vitl_mIoU_86.4.pth' },
+  'seg-ade20k': v1Space('checkpoints_semseg/ade20k_vitl_mIoU_59.4.pth'),
+  'seg-cityscapes': v1Space('checkpoints_semseg/cityscapes_vitl_mIoU_86.4.pth'),
   // V1 metric (ZoeDepth head on V1 ViT-L), fine-tuned on NYUv2 (indoor) and KITTI (outdoor).
-  'v1-metric-indoor': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_metric_depth/depth_anything_metric_depth_indoor.pt' },
-  'v1-metric-outdoor': { repo: 'spaces/LiheYoung/Depth-Anything', file: 'checkpoints_metric_depth/depth_anything_metric_depth_outdoor.pt' },
-} as const satisfies Record<string, OfficialModel>;
+  'v1-metric-indoor': v1Space('checkpoints_metric_depth/depth_anything_metric_depth_indoor.pt'),
+  'v1-metric-outdoor': v1Space('checkpoints_metric_depth/depth_anything_metric_depth_outdoor.pt'),
+  'da3-small': da3('da3-small'),
+  'da3-base': da3('da3-base'),
+  'da3-large': da3('da3-large'),
+  'da3-large-1.1': da3('da3-large', 'depth-anything/DA3-LARGE-1.1'),
+  'da3-giant': da3('da3-giant'),
+  'da3-giant-1.1': da3('da3-giant', 'depth-anything/DA3-GIANT-1.1'),
+  'da3mono-large': da3('da3mono-large'),
+  'da3metric-large': da3('da3metric-large'),
+  'vda-small': vda('vda-small'),
+  'vda-base': vda('vda-base'),
+  'vda-large': vda('vda-large'),
+  'vda-metric-small': vda('vda-metric-small'),
+  'vda-metric-base': vda('vda-metric-base'),
+  'vda-metric-large': vda('vda-metric-large'),
+} satisfies Record<string, OfficialModel>;
 
 export type OfficialModelName = keyof typeof OFFICIAL_MODELS;
 
@@ -62,6 +99,12 @@ export function officialModel(name: string): OfficialModel {
     throw new HubError(`unknown model name "${name}"; known: ${Object.keys(OFFICIAL_MODELS).join(', ')}`);
   }
   return OFFICIAL_MODELS[name];
+}
+
+/** One line naming a model's weights licence (what `download` and `predict --model` print). */
+export function licenceLine(name: string): string {
+  const m = officialModel(name);
+  return `${name} (${m.repo}): weights licence ${m.licence}${m.licence === NC ? ' (non-commercial use only)' : ''}${m.licenceNote ? `, ${m.licenceNote}` : ''}`;
 }
 
 export function modelUrl(m: OfficialModel, env: NodeJS.ProcessEnv = process.env): string {

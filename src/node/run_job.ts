@@ -19,6 +19,7 @@ import {
 import { SEG_OUTPUT_NAMES, SegOutputFormat, colorizeLabels, labelsToPng, logitsToNpy, overlay } from './seg_outputs';
 import { Segmentation, Segmenter } from './segmenter';
 import { VideoModel, predictVideoFile } from './video/run';
+import type { FrameSequence } from './video/frame_folder';
 import { NormalizeMode } from './video/normalize';
 import { SegMode } from '../config/semseg';
 
@@ -111,8 +112,8 @@ export async function predictImageJob(model: Pick<DepthAnything, 'predict'>, fil
   return writeAll(files);
 }
 
-/** One video through the depth model; `onProgress` gets frames done and the expected total. */
-export async function predictVideoJob(model: VideoModel & { metric?: boolean }, file: string, stem: string, opts: DepthJobOptions,
+/** One video (a file, or a frame sequence: a folder of images) through the depth model; `onProgress` gets frames done and the expected total. */
+export async function predictVideoJob(model: VideoModel & { metric?: boolean }, file: string | FrameSequence, stem: string, opts: DepthJobOptions,
   protectedPaths = new Set<string>(), onProgress?: (done: number, total: number | undefined) => void): Promise<{ written: string[]; note: string }> {
   if (opts.format.includes('ply')) throw new JobInputError('--format ply is for images; videos write color (mp4), png16 (frame sequence) and npy (stack)');
   const r = await predictVideoFile(model, file, {

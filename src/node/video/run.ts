@@ -21,6 +21,7 @@ import { FlickerMeter } from './flicker';
 import { NpyStackWriter } from './npy_stack';
 import { AlignedNormalizer, NormalizeMode, Normalizer, frameNormalizer, rangeOf, toLevels16, toLevels8, videoNormalizer } from './normalize';
 import { VideoError, VideoInfo, probeVideo } from './probe';
+import type { FrameSequence } from './frame_folder';
 
 /** What a video needs from the model: the image `predict` (so each frame is exactly an image prediction). */
 export interface FramePredictor {
@@ -56,11 +57,18 @@ export interface VideoDepthFrame {
   image: RgbImage;
 }
 
-/** Depth for each selected frame of a video file, one at a time (`DepthAnything.predictVideo`). */
-export async function* predictVideoFrames(model: VideoModel, input: string | VideoInfo, opts: VideoPredictOptions = {}): AsyncGenerator<VideoDepthFrame, void, void> {
+const isFrameSequence = (x: string | VideoInfo | FrameSequence): x is FrameSequence => typeof x === 'object' && 'frames' in x && typeof x.frames === 'function';
+
+/** The selected frames of a video file (ffmpeg) or of a frame sequence (a folder of images). */
+function framesOf(input: VideoInfo | FrameSequence, opts: VideoPredictOptions): AsyncGenerator<DecodedFrame, void, void> {
+  return isFrameSequence(input) ? input.frames(opts) : decodeFrames(input, opts);
+}
+
+/** Depth for each selected frame of a video file (or a frame sequence), one at a time (`DepthAnything.predictVideo`). */
+export async function* predictVideoFrames(model: VideoModel, input: string | VideoInfo | FrameSequence, opts: VideoPredictOptions = {}): AsyncGenerator<VideoDepthFrame, void, void> {
   const info = typeof input === 'string' ? await probeVideo(input) : input;
   if (!('sequence' in model)) {
-    for await (const f of decodeFrames(info, opts)) yield await predictFrame(model, f, opts);
+    for await (const f of framesOf(info, opts)) yield await predictFrame(model, f, opts);
     return;
   }
   const seq = model.sequence({ ...(opts.inputSize !== undefined ? { inputSize: opts.inputSize } : {}), streaming: opts.streaming });
@@ -72,7 +80,7 @@ export async function* predictVideoFrames(model: VideoModel, input: string | Vid
     return { index: f.index, time: f.time, depth, image: f.image };
   });
   try {
-    for await (const f of decodeFrames(info, opts)) {
+    for await (const f of framesOf(info, opts)) {
       waiting.push(f);
       pushed++;
       yield* pair(await seq.push(f.image));
@@ -172,7 +180,8 @@ export function outputRate(info: VideoInfo, step: number): string {
 }
 
 /** The `video` range: min and max of the raw depth over about `samples` frames spread over the selection. */
-async function sampleRange(model: VideoModel, info: VideoInfo, opts: VideoOutputOptions): Promise<{ lo: number; hi: number }> {
+async function sampleRange(model: VideoModel, input: VideoInfo | FrameSequence, opts: VideoOutputOptions): Promise<{ lo: number; hi: number }> {
+  const info = isFrameSequence(input) ? input.info : input;
   const samples = opts.rangeSamples ?? 16;
   const total = expectedFrames(info, opts) ?? samples;
   const stride = Math.max(1, Math.floor(total / samples));
@@ -180,7 +189,7 @@ async function sampleRange(model: VideoModel, info: VideoInfo, opts: VideoOutput
   const sample = { ...opts, frameStep: (opts.frameStep ?? 1) * stride, maxFrames: Math.min(samples, Math.ceil(total / stride)) };
   let lo = Infinity, hi = -Infinity;
   try {
-    for await (const f of predictVideoFrames(model, info, sample)) {
+    for await (const f of predictVideoFrames(model, input, sample)) {
       const r = rangeOf(f.depth.data);
       lo = Math.min(lo, r.min);
       hi = Math.max(hi, r.max);
@@ -192,11 +201,13 @@ async function sampleRange(model: VideoModel, info: VideoInfo, opts: VideoOutput
   return { lo, hi };
 }
 
-/** Runs one video to its output files; see the file comment. */
-export async function predictVideoFile(model: VideoModel & { metric?: boolean }, file: string, opts: VideoOutputOptions): Promise<VideoRunResult> {
+/** Runs one video (a file, or a frame sequence such as a folder of images) to its output files; see the file comment. */
+export async function predictVideoFile(model: VideoModel & { metric?: boolean }, input: string | FrameSequence, opts: VideoOutputOptions): Promise<VideoRunResult> {
   const t0 = Date.now();
   checkSelection(opts);
-  const info = await probeVideo(file);
+  const source = typeof input === 'string' ? await probeVideo(input) : input;
+  const info = isFrameSequence(source) ? source.info : source;
+  const file = info.file;
   const names = videoOutputNames(opts.stem);
   const target = (n: string) => path.join(opts.outdir, n);
   if (!opts.video && !opts.png16 && !opts.npy) throw new VideoError(file, 'no video output requested (color, png16 or npy)');
@@ -210,7 +221,7 @@ export async function predictVideoFile(model: VideoModel & { metric?: boolean },
   let normalizer: Normalizer;
   if (mode === 'frame') normalizer = frameNormalizer();
   else if (mode === 'aligned') normalizer = new AlignedNormalizer(width, height);
-  else { const { lo, hi } = await sampleRange(model, info, opts); normalizer = videoNormalizer(lo, hi); }
+  else { const { lo, hi } = await sampleRange(model, source, opts); normalizer = videoNormalizer(lo, hi); }
 
   const step = opts.frameStep ?? 1;
   const total = expectedFrames(info, opts);
@@ -230,7 +241,7 @@ export async function predictVideoFile(model: VideoModel & { metric?: boolean },
   let damaged: VideoDamagedError | undefined;
   try {
     try {
-      for await (const f of predictVideoFrames(model, info, opts)) {
+      for await (const f of predictVideoFrames(model, source, opts)) {
         const depth = f.depth.data;
         await npy?.append(depth);
         const norm = normalizer.apply(depth);
