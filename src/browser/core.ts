@@ -14,9 +14,10 @@ export type { BrowserLoadOptions, BrowserPredictOptions, BrowserWeightsInput, We
 export { DepthAnythingWorker, WorkerError, WORKER_BUNDLE } from './worker_client';
 export type { WorkerLoadOptions } from './worker_client';
 export type { WorkerMemory } from './worker_protocol';
-export { initBrowserBackend, provideWasmPathsSetter, BackendError, BROWSER_BACKENDS } from '../backends/browser';
+export { initBrowserBackend, probeGpuBackend, provideWasmPathsSetter, BackendError, BROWSER_BACKENDS } from '../backends/browser';
 export type { BrowserBackendName, BrowserBackendInfo, BrowserBackendOptions } from '../backends/browser';
-export { fetchWeights, clearWeightsCache, cachedWeights, weightsFromBytes, WEIGHTS_CACHE } from './weights';
+export { fetchWeights, fetchWeightsWithIdentity, contentIdentity, sha256Hex, clearWeightsCache, cachedWeights, weightsFromBytes, WEIGHTS_CACHE } from './weights';
+export type { FetchedWeights } from './weights';
 export type { DownloadProgress, FetchWeightsOptions } from './weights';
 export { loadBrowserImage, decodeBlob, drawableToRgb } from './image';
 export type { BrowserImageInput } from './image';
