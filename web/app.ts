@@ -17,7 +17,7 @@ import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import {
   BrowserBackendInfo, BrowserBackendName, BrowserPredictOptions, ColormapName, DepthAnything, DepthAnythingWorker, DepthMap,
-  ModelConfig, RgbImage, VARIANTS, VariantName, clearWeightsCache, depthToNpyBlob, depthToPlyBlob, depthToPng16Blob, depthToPointCloud,
+  ModelConfig, RgbImage, VARIANTS, VariantName, clearWeightsCache, configFromJson, depthToNpyBlob, depthToPlyBlob, depthToPng16Blob, depthToPointCloud,
   drawDepth, fetchWeightsWithIdentity, loadBrowserImage, probeGpuBackend, sha256Hex, weightsFromBytes,
 } from '../src/browser/index';
 import { MODEL_PRESETS, ModelPreset, presetSize, presetUrl } from './presets';
@@ -80,10 +80,14 @@ interface Weights {
   cached: boolean;
   hfConfig: unknown;
   /** The configuration chosen for them in the page (files that do not say which model they are). */
-  config?: VariantName | null;
+  config?: ConfigChoice | null;
 }
 
-interface Built { model: DemoModel; weightsSeq: number; backend: BrowserBackendName; config: VariantName | null; seq: number }
+/** A configuration picked in the page: an official variant, or a config.json file. */
+type ConfigChoice = { variant: VariantName } | { file: string; config: ModelConfig };
+const choiceConfig = (c: ConfigChoice): ModelConfig => ('variant' in c ? VARIANTS[c.variant] : c.config);
+
+interface Built { model: DemoModel; weightsSeq: number; backend: BrowserBackendName; config: ConfigChoice | null; seq: number }
 
 interface Result {
   depth: DepthMap;
@@ -101,7 +105,7 @@ const S = {
   wanted: {
     source: null as ModelSource | null,
     sourceSeq: 0,
-    config: null as VariantName | null,
+    config: null as ConfigChoice | null,
     backend: 'auto' as BrowserBackendName,
     image: null as (ImageSource & { seq: number }) | null,
     inputSize: 518,
@@ -148,7 +152,10 @@ const depthDemo = {
   inWorker: IN_WORKER,
   /** `{ model: { source, bytes, sha256 } | null, backend, busy, error }` and a little more. */
   state: () => ({
-    model: S.weights ? { source: S.weights.source.kind === 'url' ? S.weights.source.url : S.weights.source.name, bytes: S.weights.bytes.length, sha256: S.weights.sha256, config: S.built?.model.config ? configName(S.built.model.config) : null } : null,
+    model: S.weights ? {
+      source: S.weights.source.kind === 'url' ? S.weights.source.url : S.weights.source.name, bytes: S.weights.bytes.length, sha256: S.weights.sha256,
+      cached: S.weights.cached, config: S.built ? configName(S.built.model.config) : null,
+    } : null,
     backend: S.built?.model.backend.name ?? null,
     wantedBackend: S.wanted.backend,
     busy: S.stage !== null,
@@ -294,10 +301,10 @@ async function build(weights: Weights): Promise<void> {
       // A new worker per model; the old one is ended once the new one works.
       model = workerModel(await DepthAnythingWorker.load(weights.bytes, {
         backend, wasmPaths: WASM_PATHS, name, hfConfig: weights.hfConfig, worker: WORKER_URL, transfer: false, signal: abort.signal,
-        ...(config ? { config } : {}),
+        ...(config ? { config: 'variant' in config ? config.variant : config.config } : {}),
       }));
     } else {
-      const read = await weightsFromBytes(weights.bytes, name, { hfConfig: weights.hfConfig, ...(config ? { config: VARIANTS[config] } : {}) });
+      const read = await weightsFromBytes(weights.bytes, name, { hfConfig: weights.hfConfig, ...(config ? { config: choiceConfig(config) } : {}) });
       if (!read.config) throw new Error(read.configProblem ?? `${name}: no model configuration`);
       S.built?.model.close();
       S.built = null;
@@ -452,7 +459,8 @@ function render(): void {
   if (document.activeElement !== urlBox) urlBox.value = url;
   ($('backend') as HTMLSelectElement).value = w.backend;
   $('config-row').classList.toggle('hidden', !S.needsConfig && !S.built?.config);
-  ($('config') as HTMLSelectElement).value = S.needsConfig ? w.config ?? '' : S.built?.config ?? '';
+  const choice = S.needsConfig ? w.config : S.built?.config;
+  ($('config') as HTMLSelectElement).value = choice && 'variant' in choice ? choice.variant : '';
   const warning = S.slowWarning.get(w.backend);
   $('backend-warning').classList.toggle('hidden', !warning);
   $('backend-warning-text').textContent = warning ?? '';
@@ -501,8 +509,10 @@ function show(): void {
   ($('dl-ply') as HTMLButtonElement).disabled = !depth.metric;
   if (depth.metric) showCloud(); else $('cloud').classList.add('hidden');
   // On a phone the result may be out of view (the visitor scrolled to the controls): bring it there.
-  const rect = $('viewer').getBoundingClientRect();
-  if (rect.top > window.innerHeight * 0.6 || rect.bottom < 0) $('result').scrollIntoView({ block: 'start', behavior: 'smooth' });
+  // Scrolled to just under the sticky status bar, which stays in view.
+  const rect = $('result').getBoundingClientRect();
+  const bar = $('statusbar').getBoundingClientRect().height;
+  if (rect.top > window.innerHeight * 0.6 || rect.bottom < bar) window.scrollTo({ top: window.scrollY + rect.top - bar - 8, behavior: 'smooth' });
 }
 
 function applyDivider(): void {
@@ -635,6 +645,14 @@ function wantImage(image: ImageSource): void {
   pump();
 }
 
+function wantConfig(c: ConfigChoice): void {
+  asked();
+  S.wanted.config = c;
+  // A different configuration for the loaded weights: rebuilt with it.
+  if (!S.needsConfig && S.weights) S.needsConfig = S.weights;
+  pump();
+}
+
 function wantModelFile(f: File): void {
   wantModel({ kind: 'file', file: f, name: f.name });
 }
@@ -718,11 +736,19 @@ function wire(): void {
   $('config').addEventListener('change', () => {
     const v = ($('config') as HTMLSelectElement).value as VariantName | '';
     if (!v) return;
-    asked();
-    S.wanted.config = v;
-    // A different configuration for the loaded weights: rebuilt with it.
-    if (!S.needsConfig && S.weights) S.needsConfig = S.weights;
-    pump();
+    wantConfig({ variant: v });
+  });
+  $('config-file').addEventListener('change', async () => {
+    const input = $('config-file') as HTMLInputElement;
+    const f = input.files?.[0];
+    input.value = '';
+    if (!f) return;
+    try {
+      wantConfig({ file: f.name, config: configFromJson(JSON.parse(await f.text()), f.name) });
+    } catch (e) {
+      S.error = `${f.name}: ${message(e).replace(`${f.name}: `, '')}`;
+      render();
+    }
   });
   $('backend').addEventListener('change', () => void wantBackend(($('backend') as HTMLSelectElement).value as BrowserBackendName));
   $('backend-wasm').addEventListener('click', () => void wantBackend('wasm'));

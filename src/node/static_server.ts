@@ -47,11 +47,12 @@ export function contentType(file: string): string {
 }
 
 /**
- * Validators of a file: size and modification time, as most static servers make them (a file
- * replaced by another, or a server restarted on another file of the same name, changes them).
+ * Validators of a file: its inode, size and modification time (a file replaced by another, or a
+ * server restarted on another file of the same name, changes them; two copies made within one
+ * millisecond still differ by inode).
  */
 export function fileValidators(st: fs.Stats): { etag: string; lastModified: string } {
-  return { etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`, lastModified: st.mtime.toUTCString() };
+  return { etag: `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}"`, lastModified: st.mtime.toUTCString() };
 }
 
 /** Whether a conditional GET/HEAD may be answered 304 (If-None-Match wins over If-Modified-Since). */
