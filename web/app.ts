@@ -21,7 +21,7 @@ import {
   drawDepth, fetchWeightsWithIdentity, loadBrowserImage, probeGpuBackend, sha256Hex, weightsFromBytes,
 } from '../src/browser/index';
 import { MODEL_PRESETS, ModelPreset, presetSize, presetUrl } from './presets';
-import { initModes, registerMode } from './modes';
+import { currentMode, initModes, registerMode } from './modes';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const WASM_PATHS = new URL('/dist/wasm/', location.href).href;
@@ -416,7 +416,7 @@ function statusText(): string {
   if (slowBackendPending()) return `${w.backend} is slow here: see the note under the backend.`;
   if (!S.weights) return w.image ? `${w.image.name} is waiting: choose a model.` : 'Choose a model, or try the example.';
   if (S.idleNote === 'cancelled') return 'Cancelled.';
-  if (!S.result) return `Model ready${S.idleNote ? ` (${S.idleNote})` : ''}: pick or drop a photo, or try the example.`;
+  if (!S.result) return `Model ${S.idleNote.startsWith('ready') ? S.idleNote : `ready${S.idleNote ? ` (${S.idleNote})` : ''}`}: pick or drop a photo, or try the example.`;
   const r = S.result;
   return `${r.imageName} ${r.depth.width}x${r.depth.height}: ${r.ms.toFixed(0)} ms on ${r.backend}${IN_WORKER ? ' in a worker' : ''} (decode + network + resize)`;
 }
@@ -786,13 +786,15 @@ function wire(): void {
   // Drops anywhere on the page: a model file by its extension, anything else as a photo.
   const overlay = $('drop-overlay');
   let depth = 0;
-  document.addEventListener('dragenter', (e) => { if (e.dataTransfer?.types.includes('Files')) { depth++; overlay.classList.remove('hidden'); } });
+  document.addEventListener('dragenter', (e) => { if (currentMode() === 'single' && e.dataTransfer?.types.includes('Files')) { depth++; overlay.classList.remove('hidden'); } });
   document.addEventListener('dragleave', () => { depth = Math.max(0, depth - 1); if (depth === 0) overlay.classList.add('hidden'); });
   document.addEventListener('dragover', (e) => e.preventDefault());
   document.addEventListener('drop', (e) => {
     e.preventDefault();
     depth = 0;
     overlay.classList.add('hidden');
+    // Other modes take their own drops.
+    if (currentMode() !== 'single') return;
     const f = e.dataTransfer?.files?.[0];
     if (!f) return;
     if (isModelFile(f)) wantModelFile(f); else wantImage({ input: f, name: f.name });

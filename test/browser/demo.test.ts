@@ -142,6 +142,13 @@ describe('the demo page as a visitor uses it (tiny models, wasm, the example pho
     expect(f.softwareWarning.text).toMatch(/^webgl here runs on a software renderer \(.*SwiftShader.*\), no GPU: .* wasm is recommended\.$/);
   });
 
+  it('says in one line what auto chose and what it passed over', () => {
+    expect(f.auto.state).toMatchObject({ backend: 'wasm', wantedBackend: 'auto', error: null });
+    expect(f.auto.modelLine).toMatch(/ on wasm \(auto passed over webgpu, webgl\) in a worker$/);
+    expect(f.auto.modelLine).not.toContain('\n');
+    expect(f.auto.status).not.toContain('\n');
+  });
+
   it('asks for the configuration of a file that does not say which model it is, in the page', () => {
     expect(f.needsConfig.error).toBe('mystery.pth: the encoder (embed_dim 32, depth 12, mlp) is not an official size, so its number of heads and feature layers cannot be read from the tensors: choose its configuration in the list under the model');
     expect(f.needsConfig.pickerShown).toBe(true);
@@ -157,6 +164,8 @@ describe('the demo page as a visitor uses it (tiny models, wasm, the example pho
     expect(viewer.top).toBeGreaterThanOrEqual(status.bottom);
     expect(viewer.top).toBeLessThan(height - 100);
     expect(f.phone.state).toMatchObject({ backend: 'wasm', busy: false, error: null, image: 'demo01.jpg' });
+    // The photo was chosen while the model was still loading: it waited for it instead of being dropped.
+    expect(f.phone.atTap).toMatchObject({ model: null, busy: true });
   });
 
   it('logs no page error', () => {

@@ -43,8 +43,9 @@ export interface FlowResult {
   divider: { state: number; clip: string };
   downloads: string[];
   softwareWarning: { visible: boolean; text: string; busy: boolean; backend: string | null; afterUseWasm: { visible: boolean; wanted: string } };
+  auto: { state: PageState; modelLine: string; status: string };
   needsConfig: { error: string; pickerShown: boolean; after: PageState; afterError: string };
-  phone: { viewer: { top: number; bottom: number }; status: { top: number; bottom: number }; height: number; state: PageState };
+  phone: { atTap: PageState; viewer: { top: number; bottom: number }; status: { top: number; bottom: number }; height: number; state: PageState };
   pageErrors: string[];
 }
 
@@ -200,6 +201,11 @@ async function main(): Promise<void> {
     softwareWarning.afterUseWasm = { visible: await page.$eval('#backend-warning', (el) => !el.classList.contains('hidden')), wanted: (await state(page)).wantedBackend };
     await settle(page, ['done', 'ready']);
 
+    // auto: says in one line what it chose and what it passed over.
+    await page.select('#backend', 'auto');
+    await settle(page, ['done']);
+    const auto = { state: await state(page), modelLine: await text(page, '#model-line'), status: await text(page, '#status') };
+
     // A checkpoint that does not say which model it is (a tiny .pth): the page asks for its configuration.
     const pth = path.join(tmp, 'mystery.pth');
     fs.copyFileSync(path.join(FIX, 'v2-tiny/weights.pth'), pth);
@@ -216,17 +222,18 @@ async function main(): Promise<void> {
     phone.on('pageerror', (e) => errors.push(String(e)));
     await phone.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true });
     await phone.goto(`${server.url}/${query}`, { waitUntil: 'load' });
-    await settle(phone, ['ready']);
+    // Tapped while the model is still loading: the photo waits for it, then runs.
     await phone.$eval('#example', (el) => el.scrollIntoView({ block: 'center' }));
+    const atTap = await state(phone);
     await phone.tap('#example');
     await settle(phone, ['done']);
     await new Promise((r) => setTimeout(r, 1500)); // the smooth scroll
     const rect = (sel: string) => phone.$eval(sel, (el) => { const r = el.getBoundingClientRect(); return { top: r.top, bottom: r.bottom }; });
-    const phoneResult = { viewer: await rect('#viewer'), status: await rect('#status'), height: await phone.evaluate(() => window.innerHeight), state: await state(phone) };
+    const phoneResult = { atTap, viewer: await rect('#viewer'), status: await rect('#status'), height: await phone.evaluate(() => window.innerHeight), state: await state(phone) };
 
     const out: FlowResult = {
       initial, a, b, bAgain, sha256: { a: sha(MODEL_A), b: sha(MODEL_B) }, backendSwitch, dropMidRun, cancel, inputSize, divider, downloads,
-      softwareWarning, needsConfig, phone: phoneResult, pageErrors: errors,
+      softwareWarning, auto, needsConfig, phone: phoneResult, pageErrors: errors,
     };
     process.stdout.write(JSON.stringify(out) + '\n');
   } finally {
