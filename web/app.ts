@@ -235,6 +235,7 @@ function pump(): void {
 function enter(stage: Stage, cancel: (() => void) | null = null): void {
   if (S.cancelled) throw Object.assign(new Error('cancelled'), { name: 'AbortError' });
   S.stage = stage;
+  if (stage !== 'download') S.progress = null;
   S.stageStart = performance.now();
   S.cancel = cancel;
   startTicker();
@@ -448,7 +449,7 @@ function render(): void {
   document.body.dataset.state = busy ? (S.stage === 'run' || S.stage === 'decode' ? 'running' : 'loading')
     : S.error ? 'error' : S.result && S.idleNote === '' ? 'done' : S.weights ? 'ready' : 'idle';
   ($('cancel') as HTMLButtonElement).disabled = !busy;
-  ($('run') as HTMLButtonElement).disabled = !(S.weights && S.wanted.image) || busy;
+  ($('run') as HTMLButtonElement).disabled = !(S.weights && S.wanted.image) || busy || slowBackendPending();
   // Selectors show what is in use, or what is about to be.
   const w = S.wanted;
   const url = w.source?.kind === 'url' ? w.source.url : '';
@@ -666,7 +667,8 @@ async function checkBackend(b: BrowserBackendName): Promise<void> {
   if (b === 'cpu') warning = 'cpu is the plain-JavaScript backend, the slowest one (often 10-80x slower than wasm): wasm is recommended.';
   else if (b === 'webgl' || b === 'webgpu') {
     const p = await probeGpuBackend(b);
-    if (p.available && p.software) warning = `${b} here runs on a software renderer (${p.detail.slice(0, 80)}), no GPU: expect 20-80x slower than wasm. wasm is recommended.`;
+    const renderer = /swiftshader/i.test(p.detail) ? 'SwiftShader' : /llvmpipe/i.test(p.detail) ? 'llvmpipe' : p.detail.slice(0, 60);
+    if (p.available && p.software) warning = `${b} here runs on a software renderer (${renderer}), no GPU: expect 20-80x slower than wasm. wasm is recommended.`;
   }
   S.slowWarning.set(b, warning);
 }
@@ -776,6 +778,7 @@ function wire(): void {
       render();
     }
   });
+  $('example-top').addEventListener('click', () => $('example').click());
   $('input-size').addEventListener('change', () => {
     const v = Number(($('input-size') as HTMLInputElement).value);
     if (!Number.isFinite(v) || v <= 0) return;
