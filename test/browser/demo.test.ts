@@ -152,6 +152,8 @@ describe('the demo page as a visitor uses it (tiny models, wasm, the example pho
   it('asks for the configuration of a file that does not say which model it is, in the page', () => {
     expect(f.needsConfig.error).toBe('mystery.pth: the encoder (embed_dim 32, depth 12, mlp) is not an official size, so its number of heads and feature layers cannot be read from the tensors: choose its configuration in the list under the model');
     expect(f.needsConfig.pickerShown).toBe(true);
+    // The status beside the error says what is true now (nothing is being read or built).
+    expect(f.needsConfig.status).toBe('mystery.pth is read: choose its configuration.');
     expect(f.needsConfig.after).toMatchObject({ model: { source: 'mystery.pth', bytes: 1361827 }, error: null, busy: false });
     expect(f.needsConfig.afterError).toBe('');
   });

@@ -44,7 +44,7 @@ export interface FlowResult {
   downloads: string[];
   softwareWarning: { visible: boolean; text: string; busy: boolean; backend: string | null; afterUseWasm: { visible: boolean; wanted: string } };
   auto: { state: PageState; modelLine: string; status: string };
-  needsConfig: { error: string; pickerShown: boolean; after: PageState; afterError: string };
+  needsConfig: { error: string; status: string; pickerShown: boolean; after: PageState; afterError: string };
   phone: { atTap: PageState; viewer: { top: number; bottom: number }; status: { top: number; bottom: number }; height: number; state: PageState };
   pageErrors: string[];
 }
@@ -212,10 +212,11 @@ async function main(): Promise<void> {
     await ((await page.$('#model-file')) as ElementHandle<HTMLInputElement>).uploadFile(pth);
     await settle(page, ['error']);
     const configError = await text(page, '#error');
+    const configStatus = await text(page, '#status');
     const pickerShown = await page.$eval('#config-row', (el) => !el.classList.contains('hidden'));
     await ((await page.$('#config-file')) as ElementHandle<HTMLInputElement>).uploadFile(path.join(FIX, 'v2-tiny/config.json'));
     await settle(page, ['done', 'ready']);
-    const needsConfig = { error: configError, pickerShown, after: await state(page), afterError: await text(page, '#error') };
+    const needsConfig = { error: configError, status: configStatus, pickerShown, after: await state(page), afterError: await text(page, '#error') };
 
     // The phone: the visitor scrolls down to the controls and taps the example; the result and the status are in view.
     const phone = await browser.newPage();
