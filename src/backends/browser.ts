@@ -66,6 +66,23 @@ async function webgpuAdapter(): Promise<GpuAdapterLike | null> {
   }
 }
 
+/**
+ * What a GPU backend would run on here, without starting it (for a page to warn before a run):
+ * available, whether the renderer is a software one (SwiftShader, llvmpipe: slower than wasm), and
+ * the renderer or adapter as the browser names it.
+ */
+export async function probeGpuBackend(name: 'webgpu' | 'webgl'): Promise<{ available: boolean; software: boolean; detail: string }> {
+  if (name === 'webgl') {
+    const renderer = webglRenderer();
+    return renderer ? { available: true, software: SOFTWARE.test(renderer), detail: renderer } : { available: false, software: false, detail: 'no WebGL2' };
+  }
+  const adapter = await webgpuAdapter();
+  if (!adapter) return { available: false, software: false, detail: 'no WebGPU adapter' };
+  const info = adapter.info ?? {};
+  const software = Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter) || SOFTWARE.test(`${info.vendor} ${info.architecture} ${info.description}`);
+  return { available: true, software, detail: [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'adapter' };
+}
+
 async function trySet(name: string): Promise<string | undefined> {
   try {
     if (!(await tf.setBackend(name))) return `tf.setBackend('${name}') returned false`;

@@ -79,8 +79,8 @@ export class DawnWarningFilter {
 }
 
 /**
- * Runs `script args` in a child Node with stderr filtered, stdin/stdout shared; forwards SIGINT
- * and SIGTERM; resolves to the child's exit code (128 + signal number if a signal ended it).
+ * Runs `script args` in a child Node with stderr filtered, stdin/stdout shared; forwards SIGINT,
+ * SIGTERM and SIGHUP; resolves to the child's exit code (128 + signal number if a signal ended it).
  */
 export function runWithDawnFiltered(script: string, args: readonly string[]): Promise<number> {
   return new Promise((resolve) => {
@@ -98,15 +98,13 @@ export function runWithDawnFiltered(script: string, args: readonly string[]): Pr
       const out = filter.end();
       if (out) process.stderr.write(out);
     });
-    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
-    const onInt = forward('SIGINT');
-    const onTerm = forward('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+    // The child also watches this process (serve: src/node/parent_watch.ts), for a SIGKILL that cannot be forwarded.
+    const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    const handlers = forwarded.map((sig) => [sig, () => child.kill(sig)] as const);
+    for (const [sig, h] of handlers) process.on(sig, h);
     child.on('close', (code, signal) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      const signals: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGKILL: 9 };
+      for (const [sig, h] of handlers) process.off(sig, h);
+      const signals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15, SIGKILL: 9 };
       resolve(code ?? 128 + (signal ? signals[signal] ?? 1 : 1));
     });
   });

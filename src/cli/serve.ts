@@ -8,6 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { serveStatic } from '../node/static_server';
+import { startedByNpm, untilStopped } from '../node/parent_watch';
+import { FILTERED_ENV } from './tty';
 import { BackendName } from '../backends/node';
 import { serverMaxBatch } from '../backends/choices';
 import { DepthAnything } from '../node/depth_anything';
@@ -23,6 +25,13 @@ export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 
 export function demoMounts(root = PACKAGE_ROOT): Record<string, string> {
   return { '/': path.join(root, 'web'), '/dist/': path.join(root, 'dist') };
+}
+
+/** Where `--page-weights FILE` is served (`/models/<its name>`) and the query that opens the page with it. */
+export function pageWeightsMount(file: string): { urlPath: string; file: string; query: string } {
+  if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) throw new Error(`--page-weights ${file}: file not found`);
+  const urlPath = `/models/${encodeURIComponent(path.basename(file))}`;
+  return { urlPath, file: path.resolve(file), query: `?model=${encodeURIComponent(urlPath)}` };
 }
 
 function port(v: string): number {
@@ -108,10 +117,9 @@ export function registerServe(program: Command): void {
       const mounts = fs.existsSync(app) ? demoMounts() : undefined;
       let query = '';
       if (opts.pageWeights) {
-        if (!fs.statSync(opts.pageWeights, { throwIfNoEntry: false })?.isFile()) throw new Error(`--page-weights ${opts.pageWeights}: file not found`);
-        const name = `/models/${encodeURIComponent(path.basename(opts.pageWeights))}`;
-        if (mounts) mounts[name] = path.resolve(opts.pageWeights);
-        query = `?model=${encodeURIComponent(name)}`;
+        const m = pageWeightsMount(opts.pageWeights);
+        if (mounts) mounts[m.urlPath] = m.file;
+        query = m.query;
       }
 
       if (!withApi) {
@@ -123,11 +131,9 @@ export function registerServe(program: Command): void {
           throw new Error(code === 'EADDRINUSE' ? `port ${opts.port} is in use; pick another with --port` : (e as Error).message);
         }
         process.stdout.write(`demo: ${server.url}/${query}  (Ctrl-C stops)\n`);
-        await new Promise<void>((resolve) => {
-          const stop = (): void => { void server.close().then(resolve); };
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
+        const why = await untilStopped({ watchParents: startedByNpm() || process.env[FILTERED_ENV] === '1' });
+        if (!/^SIG/.test(why)) process.stderr.write(`${why}: stopping the server\n`);
+        await server.close();
         return;
       }
 
@@ -154,14 +160,9 @@ export function registerServe(program: Command): void {
         : `segmentation (${served.model.config.head.numClasses} classes)`;
       process.stderr.write(`model: ${what} from ${weights}; backend: ${backend.description}; max batch ${maxBatch}, max queue ${opts.maxQueue}${token ? '; bearer token required' : ''}\n`);
       process.stdout.write(`api: ${url}/v1/${served.task}${mounts ? `  demo: ${url}/${query}` : ''}  (Ctrl-C stops)\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string): void => {
-          process.stderr.write(`${signal}: finishing the requests in flight\n`);
-          void service.close().then(resolve);
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
+      const why = await untilStopped({ watchParents: startedByNpm() || process.env[FILTERED_ENV] === '1' });
+      process.stderr.write(`${why}: finishing the requests in flight\n`);
+      await service.close();
       process.exitCode = 0;
     });
 }

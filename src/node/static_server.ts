@@ -2,7 +2,9 @@
  * A small static file server on 127.0.0.1 for the demo (`depth-anything serve`) and the browser
  * tests. Mounts map URL prefixes to folders or single files. Files are streamed; no Range support.
  * Every response carries COOP/COEP so the page is cross-origin isolated (SharedArrayBuffer, needed
- * by the multi-threaded wasm backend).
+ * by the multi-threaded wasm backend), and files carry validators (ETag, Last-Modified): the page
+ * keys its cached weights by them, so another file served under the same name is never mistaken
+ * for the one it cached.
  */
 import * as fs from 'fs';
 import * as http from 'http';
@@ -42,6 +44,25 @@ const CONTENT_TYPES: Record<string, string> = {
 
 export function contentType(file: string): string {
   return CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+}
+
+/**
+ * Validators of a file: its inode, size and modification time (a file replaced by another, or a
+ * server restarted on another file of the same name, changes them; two copies made within one
+ * millisecond still differ by inode).
+ */
+export function fileValidators(st: fs.Stats): { etag: string; lastModified: string } {
+  return { etag: `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}"`, lastModified: st.mtime.toUTCString() };
+}
+
+/** Whether a conditional GET/HEAD may be answered 304 (If-None-Match wins over If-Modified-Since). */
+export function notModified(headers: http.IncomingHttpHeaders, v: { etag: string; lastModified: string }): boolean {
+  const inm = headers['if-none-match'];
+  if (inm !== undefined) return inm.split(',').some((t) => t.trim().replace(/^W\//, '') === v.etag || t.trim() === '*');
+  const ims = headers['if-modified-since'];
+  if (ims === undefined) return false;
+  const since = Date.parse(ims);
+  return Number.isFinite(since) && Math.floor(Date.parse(v.lastModified) / 1000) <= Math.floor(since / 1000);
 }
 
 /** Maps a URL path to a file under the mounts, or null (unknown prefix or an escape attempt). */
@@ -99,7 +120,13 @@ export async function serveStatic(mounts: Record<string, string>, opts: StaticSe
     });
     function send(err: NodeJS.ErrnoException | null, st: fs.Stats | undefined): void {
       if (err || !st || !st.isFile()) return fail(404, `not found: ${urlPath}`);
-      res.writeHead(200, { ...headers, 'Content-Type': contentType(file!), 'Content-Length': st.size });
+      const v = fileValidators(st);
+      const validators = { ETag: v.etag, 'Last-Modified': v.lastModified };
+      if (notModified(req.headers, v)) {
+        res.writeHead(304, { ...headers, ...validators });
+        return void res.end();
+      }
+      res.writeHead(200, { ...headers, ...validators, 'Content-Type': contentType(file!), 'Content-Length': st.size });
       if (req.method === 'HEAD') return void res.end();
       const stream = fs.createReadStream(file!);
       stream.on('error', () => res.destroy());

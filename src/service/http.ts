@@ -18,7 +18,7 @@ import { OutputFormat } from '../node/outputs';
 import { encodeDepthOutput, encodeSegOutput } from '../node/run_job';
 import { SEG_OUTPUT_FORMATS, SegOutputFormat } from '../node/seg_outputs';
 import { Segmentation, Segmenter } from '../node/segmenter';
-import { contentType, resolveMount } from '../node/static_server';
+import { contentType, fileValidators, notModified, resolveMount } from '../node/static_server';
 import { DepthMap } from '../pipeline/postprocess';
 import { targetSize } from '../pipeline/preprocess';
 import { RgbImage } from '../pipeline/rgb';
@@ -253,10 +253,13 @@ export async function buildServer(opts: ServerOptions): Promise<Service> {
         if (!urlPath.endsWith('/')) return reply.redirect(urlPath + '/', 301);
         file = path.join(file, 'index.html');
       }
-      if (!file || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) throw new ApiError(404, 'not_found', `not found: ${urlPath}`);
-      // Cross-origin isolation for the page's multi-threaded wasm (as node/static_server.ts).
-      reply.headers({ 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless', 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'no-cache' });
-      return reply.type(contentType(file)).send(fs.createReadStream(file));
+      const st = file ? fs.statSync(file, { throwIfNoEntry: false }) : undefined;
+      if (!file || !st?.isFile()) throw new ApiError(404, 'not_found', `not found: ${urlPath}`);
+      // Cross-origin isolation for the page's multi-threaded wasm, and validators the page keys its cached weights by (as node/static_server.ts).
+      const v = fileValidators(st);
+      reply.headers({ 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless', 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'no-cache', ETag: v.etag, 'Last-Modified': v.lastModified });
+      if (notModified(req.headers, v)) return reply.code(304).send();
+      return reply.type(contentType(file)).header('Content-Length', st.size).send(fs.createReadStream(file));
     });
   }
 

@@ -77,6 +77,9 @@ async function main(): Promise<void> {
       t = Date.now();
       // The page rebuilds the model on the new backend and reruns the last image.
       await page.select('#backend', 'webgl');
+      // SwiftShader: the page warns before building anything on it; the test runs it anyway.
+      await page.waitForSelector('#backend-confirm', { visible: true, timeout: 60_000 });
+      await page.click('#backend-confirm');
       await waitState(page, ['loading', 'running'], 60_000);
       // Through the model build (shader compilation), then the run, watched as the wasm run.
       await waitState(page, ['running', 'done', 'error'], 60 * 60_000);

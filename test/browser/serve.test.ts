@@ -25,7 +25,7 @@ describe('depth-anything serve', () => {
     if (!m) throw new Error(`unexpected output: ${line}`);
     [url, query] = [m[1], m[2]];
   });
-  afterAll(() => { child?.kill('SIGTERM'); });
+  afterAll(() => { if (child?.exitCode === null) child.kill('SIGKILL'); });
 
   it('serves the page, its bundle, the wasm binaries and the --page-weights file', async () => {
     const page = await fetch(`${url}/`);
@@ -38,6 +38,17 @@ describe('depth-anything serve', () => {
     expect(Buffer.from(await model.arrayBuffer()).equals(fs.readFileSync(WEIGHTS))).toBe(true);
   });
 
+  it('sends validators (ETag, Last-Modified) and answers a conditional request with 304', async () => {
+    const file = url + decodeURIComponent(query.slice('?model='.length));
+    const head = await fetch(file, { method: 'HEAD' });
+    const etag = head.headers.get('etag');
+    expect(etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$/);
+    expect(head.headers.get('last-modified')).toBe(fs.statSync(WEIGHTS).mtime.toUTCString());
+    expect(head.headers.get('content-length')).toBe(String(fs.statSync(WEIGHTS).size));
+    expect((await fetch(file, { headers: { 'If-None-Match': etag! } })).status).toBe(304);
+    expect((await fetch(file, { headers: { 'If-None-Match': '"other"' } })).status).toBe(200);
+  });
+
   it('refuses a --page-weights file that does not exist, in one line', () => {
     let msg = '';
     try {
@@ -46,5 +57,37 @@ describe('depth-anything serve', () => {
       msg = String((e as { stderr: Buffer }).stderr).trim();
     }
     expect(msg).toBe('depth-anything: --page-weights nope.safetensors: file not found');
+  });
+
+  it('stops on SIGTERM (exit code 0, port closed)', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await expect(fetch(`${url}/`)).rejects.toThrow();
+  });
+
+  it('stops when the npm process above it ends without passing a signal on (npx, killed by its PID)', async () => {
+    // A parent that cannot forward anything (SIGKILL), with npm's variable set as npx sets it.
+    const parent = spawn(process.execPath, ['-e', `
+      const c = require('child_process').spawn(process.execPath, [${JSON.stringify(require.resolve('tsx/cli'))}, 'src/cli/run.ts', 'serve', '--port', '0'],
+        { cwd: ${JSON.stringify(ROOT)}, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, npm_command: 'exec' } });
+      c.stdout.on('data', (d) => process.stdout.write(d));
+      setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      parent.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) resolve(out); });
+      parent.on('exit', (code) => reject(new Error(`the parent exited with ${code}`)));
+    });
+    const served = /demo: (http:\/\/127\.0\.0\.1:\d+)\//.exec(line)![1];
+    expect((await fetch(`${served}/`)).status).toBe(200);
+    parent.kill('SIGKILL');
+    // The server notices within about a second (it polls the processes above it) and closes.
+    const t0 = Date.now();
+    let closed = false;
+    while (!closed && Date.now() - t0 < 15_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      closed = await fetch(`${served}/`).then(() => false, () => true);
+    }
+    expect(closed).toBe(true);
   });
 });

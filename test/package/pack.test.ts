@@ -114,7 +114,7 @@ describe('npm pack', () => {
 
   test('holds every entry point: exports, main, types, bin, the demo page, the wasm binaries, the test page bundles', () => {
     const names = new Set(pack.files.map((f) => f.path));
-    const targets = new Set<string>([pkg.main, pkg.types, ...Object.values(pkg.bin), 'web/index.html', 'dist/web/app.js', 'dist/browser/parity_page.js', 'dist/browser/bench_page.js', 'README.md']);
+    const targets = new Set<string>([pkg.main, pkg.types, ...Object.values(pkg.bin), 'web/index.html', 'web/examples/demo01.jpg', 'dist/web/app.js', 'dist/browser/parity_page.js', 'dist/browser/bench_page.js', 'README.md']);
     const walk = (v: unknown): void => {
       if (typeof v === 'string') targets.add(v.replace(/^\.\//, ''));
       else if (v && typeof v === 'object') Object.values(v).forEach(walk);
@@ -133,7 +133,8 @@ describe('npm pack', () => {
     const names = pack.files.map((f) => f.path);
     // TypeScript sources (web/app.ts, src/), tests, tools, docs, weights, configs.
     expect(names.filter((n) => (n.endsWith('.ts') && !n.endsWith('.d.ts')) || /^(src|test|tools|docs|weights)\//.test(n) || /^tsconfig|^jest\.config/.test(n))).toEqual([]);
-    expect(names.filter((n) => n.startsWith('web/'))).toEqual(['web/index.html']);
+    // The page and its example photo (web/examples/demo01.jpg, 66 kB).
+    expect(names.filter((n) => n.startsWith('web/')).sort()).toEqual(['web/examples/demo01.jpg', 'web/index.html']);
     // The test pages ship as bundles only: no declarations of their (non-)exports.
     expect(names.filter((n) => /_page\.d\.ts$/.test(n) || n.startsWith('dist/verify/pages/'))).toEqual([]);
     const maps = pack.files.filter((f) => f.path.endsWith('.map'));
