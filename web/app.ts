@@ -20,7 +20,7 @@ import {
   ModelConfig, RgbImage, VARIANTS, VariantName, clearWeightsCache, configFromJson, depthToNpyBlob, depthToPlyBlob, depthToPng16Blob, depthToPointCloud,
   drawDepth, fetchWeightsWithIdentity, loadBrowserImage, probeGpuBackend, sha256Hex, weightsFromBytes,
 } from '../src/browser/index';
-import { MODEL_PRESETS, ModelPreset, presetSize, presetUrl } from './presets';
+import { MODEL_PRESETS, ModelPreset, presetSize, presetUrl, presetsFor } from './presets';
 import { currentMode, initModes, registerMode } from './modes';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -710,9 +710,28 @@ function presetSource(name: string): ModelSource | null {
 
 const urlSource = (url: string): ModelSource => ({ kind: 'url', url, name: url.split('?')[0].split('/').pop() || url });
 
+/** Set by tools/build-browser.mjs to this bundle's import.meta.url. */
+declare const __DEPTH_ANYTHING_MODULE_URL__: string | undefined;
+
+/**
+ * The Depth Anything 3 and Video Depth Anything modes are bundles of their own beside this one
+ * (three.js, their workers): fetched when their tab is first chosen, so the one-photo page stays small.
+ */
+function modeBundle<T>(file: string): Promise<T> {
+  return import(new URL(file, __DEPTH_ANYTHING_MODULE_URL__ ?? location.href).href) as Promise<T>;
+}
+
 function wire(): void {
   fillPresets();
   initModes();
+  registerMode('multiview', 'Several photos → 3D', async (section) => {
+    const { mountMultiview } = await modeBundle<typeof import('./multiview')>('./multiview.js');
+    mountMultiview(section, { backend: 'auto', presets: presetsFor('multiview') });
+  });
+  registerMode('stream', 'Live video depth', async (section) => {
+    const { mountStream } = await modeBundle<typeof import('./stream')>('./stream.js');
+    mountStream(section, { backend: 'auto', presets: presetsFor('stream') });
+  });
   $('model-preset').addEventListener('change', () => {
     const src = presetSource(($('model-preset') as HTMLSelectElement).value);
     if (src) wantModel(src);

@@ -8,6 +8,7 @@
  *   import { mountMultiview } from './multiview.js';
  *   const mv = mountMultiview(document.getElementById('root')!);
  */
+import { presetSelect } from './preset_select';
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import { Da3Worker } from '../src/browser/worker_models_client';
@@ -24,6 +25,8 @@ export interface MultiviewOptions {
   wasmPaths?: string;
   /** The backend selected at first (default webgl). */
   backend?: BrowserBackendName;
+  /** Official models offered in a list (the demo page passes web/presets.ts presetsFor). */
+  presets?: ReadonlyArray<{ label: string; url: string }>;
 }
 
 /** What the mode shows, for scripts and tests. */
@@ -168,7 +171,7 @@ export function mountMultiview(root: HTMLElement, opts: MultiviewOptions = {}): 
   status.dataset.role = 'status';
   const view = el('div');
   const ui = el('section', { className: 'da3-multiview' },
-    el('div', {}, 'Weights ', weightsFile, ' ', weightsUrl, ' config.json (optional) ', configFile),
+    el('div', {}, 'Weights ', ...(opts.presets ? [presetSelect(opts.presets, weightsUrl), ' '] : []), weightsFile, ' ', weightsUrl, ' config.json (optional) ', configFile),
     el('div', {}, 'Photos ', photos, ' backend ', backend, ' process_res ', processRes, ' ', run),
     el('div', {}, slider, ' ', sliderLabel),
     el('div', {}, glb, ' ', ply),

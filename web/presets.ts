@@ -4,6 +4,10 @@
  * with its download size and licence. Plain data: a new family (Depth Anything 3, Video Depth
  * Anything) adds rows with its `mode`, and the mode that runs them lists them.
  */
+import { DA3_VARIANTS } from '../src/config/da3';
+import { VDA_VARIANTS } from '../src/config/vda';
+import { da3ParameterCount } from '../src/da3/limits';
+
 export interface ModelPreset {
   /** The official name (`depth-anything download NAME`). */
   name: string;
@@ -49,13 +53,47 @@ const v1Metric = (where: 'indoor' | 'outdoor'): ModelPreset => ({
   mb: 1400, licence: 'Apache-2.0', output: 'metric', mode: 'single',
 });
 
+/** Depth Anything 3 any-view releases (the "several photos -> 3D" mode), sizes from their parameters. */
+const da3 = (name: 'da3-small' | 'da3-base' | 'da3-large' | 'da3-giant', retrained = false): ModelPreset => {
+  const v = DA3_VARIANTS[name];
+  return {
+    name: retrained ? `${name}-1.1` : name, label: `Depth Anything 3 ${name.slice(4).toUpperCase()}${retrained ? ' 1.1' : ''}`,
+    repo: retrained ? `${v.repo}-1.1` : v.repo, file: 'model.safetensors', mb: Math.round((da3ParameterCount(v.config) * 4) / 1e6),
+    licence: v.licence, output: 'relative', mode: 'multiview',
+  };
+};
+/** Video Depth Anything (the live video mode). Parameters of the official model cards. */
+const VDA_MB = { vits: 114, vitb: 452, vitl: 1527 } as const;
+const vda = (name: keyof typeof VDA_VARIANTS): ModelPreset => {
+  const v = VDA_VARIANTS[name];
+  const enc = v.config.model.encoder as keyof typeof VDA_MB;
+  return {
+    name, label: `Video Depth Anything ${v.config.metric ? 'Metric ' : ''}${SIZE[enc]}`, repo: v.repo, file: v.file,
+    mb: VDA_MB[enc], licence: v.licence, output: v.config.metric ? 'metric' : 'relative', mode: 'stream',
+  };
+};
+
 export const MODEL_PRESETS: readonly ModelPreset[] = [
   v2('vits'), v2('vitb'), v2('vitl'),
   v1('vits'), v1('vitb'), v1('vitl'),
   metric('indoor', 'vits'), metric('indoor', 'vitb'), metric('indoor', 'vitl'),
   metric('outdoor', 'vits'), metric('outdoor', 'vitb'), metric('outdoor', 'vitl'),
   v1Metric('indoor'), v1Metric('outdoor'),
+  da3('da3-small'), da3('da3-base'), da3('da3-large'), da3('da3-large', true), da3('da3-giant'), da3('da3-giant', true),
+  vda('vda-small'), vda('vda-base'), vda('vda-large'), vda('vda-metric-small'), vda('vda-metric-base'), vda('vda-metric-large'),
 ];
+
+/**
+ * Official models the page does not offer: Depth Anything 3's single-image releases (MONO, METRIC)
+ * run from the command line and the library; the page's DA3 mode reconstructs scenes, which needs
+ * an any-view model.
+ */
+export const NOT_IN_THE_PAGE: readonly string[] = ['da3mono-large', 'da3metric-large'];
+
+/** The presets one mode lists, as its model picker shows them. */
+export function presetsFor(mode: ModelPreset['mode']): Array<{ label: string; url: string }> {
+  return MODEL_PRESETS.filter((p) => p.mode === mode).map((p) => ({ label: `${p.label} (${presetSize(p)}, ${p.licence})`, url: presetUrl(p) }));
+}
 
 export const presetUrl = (p: ModelPreset, hub = 'https://huggingface.co'): string => `${hub}/${p.repo}/resolve/main/${p.file}`;
 

@@ -11,6 +11,7 @@
  * the <video> presents, and the loop takes the next one only after the previous depth came back
  * (frames that arrive meanwhile are skipped, as a live source must be).
  */
+import { presetSelect } from './preset_select';
 import { VdaWorker } from '../src/browser/worker_models_client';
 import type { BrowserBackendName } from '../src/backends/browser';
 import { drawDepth } from '../src/browser/outputs';
@@ -25,6 +26,8 @@ export interface StreamOptions {
   backend?: BrowserBackendName;
   /** The pipeline's input_size (default 518). */
   inputSize?: number;
+  /** Official models offered in a list (the demo page passes web/presets.ts presetsFor). */
+  presets?: ReadonlyArray<{ label: string; url: string }>;
   /** Called with each frame sent and its depth (scripts, tests). */
   onFrame?: (frame: { index: number; rgb: RgbImage; depth: DepthMap }) => void;
 }
@@ -85,7 +88,7 @@ export function mountStream(root: HTMLElement, opts: StreamOptions = {}): Stream
   const canvas = el('canvas');
   canvas.style.width = '320px';
   const ui = el('section', { className: 'vda-stream' },
-    el('div', {}, 'Weights ', weightsFile, ' ', weightsUrl, ' config.json (optional) ', configFile, ' backend ', backend, ' ', loadButton),
+    el('div', {}, 'Weights ', ...(opts.presets ? [presetSelect(opts.presets, weightsUrl), ' '] : []), weightsFile, ' ', weightsUrl, ' config.json (optional) ', configFile, ' backend ', backend, ' ', loadButton),
     el('div', {}, camera, ' or a video file ', videoFile, ' ', stopButton, ' ', fps),
     status, el('div', {}, video, ' ', canvas));
   root.append(ui);

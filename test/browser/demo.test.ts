@@ -170,6 +170,21 @@ describe('the demo page as a visitor uses it (tiny models, wasm, the example pho
     expect(f.phone.atTap).toMatchObject({ model: null, busy: true });
   });
 
+  it('has tabs for several photos -> 3D (Depth Anything 3) and live video depth (Video Depth Anything), each listing its official models', () => {
+    expect(f.modes.tabs).toEqual(['single: One photo', 'multiview: Several photos → 3D', 'stream: Live video depth']);
+    expect(f.modes.multiview).toMatchObject({ shown: true, singleHidden: true });
+    expect(f.modes.multiview.presets).toEqual([
+      'Depth Anything 3 SMALL (137 MB, Apache-2.0)', 'Depth Anything 3 BASE (541 MB, Apache-2.0)', 'Depth Anything 3 LARGE (1.6 GB, CC-BY-NC-4.0)',
+      'Depth Anything 3 LARGE 1.1 (1.6 GB, CC-BY-NC-4.0)', 'Depth Anything 3 GIANT (5.3 GB, CC-BY-NC-4.0)', 'Depth Anything 3 GIANT 1.1 (5.3 GB, CC-BY-NC-4.0)',
+    ]);
+    expect(f.modes.multiview.controls).toEqual(expect.arrayContaining(['weights', 'photos', 'run', 'conf', 'glb', 'ply']));
+    expect(f.modes.stream).toMatchObject({ shown: true, singleHidden: true });
+    expect(f.modes.stream.presets[0]).toBe('Video Depth Anything Small (114 MB, Apache-2.0)');
+    expect(f.modes.stream.presets).toHaveLength(6);
+    expect(f.modes.stream.controls).toEqual(expect.arrayContaining(['weights', 'video']));
+    expect(f.modes.hash).toBe('#stream');
+  });
+
   it('logs no page error', () => {
     expect(f.pageErrors).toEqual([]);
   });

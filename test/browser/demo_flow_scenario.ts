@@ -46,8 +46,11 @@ export interface FlowResult {
   auto: { state: PageState; modelLine: string; status: string };
   needsConfig: { error: string; status: string; pickerShown: boolean; after: PageState; afterError: string };
   phone: { atTap: PageState; viewer: { top: number; bottom: number }; status: { top: number; bottom: number }; height: number; state: PageState };
+  modes: { tabs: string[]; multiview: ModeView; stream: ModeView; hash: string };
   pageErrors: string[];
 }
+/** A page mode's tab chosen: its section shown (the one-photo one hidden), its list of official models, its controls. */
+interface ModeView { shown: boolean; singleHidden: boolean; presets: string[]; controls: string[] }
 
 const sha = (f: string): string => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 const state = (page: Page): Promise<PageState> => page.evaluate(() => (window as unknown as { depthDemo: { state(): PageState } }).depthDemo.state());
@@ -232,9 +235,29 @@ async function main(): Promise<void> {
     const rect = (sel: string) => phone.$eval(sel, (el) => { const r = el.getBoundingClientRect(); return { top: r.top, bottom: r.bottom }; });
     const phoneResult = { atTap, viewer: await rect('#viewer'), status: await rect('#status'), height: await phone.evaluate(() => window.innerHeight), state: await state(phone) };
 
+    // The Depth Anything 3 and Video Depth Anything modes: their tabs mount them (bundles loaded on first use).
+    const tabs = await page.$$eval('#modes [data-mode]', (els) => els.map((e) => `${(e as HTMLElement).dataset.mode}: ${e.textContent}`));
+    const openMode = async (id: string): Promise<ModeView> => {
+      // A DOM click: puppeteer's page.click waited forever here (its scroll-into-view on this page).
+      await page.$eval(`#modes [data-mode="${id}"]`, (el) => (el as HTMLElement).click());
+      await page.waitForSelector(`#mode-${id} [data-role=preset]`, { timeout: 60_000 });
+      return page.evaluate((m: string) => {
+        const sec = document.getElementById(`mode-${m}`)!;
+        return {
+          shown: !sec.hidden,
+          singleHidden: document.getElementById('mode-single')!.hidden,
+          presets: [...sec.querySelectorAll<HTMLOptionElement>('[data-role=preset] option')].map((o) => o.textContent ?? '').slice(1),
+          controls: [...sec.querySelectorAll<HTMLElement>('[data-role]')].map((e) => e.dataset.role!).filter((r, i, a) => a.indexOf(r) === i),
+        };
+      }, id);
+    };
+    const multiview = await openMode('multiview');
+    const stream = await openMode('stream');
+    const modes = { tabs, multiview, stream, hash: await page.evaluate(() => location.hash) };
+
     const out: FlowResult = {
       initial, a, b, bAgain, sha256: { a: sha(MODEL_A), b: sha(MODEL_B) }, backendSwitch, dropMidRun, cancel, inputSize, divider, downloads,
-      softwareWarning, auto, needsConfig, phone: phoneResult, pageErrors: errors,
+      softwareWarning, auto, needsConfig, phone: phoneResult, modes, pageErrors: errors,
     };
     process.stdout.write(JSON.stringify(out) + '\n');
   } finally {
