@@ -93,8 +93,9 @@ export function temporalModule(x: tf.Tensor4D, T: number, w: TemporalModuleWeigh
     tap?.(`${b.key}.norms.${i}`, n);
     const input = framesLast(n, T);
     states.push(input);
-    const out = temporalAttention(input, attn, cached?.[i], tap);
-    hidden = tf.add(framesFirst(out, h * wd), hidden) as tf.Tensor3D;
+    // A scope per attention block (unless recording): the keys and values of every cached frame are freed at once.
+    const attend = () => tf.add(framesFirst(temporalAttention(input, attn, cached?.[i], tap), h * wd), hidden) as tf.Tensor3D;
+    hidden = tap ? attend() : tf.tidy(attend);
   });
   const ffIn = layerNorm(hidden, b.ff_norm, w.layerNormEps);
   tap?.(`${b.key}.ff_norm`, ffIn);
