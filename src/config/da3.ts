@@ -48,8 +48,12 @@ export const CAM_ENC = { trunkDepth: 4, numHeads: 16, mlpRatio: 4, dimIn: 9 } as
 /** Views at or above which the reference view is selected and moved first (utils/constants.py). */
 export const THRESH_FOR_REF_SELECTION = 3;
 export const PATCH_SIZE = 14;
-/** The official heads run views in chunks of 8 (`chunk_size=8`): each view's maps are its own, so this only bounds memory. */
-export const HEAD_CHUNK = 8;
+/**
+ * The official heads run views in chunks of 8 (`chunk_size=8`): each view's maps are its own, so
+ * the chunk only bounds memory. This port runs one view at a time (a head pass over 8 views at
+ * 504x504 holds about 6 GiB of maps, past wasm's 4 GiB heap); all at once only when tapping.
+ */
+export const HEAD_CHUNK = 1;
 /** img_size 518 / 14: the position-embedding table's side. */
 export const POS_GRID = 37;
 

@@ -133,9 +133,11 @@ function as4x4(ext: ArrayLike<number>, N: number): Float64Array {
   return out;
 }
 
-/** `run` on the features of views [s0, s0 + 8), ..., outputs concatenated along the views (one call when tapping). */
+/** `run` on the features of views [s0, s0 + HEAD_CHUNK), ..., each in its own scope, outputs concatenated along the views (one call when tapping). */
 function headInChunks<T extends object>(feats: Da3Feature[], N: number, tapping: boolean, run: (f: Da3Feature[]) => T): T {
-  if (tapping || N <= HEAD_CHUNK) return run(feats);
+  if (tapping) return run(feats);
+  // A scope per chunk: a chunk's maps are freed before the next one runs.
+  if (N <= HEAD_CHUNK) return tf.tidy(() => run(feats) as unknown as tf.TensorContainer) as unknown as T;
   const parts: T[] = [];
   for (let s0 = 0; s0 < N; s0 += HEAD_CHUNK) {
     const n = Math.min(HEAD_CHUNK, N - s0);

@@ -83,6 +83,29 @@ export function loadAttention(sd: StateDictReader, key: string, cfg: ModelConfig
   return { key, heads, proj, numHeads: H };
 }
 
+/**
+ * The most score elements one attention product makes at once (64 MiB of float32): past it,
+ * images go a few at a time (batches, Depth Anything 3's local blocks over many views) and
+ * Depth Anything 3's global queries go in row chunks. 8 views at 504x504 are 10376 tokens, whose
+ * full [10376, 10376] scores (411 MiB, twice with the softmax) grow with the square of the views;
+ * chunked, the scores stay within this whatever the view count. Softmax is per row and each
+ * image's scores are its own: the same products, in pieces.
+ */
+export const SCORE_CHUNK_ELEMENTS_DEFAULT = 2 ** 24;
+let SCORE_CHUNK_ELEMENTS = SCORE_CHUNK_ELEMENTS_DEFAULT;
+/** For tests: a smaller chunk makes tiny models take the chunked paths. Returns the previous value. */
+export function setScoreChunkElements(n: number): number {
+  const old = SCORE_CHUNK_ELEMENTS;
+  SCORE_CHUNK_ELEMENTS = n;
+  return old;
+}
+
+/** The score elements one product makes at most (for the memory estimates). */
+export const scoreChunkElements = (): number => SCORE_CHUNK_ELEMENTS;
+
+/** Query rows per chunk of one head's scores for `batch` sequences of N tokens (N: no chunking). */
+export const queryRowsPerChunk = (batch: number, N: number): number => Math.max(1, Math.min(N, Math.floor(SCORE_CHUNK_ELEMENTS / (batch * N))));
+
 /** [B, N, C] -> [B, N, C]. `rope`: the rotation tables of the N tokens (blocks with rope only). */
 export function attention(x: tf.Tensor3D, w: AttentionWeights, tap?: Tap, rope?: RopeTables): tf.Tensor3D {
   const [B, N, C] = x.shape;
@@ -112,48 +135,84 @@ function fused(x: tf.Tensor3D, w: AttentionWeights, key: string, tap?: Tap, rope
     tap?.(`${key}.rope#1`, k);
   }
   if (w.rope || w.qNorm) {
-    // Depth Anything 3's global blocks attend over every view's tokens: one head's (B, N, N) scores
-    // at a time (freed before the next) instead of all heads' at once; the same products.
+    // Depth Anything 3's global blocks attend over every view's tokens: one head's scores at a
+    // time (freed before the next) instead of all heads' at once, and past SCORE_CHUNK_ELEMENTS
+    // in row chunks of the queries (softmax is per row: the same products, row by row).
     const qs = tf.mul(q, D ** -0.5) as tf.Tensor4D;
-    if (attentionLayout(tf.getBackend()) === 'perHead') {
+    const perHeadWasm = attentionLayout(tf.getBackend()) === 'perHead';
+    const rows = queryRowsPerChunk(perHeadWasm ? 1 : B, N);
+    const byRows = (qh: tf.Tensor, attend: (qc: tf.Tensor) => tf.Tensor): tf.Tensor => {
+      if (rows >= N) return attend(qh);
+      const r = qh.rank;
+      const parts: tf.Tensor[] = [];
+      for (let r0 = 0; r0 < N; r0 += rows) {
+        const n = Math.min(rows, N - r0);
+        parts.push(tf.tidy(() => attend(tf.slice(qh, r === 2 ? [r0, 0] : [0, r0, 0], r === 2 ? [n, D] : [B, n, D]))));
+      }
+      const out = tf.concat(parts, r - 2);
+      tf.dispose(parts);
+      return out;
+    };
+    if (perHeadWasm) {
       // wasm: plain 2D products without transposes reach XNNPACK (see PerHeadWeights): k^T made once.
       const kT = tf.transpose(k, [0, 1, 3, 2]); // (B, H, D, N)
       const pick = (t: tf.Tensor, b: number, h: number, r: number, c: number) => tf.reshape(tf.slice(t, [b, h, 0, 0], [1, 1, r, c]), [r, c]) as tf.Tensor2D;
-      const images = Array.from({ length: B }, (_, b) => tf.stack(Array.from({ length: H }, (_, h) => tf.tidy(() =>
-        tf.matMul(tf.softmax(tf.matMul(pick(qs, b, h, N, D), pick(kT, b, h, D, N))), pick(v, b, h, N, D)))), 1)); // (N, H, D)
+      const images = Array.from({ length: B }, (_, b) => tf.stack(Array.from({ length: H }, (_, h) => tf.tidy(() => {
+        const kh = pick(kT, b, h, D, N);
+        const vh = pick(v, b, h, N, D);
+        return byRows(pick(qs, b, h, N, D), (qc) => tf.matMul(tf.softmax(tf.matMul(qc as tf.Tensor2D, kh)), vh));
+      })), 1)); // (N, H, D)
       return tf.stack(images); // (B, N, H, D)
     }
     const perHeadCtx = Array.from({ length: H }, (_, h) => tf.tidy(() => {
       const pick = (t: tf.Tensor4D) => tf.reshape(tf.slice(t, [0, h, 0, 0], [B, 1, N, D]), [B, N, D]) as tf.Tensor3D;
-      return tf.matMul(tf.softmax(tf.matMul(pick(qs), pick(k), false, true)), pick(v)); // (B, N, D)
+      const kh = pick(k);
+      const vh = pick(v);
+      return byRows(pick(qs), (qc) => tf.matMul(tf.softmax(tf.matMul(qc as tf.Tensor3D, kh, false, true)), vh)); // (B, N, D)
     }));
     return tf.stack(perHeadCtx, 2); // (B, N, H, D)
   }
-  const { heads: g, rows } = attentionChunks(B, H, N);
-  if (g === H && rows === N) {
-    const scores = tf.matMul(tf.mul(q, D ** -0.5), k, false, true); // (B, H, N, N)
-    const ctx = tf.matMul(tf.softmax(scores), v); // (B, H, N, D)
-    return tf.transpose(ctx, [0, 2, 1, 3]); // (B, N, H, D)
-  }
-  // Scores past the backend's limit (WebGPU binding, WebGL texture): one head and a band of
-  // queries at a time. The softmax runs over keys, which every chunk holds whole: the same sums.
-  const qs = tf.mul(q, D ** -0.5) as tf.Tensor4D;
-  const perHeadCtx = Array.from({ length: H }, (_, h) => tf.tidy(() => {
-    const pick = (t: tf.Tensor4D, r0: number, n: number) => tf.reshape(tf.slice(t, [0, h, r0, 0], [B, 1, n, D]), [B, n, D]) as tf.Tensor3D;
-    const kh = pick(k, 0, N);
-    const vh = pick(v, 0, N);
-    const parts: tf.Tensor3D[] = [];
-    for (let r0 = 0; r0 < N; r0 += rows) {
-      const n = Math.min(rows, N - r0);
-      parts.push(tf.tidy(() => tf.matMul(tf.softmax(tf.matMul(pick(qs, r0, n), kh, false, true)), vh))); // (B, n, D)
+  // One group of images' attention: all heads' scores at once when they fit the backend (WebGPU
+  // binding, WebGL texture), else one head and a band of query rows at a time. The softmax runs over
+  // keys, which every chunk holds whole: the same sums.
+  const attend = (qb: tf.Tensor4D, kb: tf.Tensor4D, vb: tf.Tensor4D): tf.Tensor => {
+    const b = qb.shape[0];
+    const { heads: g, rows } = attentionChunks(b, H, N);
+    if (g === H && rows === N) {
+      const scores = tf.matMul(tf.mul(qb, D ** -0.5), kb, false, true); // (b, H, N, N)
+      return tf.transpose(tf.matMul(tf.softmax(scores), vb), [0, 2, 1, 3]); // (b, N, H, D)
     }
-    return parts.length === 1 ? parts[0] : tf.concat(parts, 1); // (B, N, D)
-  }));
-  return tf.stack(perHeadCtx, 2); // (B, N, H, D)
+    const qs = tf.mul(qb, D ** -0.5) as tf.Tensor4D;
+    const perHeadCtx = Array.from({ length: H }, (_, h) => tf.tidy(() => {
+      const pick = (t: tf.Tensor4D, r0: number, n: number) => tf.reshape(tf.slice(t, [0, h, r0, 0], [b, 1, n, D]), [b, n, D]) as tf.Tensor3D;
+      const kh = pick(kb, 0, N);
+      const vh = pick(vb, 0, N);
+      const parts: tf.Tensor3D[] = [];
+      for (let r0 = 0; r0 < N; r0 += rows) {
+        const n = Math.min(rows, N - r0);
+        parts.push(tf.tidy(() => tf.matMul(tf.softmax(tf.matMul(pick(qs, r0, n), kh, false, true)), vh))); // (b, n, D)
+      }
+      return parts.length === 1 ? parts[0] : tf.concat(parts, 1); // (b, N, D)
+    }));
+    return tf.stack(perHeadCtx, 2); // (b, N, H, D)
+  };
+  // Many images at once (Depth Anything 3's views, a batch): past SCORE_CHUNK_ELEMENTS, a few
+  // images' scores at a time (each image's are its own).
+  const per = Math.max(1, Math.floor(SCORE_CHUNK_ELEMENTS / (H * N * N)));
+  if (B <= per) return attend(q, k, v);
+  const parts: tf.Tensor[] = [];
+  for (let b0 = 0; b0 < B; b0 += per) {
+    const n = Math.min(per, B - b0);
+    const pick = (t: tf.Tensor4D) => tf.slice(t, [b0, 0, 0, 0], [n, H, N, D]);
+    parts.push(tf.tidy(() => attend(pick(q), pick(k), pick(v))));
+  }
+  const out = tf.concat(parts, 0);
+  tf.dispose(parts);
+  return out;
 }
 
 /**
- * How the fused layout splits a pass's attention scores: all heads at once when [B, H, N, N] fits
+ * How the fused layout splits a group's attention scores: all heads at once when [B, H, N, N] fits
  * the active backend (src/backends/limits.ts bandRows), else one head and as many query rows as fit.
  */
 export function attentionChunks(B: number, H: number, N: number): { heads: number; rows: number } {

@@ -49,7 +49,10 @@ export function dptHeadTemporal(layers: IntermediateLayer[], patchH: number, pat
   const mm = w.motion_modules;
   const states: TemporalStates = [];
   const temporal = (x: tf.Tensor4D, i: number): tf.Tensor4D => {
-    const r = temporalModule(x, T, mm[i], cached?.slice(2 * i, 2 * i + 2), t);
+    // A scope per module (unless recording): its intermediates over every frame and cached state
+    // (at 518, gigabytes in one streaming frame) are freed before the next module runs.
+    const call = () => temporalModule(x, T, mm[i], cached?.slice(2 * i, 2 * i + 2), t);
+    const r = t ? call() : tf.tidy(() => call() as unknown as tf.TensorContainer) as unknown as ReturnType<typeof call>;
     states.push(...r.states);
     return r.out;
   };

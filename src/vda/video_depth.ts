@@ -39,10 +39,30 @@ export function disposeVdaWeights(w: VdaWeights): void {
   tf.dispose(w as unknown as tf.TensorContainer);
 }
 
+/**
+ * Frames the encoder takes at once (unless recording taps). The official code runs a window's 32
+ * frames in one batch; each frame's tokens are its own, so a few at a time compute the same, and a
+ * 32-frame window at 518 (32 x 2000 tokens: MLP layers of 400 MB each) stays well inside wasm's
+ * 4 GiB heap, which it otherwise filled (the pass then stalled in the allocator).
+ */
+export const ENCODER_FRAMES = 4;
+
 /** `forward_features`: the encoder on every frame of x [N, H, W, 3] (NHWC, normalised). */
 export function vdaFeatures(w: VdaWeights, cfg: VdaConfig, x: tf.Tensor4D, tap?: Tap): IntermediateLayer[] {
   checkInput(x, cfg.model);
-  return getIntermediateLayers(x, w.pretrained, cfg.model, tap);
+  const N = x.shape[0];
+  if (tap || N <= ENCODER_FRAMES) return getIntermediateLayers(x, w.pretrained, cfg.model, tap);
+  const parts: IntermediateLayer[][] = [];
+  for (let i = 0; i < N; i += ENCODER_FRAMES) {
+    const n = Math.min(ENCODER_FRAMES, N - i);
+    parts.push(tf.tidy(() => getIntermediateLayers(tf.slice(x, [i, 0, 0, 0], [n, -1, -1, -1]), w.pretrained, cfg.model) as unknown as tf.TensorContainer) as unknown as IntermediateLayer[]);
+  }
+  const layers = parts[0].map((_, k) => ({
+    patch: tf.concat(parts.map((p) => p[k].patch), 0) as tf.Tensor3D,
+    cls: tf.concat(parts.map((p) => p[k].cls), 0) as tf.Tensor2D,
+  }));
+  tf.dispose(parts as unknown as tf.TensorContainer);
+  return layers;
 }
 
 /**

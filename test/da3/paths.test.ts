@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { da3Forward, disposeDa3Weights, Da3Output } from '../../src/da3/da3';
 import { affineInverse4, matToQuat, normalizeExtrinsics, poseEncoding, quatToMat } from '../../src/da3/utils/transform';
 import { reorderIndices, restoreIndices } from '../../src/da3/reference_view_selector';
+import { setScoreChunkElements } from '../../src/dinov2/attention';
 import { useBackend } from '../helpers';
 import { randomInput, rng, syntheticWeights, tinyConfig } from './synthetic';
 
@@ -104,7 +105,28 @@ describe('Depth Anything 3: paths beyond the fixtures', () => {
     disposeDa3Weights(w);
   });
 
-  test('more views than the head\'s chunk of 8: the head runs per chunk and computes what one pass computes', () => {
+  test.each(['cpu', 'wasm'] as const)('%s: attention scores in chunks (images a few at a time, global queries in row chunks) compute what whole ones compute, no leaks', async (backend) => {
+    await useBackend(backend);
+    const cfg = tinyConfig({ depth: 4, outLayers: [0, 1, 2, 3] });
+    const w = syntheticWeights(cfg, 5);
+    const x = randomInput(2, 28, 28, 5); // 2 views of 5 tokens: 10 global tokens
+    const before = tf.memory().numTensors;
+    const whole = da3Forward(w, cfg, x);
+    // 40 elements: plain blocks one view at a time, local RoPE blocks (cpu) and the global block 4 query rows at a time.
+    const old = setScoreChunkElements(40);
+    let chunked: Da3Output;
+    try { chunked = da3Forward(w, cfg, x); } finally { setScoreChunkElements(old); }
+    const [a, b] = [read(whole), read(chunked)];
+    expect(maxDiff(a.depth.flat(3), b.depth.flat(3))).toBeLessThan(1e-6);
+    expect(maxDiff(a.ext!.flat(3), b.ext!.flat(3))).toBeLessThan(1e-6);
+    [whole, chunked].forEach(dispose);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    disposeDa3Weights(w);
+    await useBackend('cpu');
+  });
+
+  test('more views than the head\'s chunk: the head runs per chunk (one view at a time) and computes what one pass computes', () => {
     const cfg = tinyConfig({ mono: true, depth: 4, outLayers: [0, 1, 2, 3] });
     const w = syntheticWeights(cfg, 9);
     const x = randomInput(9, 14, 28, 9);

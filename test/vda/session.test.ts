@@ -12,6 +12,8 @@ import { decodeImage } from '../../src/node/image';
 import { loadWeightsFile } from '../../src/node/weights_file';
 import { RgbImage } from '../../src/pipeline/rgb';
 import { VdaSession } from '../../src/pipeline/vda_session';
+import { feedForward } from '../../src/vda/motion_module/attention';
+import { feedForwardInChunks } from '../../src/vda/motion_module/motion_module';
 import { compareArrays } from '../../src/verify/compare';
 import { StateDict } from '../../src/weights/state_dict';
 import { FIXTURES, useBackend } from '../helpers';
@@ -31,6 +33,19 @@ beforeAll(async () => {
 const solid = (w: number, h: number, v: number): RgbImage => ({ data: new Uint8Array(w * h * 3).fill(v), width: w, height: h });
 
 describe('VdaSession', () => {
+  test('the temporal feed-forward in row chunks (long windows at 518) computes what one piece computes, no leaks', () => {
+    const u = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed);
+    const w = { key: 'ff', proj: { w: u([8, 32], 1) as tf.Tensor2D, b: u([32], 2) as tf.Tensor1D }, out: { w: u([16, 8], 3) as tf.Tensor2D, b: u([8], 4) as tf.Tensor1D } };
+    const x = u([1, 10, 8], 5) as tf.Tensor3D;
+    const whole = tf.tidy(() => feedForward(x, w));
+    const before = tf.memory().numTensors;
+    const chunked = feedForwardInChunks(x, w, 3 * 32); // rows of 3: 3 + 3 + 3 + 1, each piece in its own scope
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(chunked.shape).toEqual([1, 10, 8]);
+    expect(compareArrays(chunked.dataSync() as Float32Array, whole.dataSync() as Float32Array).maxAbs).toBeLessThan(1e-6);
+    tf.dispose([whole, chunked, x, w.proj.w, w.proj.b, w.out.w, w.out.b]);
+  });
+
   test('a single photo is frame 0 of a stream (T = 1), as the official streaming runs it; no tensor left behind', async () => {
     const before = tf.memory().numTensors;
     const s = new VdaSession(sd, cfg, 'vda-tiny');

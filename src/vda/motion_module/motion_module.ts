@@ -75,6 +75,29 @@ export interface TemporalModuleOutput {
   states: tf.Tensor3D[];
 }
 
+/** Hidden values (GEGLU projections) one feed-forward chunk makes at most: 64 MiB of float32. */
+const FF_CHUNK_ELEMENTS = 2 ** 24;
+
+/**
+ * The feed-forward, a token's own, over row chunks of x [B, n, C] (pixels): a 32-frame window at
+ * 518 runs it on 260k tokens at path_3 (GEGLU hidden layers of 0.5 GB each), which filled wasm's
+ * 4 GiB heap in one piece. The same products, in pieces.
+ */
+export function feedForwardInChunks(x: tf.Tensor3D, w: FeedForwardWeights, maxElements = FF_CHUNK_ELEMENTS): tf.Tensor {
+  const [B, n, C] = x.shape;
+  const hidden = w.proj.w.shape[1];
+  const rows = Math.max(1, Math.floor(maxElements / (B * hidden)));
+  if (rows >= n) return feedForward(x, w);
+  const parts: tf.Tensor[] = [];
+  for (let r0 = 0; r0 < n; r0 += rows) {
+    const k = Math.min(rows, n - r0);
+    parts.push(tf.tidy(() => feedForward(tf.slice(x, [0, r0, 0], [B, k, C]), w)));
+  }
+  const out = tf.concat(parts, 1);
+  tf.dispose(parts);
+  return out;
+}
+
 /**
  * TemporalModule on `x` [(B*T), h, w, C] (T frames per clip). `cached` (streaming): one tensor per
  * attention block, [(B*h*w), fc, C], the earlier frames' states.
@@ -93,12 +116,13 @@ export function temporalModule(x: tf.Tensor4D, T: number, w: TemporalModuleWeigh
     tap?.(`${b.key}.norms.${i}`, n);
     const input = framesLast(n, T);
     states.push(input);
-    const out = temporalAttention(input, attn, cached?.[i], tap);
-    hidden = tf.add(framesFirst(out, h * wd), hidden) as tf.Tensor3D;
+    // A scope per attention block (unless recording): the keys and values of every cached frame are freed at once.
+    const attend = () => tf.add(framesFirst(temporalAttention(input, attn, cached?.[i], tap), h * wd), hidden) as tf.Tensor3D;
+    hidden = tap ? attend() : tf.tidy(attend);
   });
   const ffIn = layerNorm(hidden, b.ff_norm, w.layerNormEps);
   tap?.(`${b.key}.ff_norm`, ffIn);
-  hidden = tf.add(feedForward(ffIn, b.ff, tap), hidden) as tf.Tensor3D;
+  hidden = tf.add(tap ? feedForward(ffIn, b.ff, tap) : feedForwardInChunks(ffIn as tf.Tensor3D, b.ff), hidden) as tf.Tensor3D;
   tap?.(`${b.key}.0`, hidden);
   const projected = linear(hidden, w.proj_out);
   tap?.(`${tt}.proj_out`, projected);
