@@ -7,6 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { VdaConfig } from '../config/vda';
 import { wasmGuard } from '../depth/depth_anything';
+import { tensorBytes } from '../backends/wasm_memory';
+import { checkVdaWindow } from '../vda/limits';
 import { VdaWeights, bindVdaWeights, disposeVdaWeights, vdaForward } from '../vda/video_depth';
 import { StateDict } from '../weights/state_dict';
 import { DepthMap } from './postprocess';
@@ -24,9 +26,13 @@ export class VdaSession {
   private stream: VdaStream | null = null;
   private streamInputSize = 518;
 
+  /** Bytes of the bound weights (the window check counts them twice on wasm). */
+  private readonly weightBytes: number;
+
   /** Binds the weights strictly: a mismatch lists every key, and no tensor is left behind. */
   constructor(stateDict: StateDict, readonly config: VdaConfig, readonly source: string) {
     this.weights = bindVdaWeights(stateDict, config, source);
+    this.weightBytes = tensorBytes(this.weights);
   }
 
   get metric(): boolean {
@@ -42,6 +48,8 @@ export class VdaSession {
   readonly runWindow: WindowRunner = async (inputs, height, width) => {
     const w = this.live();
     const T = inputs.length;
+    // A window past wasm's heap stalls its allocator instead of failing: refused before it starts.
+    checkVdaWindow(this.config, this.weightBytes, T, height, width, Math.min(height, width));
     const depth = wasmGuard(`running a window of ${T} ${width}x${height} frames`, () => tf.tidy(() => {
       const data = new Float32Array(T * height * width * 3);
       inputs.forEach((d, i) => data.set(d, i * d.length));
