@@ -43,6 +43,30 @@ export interface WorkerLoadOptions extends BrowserLoadOptions {
   transfer?: boolean;
 }
 
+/**
+ * Posts requests in call order (a worker answers in arrival order), whatever order their
+ * preparation (image decoding) finishes in; a failed preparation only fails its own call.
+ */
+export class CallOrder {
+  /** Resolves when the latest call's request has been posted. */
+  private posted: Promise<void> = Promise.resolve();
+
+  async run<T>(ready: Promise<() => Promise<T>>): Promise<T> {
+    const previous = this.posted;
+    let release!: () => void;
+    this.posted = new Promise<void>((r) => { release = r; });
+    let reply: Promise<T>;
+    try {
+      const post = await ready;
+      await previous;
+      reply = post();
+    } finally {
+      release();
+    }
+    return reply;
+  }
+}
+
 export class WorkerError extends Error {
   constructor(message: string) { super(message); this.name = 'WorkerError'; }
 }
@@ -144,8 +168,7 @@ async function weightsMessage(w: BrowserWeightsInput, transfer: boolean): Promis
 
 export class DepthAnythingWorker {
   private disposed = false;
-  /** Resolves when the latest call's request has been posted. */
-  private posted: Promise<void> = Promise.resolve();
+  private readonly order = new CallOrder();
 
   private constructor(private readonly channel: Channel, readonly config: ModelConfig, readonly backend: BrowserBackendInfo, readonly source: string) {}
 
@@ -223,23 +246,8 @@ export class DepthAnythingWorker {
     await this.inOrder(Promise.resolve(() => this.channel.request<void>({ op: 'dispose' })));
   }
 
-  /**
-   * Posts requests in call order (the worker answers in arrival order), whatever order their
-   * preparation (image decoding) finishes in; a failed preparation only fails its own call.
-   */
-  private async inOrder<T>(ready: Promise<() => Promise<T>>): Promise<T> {
-    const previous = this.posted;
-    let release!: () => void;
-    this.posted = new Promise<void>((r) => { release = r; });
-    let reply: Promise<T>;
-    try {
-      const post = await ready;
-      await previous;
-      reply = post();
-    } finally {
-      release();
-    }
-    return reply;
+  private inOrder<T>(ready: Promise<() => Promise<T>>): Promise<T> {
+    return this.order.run(ready);
   }
 
   /** Ends the worker at once (all its memory goes with it); pending calls reject. */

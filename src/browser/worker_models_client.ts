@@ -22,7 +22,7 @@ import type { Da3Config } from '../config/da3';
 import type { VdaConfig } from '../config/vda';
 import { BrowserImageInput, loadBrowserImage } from './image';
 import type { DownloadProgress } from './weights';
-import { Channel, WorkerError, defaultWorkerUrl } from './worker_client';
+import { CallOrder, Channel, WorkerError, defaultWorkerUrl } from './worker_client';
 import type { WorkerMemory } from './worker_protocol';
 import type { Da3WorkerLoaded, Da3WorkerResult, ModelLoadMessageOptions, ModelWeightsMessage, VdaWorkerFrame, VdaWorkerLoaded } from './worker_models_protocol';
 
@@ -73,7 +73,7 @@ async function rgbToSend(input: BrowserImageInput): Promise<RgbImage> {
 /** What both workers share: the channel, call order, memory, dispose and terminate. */
 abstract class ModelWorker {
   protected disposed = false;
-  private posted: Promise<void> = Promise.resolve();
+  private readonly order = new CallOrder();
 
   protected constructor(protected readonly channel: Channel, private readonly what: string, private readonly disposeOp: 'da3-dispose' | 'vda-dispose') {}
 
@@ -95,19 +95,8 @@ abstract class ModelWorker {
   }
 
   /** Posts requests in call order whatever order their preparation (decoding) finishes in. */
-  protected async inOrder<T>(ready: Promise<() => Promise<T>>): Promise<T> {
-    const previous = this.posted;
-    let release!: () => void;
-    this.posted = new Promise<void>((r) => { release = r; });
-    let reply: Promise<T>;
-    try {
-      const post = await ready;
-      await previous;
-      reply = post();
-    } finally {
-      release();
-    }
-    return reply;
+  protected inOrder<T>(ready: Promise<() => Promise<T>>): Promise<T> {
+    return this.order.run(ready);
   }
 
   /** The worker's tfjs engine: live tensors and bytes. Answered after the calls made before it. */
