@@ -140,7 +140,7 @@ export class Channel {
   }
 }
 
-async function weightsMessage(w: BrowserWeightsInput, transfer: boolean): Promise<[WorkerWeights, ArrayBuffer[], string]> {
+export async function weightsMessage(w: BrowserWeightsInput, transfer: boolean): Promise<[WorkerWeights, ArrayBuffer[], string]> {
   if (typeof w === 'string' || w instanceof URL) {
     // The worker resolves URLs against its own script; resolve against the page here.
     const url = new URL(String(w), globalThis.location?.href).href;

@@ -16,13 +16,12 @@ import type { Da3SceneOptions } from '../pipeline/da3/scene';
 import type { Da3InferenceOptions } from '../pipeline/da3_session';
 import type { VdaOptions } from '../pipeline/vda_session';
 import { RgbImage, isRgbImage, validateRgb } from '../pipeline/rgb';
-import { WeightsError } from '../weights/state_dict';
 import type { BrowserBackendInfo, BrowserBackendName } from '../backends/browser';
 import type { Da3Config } from '../config/da3';
 import type { VdaConfig } from '../config/vda';
 import { BrowserImageInput, loadBrowserImage } from './image';
 import type { DownloadProgress } from './weights';
-import { CallOrder, Channel, WorkerError, defaultWorkerUrl } from './worker_client';
+import { CallOrder, Channel, WorkerError, defaultWorkerUrl, weightsMessage } from './worker_client';
 import type { WorkerMemory } from './worker_protocol';
 import type { Da3WorkerLoaded, Da3WorkerResult, ModelLoadMessageOptions, ModelWeightsMessage, VdaWorkerFrame, VdaWorkerLoaded } from './worker_models_protocol';
 
@@ -44,21 +43,12 @@ function startWorker(opts: ModelWorkerLoadOptions): Channel {
   return new Channel(new Worker(url, { type: 'module' }), url.href);
 }
 
-async function weightsMessage(w: string | URL | ArrayBuffer | Uint8Array | Blob): Promise<[ModelWeightsMessage, ArrayBuffer[], string]> {
-  if (typeof w === 'string' || w instanceof URL) return [{ kind: 'url', url: new URL(String(w), globalThis.location?.href).href }, [], String(w)];
-  if (typeof Blob !== 'undefined' && w instanceof Blob) {
-    const name = typeof File !== 'undefined' && w instanceof File ? w.name : '<blob>';
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await w.arrayBuffer());
-    } catch (e) {
-      throw new WeightsError(`${name}: cannot read the file (${(e as Error).message})`);
-    }
-    return [{ kind: 'bytes', bytes }, [bytes.buffer as ArrayBuffer], name];
-  }
-  // The caller's buffer is copied, never detached.
-  const bytes = (w instanceof ArrayBuffer ? new Uint8Array(w) : (w as Uint8Array)).slice();
-  return [{ kind: 'bytes', bytes }, [bytes.buffer as ArrayBuffer], '<buffer>'];
+/**
+ * The depth worker's weights message (URL resolved against the page, a File read here, bytes
+ * copied so the caller's stay usable). These inputs are never weights in memory, so never `memory`.
+ */
+async function modelWeightsMessage(w: string | URL | ArrayBuffer | Uint8Array | Blob): Promise<[ModelWeightsMessage, ArrayBuffer[], string]> {
+  return (await weightsMessage(w, false)) as [ModelWeightsMessage, ArrayBuffer[], string];
 }
 
 /** An RgbImage of the caller is copied (theirs stays usable); anything else is decoded here. */
@@ -80,7 +70,7 @@ abstract class ModelWorker {
   protected static async start<L>(weights: string | URL | ArrayBuffer | Uint8Array | Blob, opts: ModelWorkerLoadOptions, op: 'da3-load' | 'vda-load', extra: object): Promise<{ channel: Channel; loaded: L }> {
     const channel = startWorker(opts);
     try {
-      const [msg, transfer, source] = await weightsMessage(weights);
+      const [msg, transfer, source] = await modelWeightsMessage(weights);
       const o: ModelLoadMessageOptions = { backend: opts.backend, wasmPaths: opts.wasmPaths, cache: opts.cache, name: opts.name ?? source, progress: Boolean(opts.onProgress), metric: opts.metric, ...extra };
       const loaded = await channel.request<L>({ op, weights: msg, opts: o } as never, transfer, opts.onProgress);
       return { channel, loaded };

@@ -61,3 +61,12 @@ export async function finishParity(opts: { json?: boolean; dump?: string }, ok: 
   }
   process.exitCode = ok ? 0 : 1;
 }
+
+/** A parity reference file's bytes, or one line naming the file and why it cannot be read. */
+export async function readReferenceBytes(file: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (e) {
+    throw new Error(`cannot read reference ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}

@@ -8,7 +8,7 @@ import { configFromMetadata } from '../weights/safetensors_weights';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { ParityReport, formatParityReport, parityFromStateDict } from '../verify/parity';
 import type { TensorComparison } from '../verify/compare';
-import { backendOption, finishParity, positiveInt, readConfigFile, startBackend, threadsOption } from './common';
+import { backendOption, finishParity, positiveInt, readConfigFile, startBackend, threadsOption, readReferenceBytes } from './common';
 import { ModelConfig } from '../config/depth';
 import { mergeReferences } from '../verify/parity';
 import { segParityCommand } from './parity_seg';
@@ -123,13 +123,7 @@ export function registerParity(program: Command): void {
       if (!files.some((f) => path.resolve(f) === path.resolve(beside)) && (await fs.stat(beside).catch(() => undefined))?.isFile()) files.push(beside);
       const refs = [];
       for (const file of files) {
-        let refBytes: Buffer;
-        try {
-          refBytes = await fs.readFile(file);
-        } catch (e) {
-          throw new Error(`cannot read reference ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-        }
-        refs.push(parseSafetensors(refBytes, file));
+        refs.push(parseSafetensors(await readReferenceBytes(file), file));
       }
       const reference = mergeReferences(refs);
       const cfg = opts.config ? await readConfigFile(opts.config) : loaded.config ?? configFromMetadata(reference);

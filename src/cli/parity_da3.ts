@@ -17,7 +17,7 @@ import { Da3CaseInference, Da3ParityPipeline, Da3ParityReport, da3CasePipeline, 
 import { mergeReferences } from '../verify/parity';
 import { decodeImage } from '../node/image';
 import { ParsedSafetensors } from '../io/safetensors';
-import { finishParity } from './common';
+import { finishParity, readReferenceBytes } from './common';
 import { ParityPageResult, runParityPage } from './parity_browser';
 
 export interface Da3ParityCliOptions {
@@ -59,13 +59,7 @@ export async function da3ParityCommand(opts: Da3ParityCliOptions): Promise<void>
   const beside = path.join(path.dirname(file), 'config.json');
   const config = opts.config ?? ((await fs.stat(beside).catch(() => undefined))?.isFile() ? beside : undefined);
   const loaded = await loadDa3WeightsFile(opts.weights, { config });
-  let refBytes: Buffer;
-  try {
-    refBytes = await fs.readFile(file);
-  } catch (e) {
-    throw new Error(`cannot read reference ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  let reference = parseSafetensors(refBytes, file);
+  let reference = parseSafetensors(await readReferenceBytes(file), file);
   // The GLB exporter's arrays sit beside the activations (export.safetensors) in any-view cases.
   const exportFile = path.join(path.dirname(file), 'export.safetensors');
   let withExport = false;

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
-import { finishParity } from './common';
+import { finishParity, readReferenceBytes } from './common';
 import { sniffWeightsFile } from '../node/weights_file';
 import { backendMemory } from '../backends/memory';
 import { describeAdapter } from '../backends/adapter';
@@ -66,12 +66,7 @@ async function segParityInBrowser(opts: SegParityCliOptions, cfg: SegConfig, sta
 /** The `parity` command for segmentation weights (dispatched from cli/parity). */
 export async function segParityCommand(opts: SegParityCliOptions): Promise<void> {
   const loaded = await loadSegWeightsFile(opts.weights, { config: opts.config });
-  let refBytes: Buffer;
-  try {
-    refBytes = await fs.readFile(opts.reference);
-  } catch (e) {
-    throw new Error(`cannot read reference ${opts.reference}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const refBytes = await readReferenceBytes(opts.reference);
   let report: Pick<SegParityReport, 'ok' | 'comparisons' | 'notComputed' | 'masks' | 'labels' | 'boxes'>;
   let info: SegParityRunInfo;
   let dump: Uint8Array | undefined;

@@ -18,7 +18,7 @@ import { VdaParityReport, vdaModelParity } from '../verify/vda_parity';
 import { BackendMemory } from '../backends/memory';
 import { vdaStreamParity, vdaVideoParity } from '../verify/vda_pipeline_parity';
 import { resolveVdaConfig } from '../weights/vda_detect';
-import { finishParity } from './common';
+import { finishParity, readReferenceBytes } from './common';
 import { ParityPageResult, runParityPage } from './parity_browser';
 
 export interface VdaParityOptions {
@@ -81,13 +81,7 @@ export function vdaCaseKind(ref: ParsedSafetensors): VdaCaseKind {
 export async function vdaParityCommand(opts: VdaParityOptions, loaded: LoadedWeights): Promise<void> {
   if (opts.reference.length !== 1) throw new Error(`parity for Video Depth Anything weights takes one --reference file; got ${opts.reference.length}`);
   const file = opts.reference[0];
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (e) {
-    throw new Error(`cannot read reference ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const reference = parseSafetensors(bytes, file);
+  const reference = parseSafetensors(await readReferenceBytes(file), file);
   const kind = vdaCaseKind(reference);
   const dir = path.dirname(file);
   // The fixture's config.json beside the reference: the model block, and the pipeline's input size.
