@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gelu } from '../nn/activations';
 import { LayerNormWeights, layerNorm } from '../nn/layer_norm';
-import { GELU_KERNEL, LAYER_NORM_KERNEL, SCALE_ADD_KERNEL, recordingGradients, runFused } from './wasm_kernels';
+import { GELU_KERNEL, LAYER_NORM_KERNEL, recordingGradients, runFused } from './wasm_kernels';
 
 export type AttentionLayout = 'fused' | 'perHead';
 
@@ -33,10 +33,9 @@ const SERVER_BATCH: Record<string, number> = { wasm: 1, cpu: 1 };
 export const serverMaxBatch = (backend: string): number => SERVER_BATCH[backend] ?? 1;
 
 /**
- * Fused elementwise kernels (src/backends/wasm_kernels.ts): GELU, LayerNorm, and LayerScale with
- * the residual add, each one pass instead of a chain of tfjs ops. On wasm only, where every tfjs
- * elementwise op is a separate single-threaded pass and broadcasts take a generic index loop
- * (measured with `bench`'s stages, docs/backends.md). GPU backends keep tfjs's ops: unmeasured
+ * Fused elementwise kernels (src/backends/wasm_kernels.ts): GELU and LayerNorm, each one pass
+ * instead of a chain of tfjs ops. On wasm only, where every tfjs elementwise op is a separate
+ * single-threaded pass and erf a scalar loop (measured op by op: docs/backends.md). GPU backends keep tfjs's ops: unmeasured
  * there, and a JavaScript kernel would read the tensor back. Off while a gradient tape records
  * (training): the kernels have no gradients.
  */
@@ -54,9 +53,3 @@ export const blockGelu = (x: tf.Tensor): tf.Tensor => (useFused(x) ? runFused(GE
 /** LayerNorm over the last axis: one fused kernel where chosen, else src/nn/layer_norm.ts. */
 export const blockLayerNorm = (x: tf.Tensor, p: LayerNormWeights, eps: number): tf.Tensor =>
   useFused(x, p.gamma, p.beta) && p.gamma.shape[0] === x.shape[x.shape.length - 1] && p.beta.shape[0] === p.gamma.shape[0] ? runFused(LAYER_NORM_KERNEL, { x, gamma: p.gamma, beta: p.beta }, { eps }) : layerNorm(x, p, eps);
-
-/** x + y * gamma (gamma over the last axis, as y): one fused pass where chosen, bit-identical to tf.add(x, tf.mul(y, gamma)). */
-export function blockScaleAdd(x: tf.Tensor, y: tf.Tensor, gamma: tf.Tensor1D): tf.Tensor {
-  const same = x.shape.length === y.shape.length && x.shape.every((d, i) => d === y.shape[i]) && gamma.shape[0] === y.shape[y.shape.length - 1];
-  return same && useFused(x, y, gamma) ? runFused(SCALE_ADD_KERNEL, { x, y, gamma }) : tf.add(x, tf.mul(y, gamma));
-}

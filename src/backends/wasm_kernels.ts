@@ -2,22 +2,21 @@
  * Fused elementwise kernels for tfjs-backend-wasm, written in JavaScript over the backend's heap.
  *
  * tfjs-wasm runs every elementwise op as its own single-threaded pass over the whole tensor, and
- * ops with a broadcast operand (a LayerNorm's per-row statistics, a per-channel gamma) through a
- * generic index loop. The DINOv2 block's memory-bound parts were such chains: GELU was five
- * passes over fc1's output (two scalings, erf, +1, product), LayerNorm nine, LayerScale and the
- * residual add two. Each kernel here is one pass (LayerNorm: one read for the statistics, one to
- * write), in double precision, rounded to float32 once: at least as accurate as the chains.
+ * its erf is a scalar loop. In the DINOv2 block, GELU was five passes over fc1's output (two
+ * scalings, erf, +1, product) and LayerNorm nine. Each kernel here is one pass (LayerNorm: a row's
+ * statistics, then its output), in double precision, rounded to float32 once: at least as
+ * accurate as the chains. (LayerScale with the residual add, two native passes, was measured as
+ * fast as one JavaScript pass, so it stays as it is.)
  *
  * Kernels are registered for `wasm` only, under names of their own; which ops use them on which
  * backend is decided in src/backends/choices.ts (`fusedElementwise`). No gradients: the ops
- * (src/nn/activations.ts, src/nn/layer_norm.ts, src/dinov2/layer_scale.ts) take their composite
- * form whenever a gradient tape records (training).
+ * (`blockGelu`, `blockLayerNorm` in choices.ts) take their composite form whenever a gradient
+ * tape records (training).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
 export const GELU_KERNEL = 'DepthAnythingGelu';
 export const LAYER_NORM_KERNEL = 'DepthAnythingLayerNorm';
-export const SCALE_ADD_KERNEL = 'DepthAnythingScaleAdd';
 
 /** The slice of tfjs-backend-wasm's BackendWasm these kernels use (its JS kernels such as Fill use the same). */
 interface WasmBackend {
@@ -86,22 +85,7 @@ function layerNorm({ inputs: { x, gamma, beta }, backend, attrs }: Args): tf.Ten
   return out;
 }
 
-/** x + y * gamma, gamma over the last axis (LayerScale and the residual add of a DINOv2 block). */
-function scaleAdd({ inputs: { x, y, gamma }, backend }: Args): tf.TensorInfo {
-  const C = x.shape[x.shape.length - 1];
-  const out = backend.makeOutput(x.shape.slice(), 'float32');
-  const a = backend.typedArrayFromHeap(x);
-  const m = backend.typedArrayFromHeap(y);
-  const g = backend.typedArrayFromHeap(gamma);
-  const dst = backend.typedArrayFromHeap(out);
-  for (let r = 0; r < a.length; r += C) {
-    // float32 product first, as tf.add(x, tf.mul(y, gamma)) rounds it.
-    for (let c = 0; c < C; c++) dst[r + c] = a[r + c] + Math.fround(m[r + c] * g[c]);
-  }
-  return out;
-}
-
-const KERNELS: [string, (a: Args) => tf.TensorInfo][] = [[GELU_KERNEL, gelu], [LAYER_NORM_KERNEL, layerNorm], [SCALE_ADD_KERNEL, scaleAdd]];
+const KERNELS: [string, (a: Args) => tf.TensorInfo][] = [[GELU_KERNEL, gelu], [LAYER_NORM_KERNEL, layerNorm]];
 for (const [kernelName, f] of KERNELS) {
   if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: f as unknown as tf.KernelFunc });
 }

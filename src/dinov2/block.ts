@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config/depth';
-import { blockLayerNorm, blockScaleAdd } from '../backends/choices';
+import { blockLayerNorm } from '../backends/choices';
 import { LayerNormWeights, loadLayerNorm } from '../nn/layer_norm';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
@@ -44,20 +44,16 @@ export function block(x: tf.Tensor3D, w: BlockWeights, tap?: Tap, rope?: RopeTab
   tap?.(`${k}.norm1`, n1);
   const a = attention(n1, w.attn, tap, rope);
   tap?.(`${k}.attn`, a);
-  const x1 = residual(x, a, w.ls1, `${k}.ls1`, tap);
+  const s1 = layerScale(a, w.ls1);
+  tap?.(`${k}.ls1`, s1);
+  const x1 = tf.add(x, s1) as tf.Tensor3D;
   const n2 = blockLayerNorm(x1, w.norm2, w.eps) as tf.Tensor3D;
   tap?.(`${k}.norm2`, n2);
   const m = w.mlp.kind === 'swiglu' ? swiglu(n2, w.mlp, tap) : mlp(n2, w.mlp, tap);
   tap?.(`${k}.mlp`, m);
-  const out = residual(x1, m, w.ls2, `${k}.ls2`, tap);
+  const s2 = layerScale(m, w.ls2);
+  tap?.(`${k}.ls2`, s2);
+  const out = tf.add(x1, s2) as tf.Tensor3D;
   tap?.(k, out);
   return out;
-}
-
-/** x + ls(y): one pass where the backend fuses it, unless a tap needs ls(y) itself (the same numbers either way). */
-function residual(x: tf.Tensor3D, y: tf.Tensor3D, ls: LayerScaleWeights | undefined, key: string, tap?: Tap): tf.Tensor3D {
-  if (ls && !tap) return blockScaleAdd(x, y, ls.gamma) as tf.Tensor3D;
-  const s = layerScale(y, ls);
-  tap?.(key, s);
-  return tf.add(x, s) as tf.Tensor3D;
 }

@@ -9,9 +9,10 @@ import { ModelConfig } from '../config/depth';
 import { binLayers, zoeDepthHeadShapes } from '../zoedepth/zoedepth_v1';
 import { PROJECTOR_MLP_DIM, SEED_MLP_DIM } from '../zoedepth/layers/localbins_layers';
 import { DepthAnythingWeights, bindWeights, disposeWeights, forward } from '../depth/depth_anything';
-import { blockLayerNorm, blockScaleAdd } from '../backends/choices';
+import { blockLayerNorm } from '../backends/choices';
 import { attention } from '../dinov2/attention';
 import { block } from '../dinov2/block';
+import { layerScale } from '../dinov2/layer_scale';
 import { mlp } from '../dinov2/mlp';
 import { swiglu, swigluHidden } from '../dinov2/swiglu_ffn';
 import { IntermediateLayer, prepareTokens } from '../dinov2/vision_transformer';
@@ -341,10 +342,10 @@ export async function stagedForward(w: DepthAnythingWeights, cfg: ModelConfig, x
     const input = t;
     const n1 = keep(await timed(() => blockLayerNorm(input, b0.norm1, eps) as tf.Tensor3D), 'block 0: norm1', 0);
     const a = keep(await timed(() => attention(n1, b0.attn)), 'block 0: attention', f.block.qkv + f.block.scores + f.block.values + f.block.proj);
-    const x1 = keep(await timed(() => (b0.ls1 ? blockScaleAdd(input, a, b0.ls1.gamma) : tf.add(input, a)) as tf.Tensor3D), 'block 0: ls1 + residual', 0);
+    const x1 = keep(await timed(() => tf.add(input, layerScale(a, b0.ls1)) as tf.Tensor3D), 'block 0: ls1 + residual', 0);
     const n2 = keep(await timed(() => blockLayerNorm(x1, b0.norm2, eps) as tf.Tensor3D), 'block 0: norm2', 0);
     const m = keep(await timed(() => (b0.mlp.kind === 'swiglu' ? swiglu(n2, b0.mlp) : mlp(n2, b0.mlp))), 'block 0: ffn', f.block.ffn);
-    keep(await timed(() => b0.ls2 ? blockScaleAdd(x1, m, b0.ls2.gamma) : tf.add(x1, m)), 'block 0: ls2 + residual', 0);
+    keep(await timed(() => tf.add(x1, layerScale(m, b0.ls2))), 'block 0: ls2 + residual', 0);
 
     const taken: tf.Tensor3D[] = [];
     let blocksMs = 0;
