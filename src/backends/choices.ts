@@ -35,9 +35,9 @@ export const serverMaxBatch = (backend: string): number => SERVER_BATCH[backend]
 /**
  * Fused elementwise kernels (src/backends/wasm_kernels.ts): GELU and LayerNorm, each one pass
  * instead of a chain of tfjs ops. On wasm only, where every tfjs elementwise op is a separate
- * single-threaded pass and erf a scalar loop (measured op by op: docs/backends.md). GPU backends keep tfjs's ops: unmeasured
- * there, and a JavaScript kernel would read the tensor back. Off while a gradient tape records
- * (training): the kernels have no gradients.
+ * single-threaded pass and erf a scalar loop (measured op by op: docs/backends.md). GPU backends
+ * keep tfjs's ops: unmeasured there, and a JavaScript kernel would read the tensor back. Off
+ * while a gradient tape records (training): the kernels have no gradients.
  */
 const FUSED: Record<string, boolean> = { wasm: true };
 export const fusedElementwise = (backend: string): boolean => FUSED[backend] ?? false;
