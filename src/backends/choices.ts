@@ -2,6 +2,10 @@
  * Backend-specific choices, in one place: which layout of a computation each tfjs backend gets,
  * chosen once when weights are bound, from measurements (docs/backends.md).
  */
+import * as tf from '@tensorflow/tfjs-core';
+import { gelu } from '../nn/activations';
+import { LayerNormWeights, layerNorm } from '../nn/layer_norm';
+import { GELU_KERNEL, LAYER_NORM_KERNEL, recordingGradients, runFused } from './wasm_kernels';
 
 export type AttentionLayout = 'fused' | 'perHead';
 
@@ -27,3 +31,25 @@ export function setAttentionLayout(backend: string, layout: AttentionLayout): vo
  */
 const SERVER_BATCH: Record<string, number> = { wasm: 1, cpu: 1 };
 export const serverMaxBatch = (backend: string): number => SERVER_BATCH[backend] ?? 1;
+
+/**
+ * Fused elementwise kernels (src/backends/wasm_kernels.ts): GELU and LayerNorm, each one pass
+ * instead of a chain of tfjs ops. On wasm only, where every tfjs elementwise op is a separate
+ * single-threaded pass and erf a scalar loop (measured op by op: docs/backends.md). GPU backends
+ * keep tfjs's ops: unmeasured there, and a JavaScript kernel would read the tensor back. Off
+ * while a gradient tape records (training): the kernels have no gradients.
+ */
+const FUSED: Record<string, boolean> = { wasm: true };
+export const fusedElementwise = (backend: string): boolean => FUSED[backend] ?? false;
+/** For measurements (bench --no-fused): whether ops run from now on on `backend` take the fused kernels. */
+export function setFusedElementwise(backend: string, on: boolean): void {
+  FUSED[backend] = on;
+}
+const useFused = (...xs: tf.Tensor[]): boolean => fusedElementwise(tf.getBackend()) && xs.every((x) => x.dtype === 'float32') && !recordingGradients();
+
+/** Exact GELU: one fused pass where chosen, else src/nn/activations.ts. */
+export const blockGelu = (x: tf.Tensor): tf.Tensor => (useFused(x) ? runFused(GELU_KERNEL, { x }) : gelu(x));
+
+/** LayerNorm over the last axis: one fused kernel where chosen, else src/nn/layer_norm.ts. */
+export const blockLayerNorm = (x: tf.Tensor, p: LayerNormWeights, eps: number): tf.Tensor =>
+  useFused(x, p.gamma, p.beta) && p.gamma.shape[0] === x.shape[x.shape.length - 1] && p.beta.shape[0] === p.gamma.shape[0] ? runFused(LAYER_NORM_KERNEL, { x, gamma: p.gamma, beta: p.beta }, { eps }) : layerNorm(x, p, eps);

@@ -16,14 +16,16 @@ import { StateDictReader } from '../weights/state_dict';
  * - `perHead` (wasm): tfjs-backend-wasm sends a matMul to XNNPACK (SIMD, threaded) only when it
  *   is one [M, K] x [K, N] product without transposes; batched or transposed ones go to a scalar
  *   loop on one thread (12x slower), and its Slice copies its whole input out of the heap first.
- *   So each head gets its own q, k^T and v weights and everything is a plain 2D product with no
- *   slicing: q_h = x Wq_h + bq_h (pre-scaled by d^-0.5), k_h^T = Wk_h x^T, v_h = x Wv_h + bv_h.
+ *   So each head gets its own q, k and v weights and everything is a plain 2D product with no
+ *   slicing: q_h = x Wq_h + bq_h (pre-scaled by d^-0.5), k_h = x Wk_h, v_h = x Wv_h + bv_h, and
+ *   k_h^T by a transpose of that [N, D] result (computing k_h^T = Wk_h x^T directly makes x^T the
+ *   product's right operand, which XNNPACK repacks on every call: 2x slower per head, measured).
  *   The k bias is left out of the scores: it adds q_h . bk_h to every score of a row, which the
  *   softmax cancels exactly.
  */
 export interface PerHeadWeights {
   q: LinearWeights[]; // [C, D] each, scaled by D^-0.5
-  kT: tf.Tensor2D[]; // [D, C] each: the PyTorch rows as they are
+  k: tf.Tensor2D[]; // [C, D] each, without k's bias
   kBias: tf.Tensor1D; // [C]; only to rebuild the qkv output for a tap
   v: LinearWeights[]; // [C, D] each
 }
@@ -69,14 +71,15 @@ export function loadAttention(sd: StateDictReader, key: string, cfg: ModelConfig
   const D = C / H;
   const scale = D ** -0.5;
   // Rows [first, first + D) of W as a [C, D] tfjs weight (transposed), times `s`.
-  const columns = (first: number, s: number): LinearWeights => {
+  const weight = (first: number, s: number): tf.Tensor2D => {
     const t = new Float32Array(C * D);
     for (let o = 0; o < D; o++) for (let i = 0; i < C; i++) t[i * D + o] = w[(first + o) * C + i] * s;
-    return { w: tf.tensor2d(t, [C, D]), b: tf.tensor1d(b.slice(first, first + D).map((x) => x * s)) };
+    return tf.tensor2d(t, [C, D]);
   };
+  const columns = (first: number, s: number): LinearWeights => ({ w: weight(first, s), b: tf.tensor1d(b.slice(first, first + D).map((x) => x * s)) });
   const heads: PerHeadWeights = {
     q: Array.from({ length: H }, (_, h) => columns(h * D, scale)),
-    kT: Array.from({ length: H }, (_, h) => tf.tensor2d(w.slice((C + h * D) * C, (C + (h + 1) * D) * C), [D, C])),
+    k: Array.from({ length: H }, (_, h) => weight(C + h * D, 1)),
     kBias: tf.tensor1d(b.slice(C, 2 * C)),
     v: Array.from({ length: H }, (_, h) => columns(2 * C + h * D, 1)),
   };
@@ -230,20 +233,19 @@ function perHead(x: tf.Tensor3D, w: PerHeadWeights, key: string, tap?: Tap): tf.
   const qkvImages: tf.Tensor[] = [];
   for (let b = 0; b < B; b++) {
     const xb = tf.reshape(B === 1 ? x : tf.slice(x, [b, 0, 0], [1, N, C]), [N, C]);
-    const xT = tf.transpose(xb); // (C, N)
     // A scope per head keeps one N x N score matrix alive at a time.
     const heads = Array.from({ length: H }, (_, h) => tf.tidy(() => {
       const q = tf.fused.matMul({ a: xb, b: w.q[h].w, bias: w.q[h].b }); // (N, D), scaled
-      const kT = tf.matMul(w.kT[h], xT); // (D, N), without its bias
+      const k = tf.matMul(xb, w.k[h]); // (N, D), without its bias
       const v = tf.fused.matMul({ a: xb, b: w.v[h].w, bias: w.v[h].b }); // (N, D)
-      const out = tf.matMul(tf.softmax(tf.matMul(q, kT)), v); // (N, D)
-      return tap ? { out, q, kT, v } : { out };
-    }) as { out: tf.Tensor; q?: tf.Tensor; kT?: tf.Tensor; v?: tf.Tensor });
+      const out = tf.matMul(tf.softmax(tf.matMul(q, tf.transpose(k))), v); // (N, D)
+      return tap ? { out, q, k, v } : { out };
+    }) as { out: tf.Tensor; q?: tf.Tensor; k?: tf.Tensor; v?: tf.Tensor });
     images.push(tf.concat(heads.map((p) => p.out), 1)); // (N, C), heads side by side
     if (tap) {
       // The official qkv output, for parity: q unscaled, k with its bias.
       const q = tf.div(tf.concat(heads.map((p) => p.q as tf.Tensor), 1), D ** -0.5);
-      const k = tf.add(tf.transpose(tf.concat(heads.map((p) => p.kT as tf.Tensor), 0)), w.kBias);
+      const k = tf.add(tf.concat(heads.map((p) => p.k as tf.Tensor), 1), w.kBias);
       qkvImages.push(tf.concat([q, k, tf.concat(heads.map((p) => p.v as tf.Tensor), 1)], 1));
     }
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config/depth';
-import { LayerNormWeights, layerNorm, loadLayerNorm } from '../nn/layer_norm';
+import { blockLayerNorm } from '../backends/choices';
+import { LayerNormWeights, loadLayerNorm } from '../nn/layer_norm';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
 import { AttentionOptions, AttentionWeights, attention, loadAttention } from './attention';
@@ -39,14 +40,14 @@ export function loadBlock(sd: StateDictReader, key: string, cfg: ModelConfig, at
 /** x + ls1(attn(norm1(x))), then + ls2(mlp(norm2(x))). [B, N, C] -> [B, N, C]. */
 export function block(x: tf.Tensor3D, w: BlockWeights, tap?: Tap, rope?: RopeTables): tf.Tensor3D {
   const k = w.key;
-  const n1 = layerNorm(x, w.norm1, w.eps) as tf.Tensor3D;
+  const n1 = blockLayerNorm(x, w.norm1, w.eps) as tf.Tensor3D;
   tap?.(`${k}.norm1`, n1);
   const a = attention(n1, w.attn, tap, rope);
   tap?.(`${k}.attn`, a);
   const s1 = layerScale(a, w.ls1);
   tap?.(`${k}.ls1`, s1);
   const x1 = tf.add(x, s1) as tf.Tensor3D;
-  const n2 = layerNorm(x1, w.norm2, w.eps) as tf.Tensor3D;
+  const n2 = blockLayerNorm(x1, w.norm2, w.eps) as tf.Tensor3D;
   tap?.(`${k}.norm2`, n2);
   const m = w.mlp.kind === 'swiglu' ? swiglu(n2, w.mlp, tap) : mlp(n2, w.mlp, tap);
   tap?.(`${k}.mlp`, m);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { gelu } from '../nn/activations';
+import { blockGelu } from '../backends/choices';
 import { LinearWeights, linear, loadLinear } from '../nn/linear';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
@@ -19,7 +19,7 @@ export function loadMlp(sd: StateDictReader, key: string, dim: number, hidden: n
 export function mlp(x: tf.Tensor3D, w: MlpWeights, tap?: Tap): tf.Tensor3D {
   const h = linear(x, w.fc1);
   tap?.(`${w.key}.fc1`, h);
-  const a = gelu(h);
+  const a = blockGelu(h);
   tap?.(`${w.key}.act`, a);
   return linear(a, w.fc2) as tf.Tensor3D;
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config/depth';
 import { resizeBicubic } from '../nn/interpolate';
-import { LayerNormWeights, layerNorm, loadLayerNorm } from '../nn/layer_norm';
+import { blockLayerNorm } from '../backends/choices';
+import { LayerNormWeights, loadLayerNorm } from '../nn/layer_norm';
 import { param } from '../nn/param';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
@@ -79,7 +80,7 @@ export function getIntermediateLayers(x: tf.Tensor4D, w: DinoV2Weights, cfg: Mod
     if (cfg.intermediateLayers.includes(i)) taken.push(t);
   }
   return taken.map((out, i) => {
-    const normed = layerNorm(out, w.norm, eps) as tf.Tensor3D;
+    const normed = blockLayerNorm(out, w.norm, eps) as tf.Tensor3D;
     tap?.(i === 0 ? 'pretrained.norm' : `pretrained.norm#${i}`, normed);
     const [B, N, C] = normed.shape;
     const layer = {

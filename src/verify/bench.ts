@@ -9,6 +9,7 @@ import { ModelConfig } from '../config/depth';
 import { binLayers, zoeDepthHeadShapes } from '../zoedepth/zoedepth_v1';
 import { PROJECTOR_MLP_DIM, SEED_MLP_DIM } from '../zoedepth/layers/localbins_layers';
 import { DepthAnythingWeights, bindWeights, disposeWeights, forward } from '../depth/depth_anything';
+import { blockLayerNorm } from '../backends/choices';
 import { attention } from '../dinov2/attention';
 import { block } from '../dinov2/block';
 import { layerScale } from '../dinov2/layer_scale';
@@ -19,7 +20,6 @@ import { outputConvs } from '../dpt/dpt_head';
 import { featureFusionBlock } from '../dpt/feature_fusion_block';
 import { reassemble } from '../dpt/reassemble';
 import { conv2d } from '../nn/conv2d';
-import { layerNorm } from '../nn/layer_norm';
 import { StateDict } from '../weights/state_dict';
 
 /** Hidden width of the head's output_conv2 (`head_features_2`). */
@@ -340,10 +340,10 @@ export async function stagedForward(w: DepthAnythingWeights, cfg: ModelConfig, x
     const b0 = w.pretrained.blocks[0];
     const eps = cfg.layerNormEps;
     const input = t;
-    const n1 = keep(await timed(() => layerNorm(input, b0.norm1, eps) as tf.Tensor3D), 'block 0: norm1', 0);
+    const n1 = keep(await timed(() => blockLayerNorm(input, b0.norm1, eps) as tf.Tensor3D), 'block 0: norm1', 0);
     const a = keep(await timed(() => attention(n1, b0.attn)), 'block 0: attention', f.block.qkv + f.block.scores + f.block.values + f.block.proj);
     const x1 = keep(await timed(() => tf.add(input, layerScale(a, b0.ls1)) as tf.Tensor3D), 'block 0: ls1 + residual', 0);
-    const n2 = keep(await timed(() => layerNorm(x1, b0.norm2, eps) as tf.Tensor3D), 'block 0: norm2', 0);
+    const n2 = keep(await timed(() => blockLayerNorm(x1, b0.norm2, eps) as tf.Tensor3D), 'block 0: norm2', 0);
     const m = keep(await timed(() => (b0.mlp.kind === 'swiglu' ? swiglu(n2, b0.mlp) : mlp(n2, b0.mlp))), 'block 0: ffn', f.block.ffn);
     keep(await timed(() => tf.add(x1, layerScale(m, b0.ls2))), 'block 0: ls2 + residual', 0);
 
@@ -360,7 +360,7 @@ export async function stagedForward(w: DepthAnythingWeights, cfg: ModelConfig, x
     stages.push({ name: `blocks (${f.blocksRun})`, ms: blocksMs, flop: f.blocks });
 
     const layers = keep(await timed(() => taken.map((o): IntermediateLayer => {
-      const normed = layerNorm(o, w.pretrained.norm, eps) as tf.Tensor3D;
+      const normed = blockLayerNorm(o, w.pretrained.norm, eps) as tf.Tensor3D;
       const [b, n, c] = normed.shape;
       return { patch: tf.slice(normed, [0, 1, 0], [b, n - 1, c]), cls: tf.reshape(tf.slice(normed, [0, 0, 0], [b, 1, c]), [b, c]) as tf.Tensor2D };
     })), 'final norm (4 layers)', 0);
