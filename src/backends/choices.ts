@@ -27,3 +27,10 @@ export function setAttentionLayout(backend: string, layout: AttentionLayout): vo
  */
 const SERVER_BATCH: Record<string, number> = { wasm: 1, cpu: 1 };
 export const serverMaxBatch = (backend: string): number => SERVER_BATCH[backend] ?? 1;
+
+/**
+ * wasm: free each weight's unpacked heap copy once XNNPACK has packed it (src/backends/wasm_memory.ts
+ * `freeWeightsOncePacked`): the same outputs and speed, about the weights' size less heap (V2-L at
+ * 518: docs/backends.md). For every inference model of `bytes` of float32 weights.
+ */
+export const wasmFreesPackedWeights = (bytes: number): boolean => bytes > 0;
