@@ -4,8 +4,9 @@
  * and never shrinks. Past it, malloc fails and the module aborts (`RuntimeError: Aborted()`),
  * after which no wasm kernel runs again in that process or page. XNNPACK keeps its own packed
  * copy of every weight matrix it multiplies by (tfjs-backend-wasm's operator caches), so a model
- * holds about twice its weights before the first activation. Measured (1 thread): V1 metric
- * ViT-L at 392x518 has 1.28 GiB of weights and grows the heap to 3.4 GiB.
+ * held about twice its weights before the first activation (V1 metric ViT-L at 392x518: 1.28 GiB
+ * of weights, a 3.4 GiB heap, measured with 1 thread); `freeWeightsOncePacked` below frees the
+ * unpacked copies. The refusals here still count the weights twice: a bound before the first pass.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { PassTensors, elements } from './limits';
