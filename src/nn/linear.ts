@@ -36,7 +36,10 @@ export function weightProduct<T extends tf.Tensor>(weight: tf.Tensor, bias: tf.T
   const unfused = activation !== undefined && hooks.unfused(weight);
   const y = product(unfused ? undefined : activation);
   hooks.after(weight, bias, `${key} ${unfused ? 'linear' : activation ?? 'linear'}`);
-  return unfused ? tf.tidy(() => tf.relu(y) as T) : y;
+  if (!unfused) return y;
+  const r = tf.relu(y) as T;
+  y.dispose(); // at once, not at the end of the caller's scope
+  return r;
 }
 
 /** y = x W + b over the last axis of x ([..., in] -> [..., out]). */
