@@ -53,3 +53,10 @@ export const blockGelu = (x: tf.Tensor): tf.Tensor => (useFused(x) ? runFused(GE
 /** LayerNorm over the last axis: one fused kernel where chosen, else src/nn/layer_norm.ts. */
 export const blockLayerNorm = (x: tf.Tensor, p: LayerNormWeights, eps: number): tf.Tensor =>
   useFused(x, p.gamma, p.beta) && p.gamma.shape[0] === x.shape[x.shape.length - 1] && p.beta.shape[0] === p.gamma.shape[0] ? runFused(LAYER_NORM_KERNEL, { x, gamma: p.gamma, beta: p.beta }, { eps }) : layerNorm(x, p, eps);
+
+/**
+ * wasm: free each weight's unpacked heap copy once XNNPACK has packed it (src/backends/wasm_memory.ts
+ * `freeWeightsOncePacked`): the same outputs and speed, about the weights' size less heap (V2-L at
+ * 518: docs/backends.md). For every inference model of `bytes` of float32 weights.
+ */
+export const wasmFreesPackedWeights = (bytes: number): boolean => bytes > 0;

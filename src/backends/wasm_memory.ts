@@ -4,11 +4,14 @@
  * and never shrinks. Past it, malloc fails and the module aborts (`RuntimeError: Aborted()`),
  * after which no wasm kernel runs again in that process or page. XNNPACK keeps its own packed
  * copy of every weight matrix it multiplies by (tfjs-backend-wasm's operator caches), so a model
- * holds about twice its weights before the first activation. Measured (1 thread): V1 metric
- * ViT-L at 392x518 has 1.28 GiB of weights and grows the heap to 3.4 GiB.
+ * held about twice its weights before the first activation (V1 metric ViT-L at 392x518: 1.28 GiB
+ * of weights, a 3.4 GiB heap, measured with 1 thread); `freeWeightsOncePacked` below frees the
+ * unpacked copies. The refusals here still count the weights twice: a bound before the first pass.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { PassTensors, elements } from './limits';
+import { wasmFreesPackedWeights } from './choices';
+import { setWeightProductHooks } from '../nn/linear';
 import type { StateDict } from '../weights/state_dict';
 
 export const WASM_MAX_HEAP = 4 * 2 ** 30;
@@ -68,3 +71,72 @@ export function wasmAbortError(e: unknown, what: string): unknown {
   const cause = heap > 0.9 * WASM_MAX_HEAP ? `out of memory (${first}; its heap at ${gib(heap)} of at most 4 GiB)` : `${first} (heap ${gib(heap)})`;
   return new Error(`the wasm backend failed ${what}: ${cause}. The wasm backend cannot be trusted again in this process: restart it with a smaller input size or another backend`);
 }
+
+/**
+ * XNNPACK packs a weight into its cached operator on the first product with it (the operator is
+ * keyed by the weight's tensor id, its bias's and the activation or conv geometry:
+ * tfjs-backend-wasm's batch_mat_mul_impl.cc and conv2d_impl.cc) and never reads the weight again;
+ * the tensor's own copy in the heap is then dead weight, as large as the packed one. Weights marked
+ * here (an inference model's, bound on wasm: `freeWeightsOncePacked`) have that copy freed right
+ * after the first product through `linear`/`conv2d` (src/nn), whose later products hit the cached
+ * operator: the same packed data, the same outputs. The tensor stays alive (its id keys the cache;
+ * disposing it deletes the operator); its data can no longer be read, so only weights that no other
+ * op reads are marked, and a later product with another key (which would pack freed memory) throws.
+ */
+interface WasmData { memoryOffset: number | null }
+interface WasmInternals { dataIdMap: { get(id: object): WasmData | undefined }; wasm: { _free(ptr: number): void } }
+const freeable = new WeakSet<object>();
+const freed = new WeakMap<object, string>();
+let freedBytes = 0;
+
+/** Bytes of weights freed once packed in this process (for tests and memory reports). */
+export const wasmFreedWeightBytes = (): number => freedBytes;
+
+function tensorsOf(container: unknown, out: tf.Tensor[]): tf.Tensor[] {
+  if (container instanceof tf.Tensor) out.push(container);
+  else if (Array.isArray(container)) container.forEach((c) => tensorsOf(c, out));
+  else if (container && typeof container === 'object') Object.values(container).forEach((c) => tensorsOf(c, out));
+  return out;
+}
+
+/**
+ * After binding an inference model on wasm: its weights' heap copies may be freed once packed
+ * (see above). Not for trainable weights (the gradients read them) nor where choices.ts says no.
+ */
+export function freeWeightsOncePacked(weights: unknown, sd: StateDict): void {
+  if (!onWasm() || [...sd.values()].some((t) => t.tensor !== undefined)) return;
+  const all = tensorsOf(weights, []);
+  if (!wasmFreesPackedWeights(all.reduce((a, t) => a + t.size * 4, 0))) return;
+  for (const t of all) freeable.add(t.dataId);
+}
+
+function freeHeapCopy(t: tf.Tensor): void {
+  const data = (tf.backend() as unknown as WasmInternals).dataIdMap.get(t.dataId);
+  if (!data || !data.memoryOffset) return;
+  (tf.backend() as unknown as WasmInternals).wasm._free(data.memoryOffset);
+  data.memoryOffset = 0; // disposeData frees memoryOffset: free(0) does nothing
+  freedBytes += t.size * 4;
+}
+
+setWeightProductHooks({
+  // Activations go after the product for these weights: one packed operator per weight, whichever pass.
+  unfused: (w) => freeable.has(w.dataId),
+  // tfjs would move the weight to the active backend by reading its freed heap copy: garbage.
+  before(w) {
+    const done = freed.get(w.dataId);
+    if (done !== undefined && !onWasm()) throw new Error(`a model bound on wasm (its weights' heap copies freed once packed) was run with the "${tf.getBackend()}" backend active: run it with wasm active, or load it again on "${tf.getBackend()}"`);
+  },
+  after(w, b, key) {
+    const done = freed.get(w.dataId);
+    const full = `${key}, bias ${b ? 'yes' : 'no'}`;
+    if (done !== undefined) {
+      if (done !== full) throw new Error(`a weight [${w.shape.join(', ')}] whose wasm copy was freed once packed (${done}) was used again as ${full}: its data is gone`);
+      return;
+    }
+    if (!freeable.has(w.dataId) || !onWasm()) return;
+    // The bias is packed with the weight: freed too, so that the two holes join (holes of single
+    // kernels, between live biases, are each a little too small for the next packed kernel).
+    for (const t of b && freeable.has(b.dataId) ? [w, b] : [w]) freeHeapCopy(t);
+    freed.set(w.dataId, full);
+  },
+});

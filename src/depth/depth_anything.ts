@@ -9,7 +9,7 @@ import { DinoV2Weights, IntermediateLayer, getIntermediateLayers, loadDinoV2 } f
 import { DptHeadWeights, dptHead, loadDptHead } from '../dpt/dpt_head';
 import { Tap } from '../nn/tap';
 import { PassPart, checkGpuLimits, checkWasmMemory } from './limits';
-import { checkWasmWeights, tensorBytes, wasmAbortError } from '../backends/wasm_memory';
+import { checkWasmWeights, freeWeightsOncePacked, tensorBytes, wasmAbortError } from '../backends/wasm_memory';
 import { StateDict, StateDictReader, WeightsError } from '../weights/state_dict';
 import { ZoeDepthHeadWeights, loadZoeDepthHead, zoeDepthHead } from '../zoedepth/zoedepth_v1';
 import { depthAnythingCore } from './dpt_dinov2';
@@ -61,12 +61,14 @@ export function bindWeights(sd: StateDict, cfg: ModelConfig, source: string): De
   checkWasmWeights(sd, source);
   const reader = new StateDictReader(sd, source);
   const core = cfg.zoe ? 'core.core.' : '';
-  return wasmGuard(`binding ${source}`, () => tf.tidy(() => {
+  const bound = wasmGuard(`binding ${source}`, () => tf.tidy(() => {
     const w: DepthAnythingWeights = { pretrained: loadDinoV2(reader, `${core}pretrained`, cfg), depth_head: loadDptHead(reader, `${core}depth_head`, cfg) };
     if (cfg.zoe) w.zoe = loadZoeDepthHead(reader, cfg, cfg.zoe);
     reader.finish(cfg.zoe ? ZOE_IGNORED_KEYS : IGNORED_KEYS);
     return w as unknown as tf.TensorContainer;
   }) as unknown as DepthAnythingWeights);
+  freeWeightsOncePacked(bound, sd); // wasm: the heap holds each weight once, packed
+  return bound;
 }
 
 /** fn, with a wasm abort (out of memory) said in one line: see src/backends/wasm_memory.ts. */

@@ -47,27 +47,54 @@ export class SafetensorsError extends Error {
 
 const isNonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
-/** Parses and validates a whole file held in memory; tensors stay views into `bytes`. */
-export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): ParsedSafetensors {
+/** Where one tensor's bytes lie in the data section (after the 8-byte length and the header). */
+export interface SafetensorsSpan {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsLayout {
+  metadata: Record<string, string>;
+  /** Bytes before the data section: 8 + the header's length. */
+  dataStart: number;
+  /** In header order. */
+  spans: SafetensorsSpan[];
+}
+
+/**
+ * The header's length from the first 8 bytes, validated against the file's size (`totalBytes`):
+ * what to read before `parseSafetensorsLayout`.
+ */
+export function safetensorsHeaderLength(first8: Uint8Array, totalBytes: number, source = '<buffer>'): number {
   const fail = (detail: string): never => { throw new SafetensorsError(source, detail); };
-  if (bytes.byteLength < 8) fail(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
+  if (totalBytes < 8 || first8.byteLength < 8) fail(`file is ${totalBytes} bytes, shorter than the 8-byte header length`);
+  const headerLen = Number(new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true));
   if (headerLen > MAX_HEADER_BYTES) fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
-  if (8 + headerLen > bytes.byteLength) {
-    fail(`header length ${headerLen} runs past the end of the file (${bytes.byteLength} bytes; truncated?)`);
-  }
+  if (8 + headerLen > totalBytes) fail(`header length ${headerLen} runs past the end of the file (${totalBytes} bytes; truncated?)`);
+  return headerLen;
+}
+
+/**
+ * Validates a file's header (`head`: at least its first 8 + header-length bytes) against the
+ * file's size: every tensor's dtype, shape and span, and that the spans tile the data section.
+ */
+export function parseSafetensorsLayout(head: Uint8Array, totalBytes: number, source = '<buffer>'): SafetensorsLayout {
+  const fail = (detail: string): never => { throw new SafetensorsError(source, detail); };
+  const headerLen = safetensorsHeaderLength(head, totalBytes, source);
+  if (head.byteLength < 8 + headerLen) fail(`header of ${headerLen} bytes, but only ${head.byteLength - 8} were given`);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(8, 8 + headerLen)));
   } catch (e) {
     fail(`header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
-  const data = bytes.subarray(8 + headerLen);
+  const dataBytes = totalBytes - 8 - headerLen;
   const metadata: Record<string, string> = {};
-  const tensors = new Map<string, SafetensorsEntry>();
-  const spans: Array<[number, number, string]> = [];
+  const spans: SafetensorsSpan[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('__metadata__ is not an object');
@@ -89,25 +116,32 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): Parsed
       fail(`tensor "${name}" has invalid data_offsets ${JSON.stringify(off)}`);
     }
     const [begin, end] = off as [number, number];
-    if (end > data.byteLength) {
-      fail(`tensor "${name}" data_offsets [${begin}, ${end}] run past the data section (${data.byteLength} bytes)`);
+    if (end > dataBytes) {
+      fail(`tensor "${name}" data_offsets [${begin}, ${end}] run past the data section (${dataBytes} bytes)`);
     }
     const shape = info.shape as number[];
     const expected = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
     if (end - begin !== expected) {
       fail(`tensor "${name}" is ${dtype} [${shape.join(', ')}] = ${expected} bytes, but data_offsets span ${end - begin}`);
     }
-    spans.push([begin, end, name]);
-    tensors.set(name, { name, dtype, shape, bytes: data.subarray(begin, end) });
+    spans.push({ name, dtype, shape, begin, end });
   }
-  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const sorted = [...spans].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
-  for (const [begin, end, name] of spans) {
+  for (const { begin, end, name } of sorted) {
     if (begin < cursor) fail(`tensor "${name}" [${begin}, ${end}] overlaps the previous tensor (ends at ${cursor})`);
     if (begin > cursor) fail(`bytes [${cursor}, ${begin}) before tensor "${name}" belong to no tensor`);
     cursor = end;
   }
-  if (cursor !== data.byteLength) fail(`data section is ${data.byteLength} bytes but tensors cover ${cursor}`);
+  if (cursor !== dataBytes) fail(`data section is ${dataBytes} bytes but tensors cover ${cursor}`);
+  return { metadata, dataStart: 8 + headerLen, spans };
+}
+
+/** Parses and validates a whole file held in memory; tensors stay views into `bytes`. */
+export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): ParsedSafetensors {
+  const { metadata, dataStart, spans } = parseSafetensorsLayout(bytes, bytes.byteLength, source);
+  const tensors = new Map<string, SafetensorsEntry>();
+  for (const { name, dtype, shape, begin, end } of spans) tensors.set(name, { name, dtype, shape, bytes: bytes.subarray(dataStart + begin, dataStart + end) });
   return { source, metadata, tensors };
 }
 

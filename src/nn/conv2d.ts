@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { StateDictReader } from '../weights/state_dict';
+import { weightProduct } from './linear';
 import { param, permuted, permutedParam } from './param';
 
 /** nn.Conv2d (groups 1) with the kernel stored HWIO for tfjs's NHWC convolutions. */
@@ -67,5 +68,5 @@ export function loadConv2d(sd: StateDictReader, key: string, spec: Conv2dSpec, b
 
 /** NHWC convolution with optional fused bias and ReLU. */
 export function conv2d(x: tf.Tensor4D, p: Conv2dWeights, activation?: 'relu'): tf.Tensor4D {
-  return tf.fused.conv2d({ x, filter: p.w, strides: p.stride, pad: p.pad === 0 ? 'valid' : p.pad, bias: p.b, activation });
+  return weightProduct(p.w, p.b, activation, `conv2d stride ${p.stride} pad ${p.pad}`, (act) => tf.fused.conv2d({ x, filter: p.w, strides: p.stride, pad: p.pad === 0 ? 'valid' : p.pad, bias: p.b, activation: act }));
 }

@@ -1,5 +1,10 @@
-/** Our safetensors written to disk (the `convert` command, for depth and segmentation weights). */
-import { encodeTensorData, safetensorsHeader } from '../io/safetensors';
+/**
+ * Safetensors files on disk: read tensor by tensor (the loaders), and ours written (the `convert`
+ * command, for depth and segmentation weights).
+ */
+import { promises as fs } from 'fs';
+import { ParsedSafetensors, SafetensorsEntry, encodeTensorData, parseSafetensorsLayout, safetensorsHeaderLength, safetensorsHeader } from '../io/safetensors';
+import { WeightsError } from '../weights/state_dict';
 import { Q8_METADATA, q8Entries } from '../weights/q8';
 import type { StateDict } from '../weights/state_dict';
 import { writeAtomically } from './atomic';
@@ -29,4 +34,45 @@ export async function writeSafetensorsFile(target: string, sd: StateDict, metada
     throw new Error(`cannot write ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   return head.length + dataBytes;
+}
+
+const ioError = (file: string, e: unknown): WeightsError => new WeightsError(`cannot read weights file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+
+/**
+ * A safetensors file read tensor by tensor: the header validated against the file's size, then
+ * each tensor's bytes into a buffer of its own (aligned, so float32 tensors are used in place).
+ * Unlike one buffer of the whole file, a tensor's memory can be collected as soon as nothing
+ * holds it, and nothing but the tensors is ever held. The same entries as `parseSafetensors`.
+ */
+export async function readSafetensorsFile(file: string): Promise<ParsedSafetensors> {
+  let fh: fs.FileHandle;
+  try { fh = await fs.open(file, 'r'); } catch (e) { throw ioError(file, e); }
+  try {
+    const read = async (n: number, at: number, what: string): Promise<Uint8Array> => {
+      const buf = new Uint8Array(n);
+      let got = 0;
+      while (got < n) {
+        let r: number;
+        try { r = (await fh.read(buf, got, n - got, at + got)).bytesRead; } catch (e) { throw ioError(file, e); }
+        if (r === 0) throw new WeightsError(`${file}: truncated: ${what} ends at byte ${at + n}, but the file ends at byte ${at + got}`);
+        got += r;
+      }
+      return buf;
+    };
+    let size: number;
+    try { size = (await fh.stat()).size; } catch (e) { throw ioError(file, e); }
+    const first8 = await read(Math.min(8, size), 0, 'the header length');
+    const headerLen = safetensorsHeaderLength(first8, size, file);
+    const layout = parseSafetensorsLayout(await read(8 + headerLen, 0, 'the header'), size, file);
+    const tensors = new Map<string, SafetensorsEntry>();
+    // In file order: sequential reads.
+    for (const s of [...layout.spans].sort((a, b) => a.begin - b.begin)) {
+      const bytes = await read(s.end - s.begin, layout.dataStart + s.begin, `tensor "${s.name}"`);
+      tensors.set(s.name, { name: s.name, dtype: s.dtype, shape: s.shape, bytes });
+    }
+    // Header order, as parseSafetensors gives them.
+    return { source: file, metadata: layout.metadata, tensors: new Map(layout.spans.map((s) => [s.name, tensors.get(s.name)!])) };
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
 }

@@ -10,6 +10,7 @@ import { ResolveInputs, resolveConfig } from '../weights/detect';
 import { HfConfigSource, ReadWeights, WeightsFormat, readSafetensorsWeights, recordTorchSideConfig, refuseSegModel, sniffWeights } from '../weights/read';
 import { StateDict, WeightsError } from '../weights/state_dict';
 import { readTorchCheckpoint } from '../weights/torch_zip';
+import { readSafetensorsFile } from './safetensors_file';
 
 export type { WeightsFormat };
 
@@ -102,13 +103,8 @@ export async function loadWeightsFile(file: string, opts: LoadOptions = {}): Pro
     recordTorchSideConfig((await hfFromOpts()) ?? (await siblingConfig(file)), inputs, opts.version);
     read = { stateDict: ckpt.stateDict, format: 'pth', dtypes: [...ckpt.dtypes] };
   } else {
-    let bytes: Buffer;
-    try {
-      bytes = await fs.readFile(file);
-    } catch (e) {
-      throw new WeightsError(`cannot read weights file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    read = await readSafetensorsWeights(bytes, file, inputs, async () => (await hfFromOpts()) ?? (await siblingConfig(file)));
+    // Tensor by tensor, not one buffer of the whole file (src/node/safetensors_file.ts).
+    read = await readSafetensorsWeights(await readSafetensorsFile(file), file, inputs, async () => (await hfFromOpts()) ?? (await siblingConfig(file)));
   }
   const { stateDict, format, dtypes } = read;
   const resolved = resolveConfig(stateDict, file, inputs);

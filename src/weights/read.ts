@@ -9,7 +9,7 @@
  *   HF `config.json`.
  */
 import { ModelConfig, Version, configFromJson } from '../config/depth';
-import { parseSafetensors } from '../io/safetensors';
+import { ParsedSafetensors, parseSafetensors } from '../io/safetensors';
 import { BytesZip } from '../io/zip_bytes';
 import { ResolveInputs, isDa3StateDict, isVdaStateDict, resolveConfig } from './detect';
 import { configFromHfConfig, isHfLayout, remapHfStateDict } from './remap_hf';
@@ -50,11 +50,11 @@ export interface ReadWeights {
 }
 
 /**
- * A safetensors file's bytes as a depth model's StateDict; records in `inputs` the configuration
+ * A safetensors file's bytes (or the file read tensor by tensor) as a depth model's StateDict; records in `inputs` the configuration
  * the file carries (ours: its metadata; Hugging Face: `hfConfig()`, asked only for that layout).
  */
-export async function readSafetensorsWeights(bytes: Uint8Array, source: string, inputs: ResolveInputs, hfConfig: () => Promise<HfConfigSource | undefined>): Promise<ReadWeights> {
-  const parsed = parseSafetensors(bytes, source);
+export async function readSafetensorsWeights(bytes: Uint8Array | ParsedSafetensors, source: string, inputs: ResolveInputs, hfConfig: () => Promise<HfConfigSource | undefined>): Promise<ReadWeights> {
+  const parsed = bytes instanceof Uint8Array ? parseSafetensors(bytes, source) : bytes;
   const dtypes = [...new Set([...parsed.tensors.values()].filter((t) => t.dtype !== 'I64').map((t) => t.dtype))];
   const raw = stateDictFromSafetensors(parsed);
   refuseSegModel(raw, source);
