@@ -235,9 +235,10 @@ function perHead(x: tf.Tensor3D, w: PerHeadWeights, key: string, tap?: Tap): tf.
     const xb = tf.reshape(B === 1 ? x : tf.slice(x, [b, 0, 0], [1, N, C]), [N, C]);
     // A scope per head keeps one N x N score matrix alive at a time.
     const heads = Array.from({ length: H }, (_, h) => tf.tidy(() => {
-      const q = tf.fused.matMul({ a: xb, b: w.q[h].w, bias: w.q[h].b }); // (N, D), scaled
-      const k = tf.matMul(xb, w.k[h]); // (N, D), without its bias
-      const v = tf.fused.matMul({ a: xb, b: w.v[h].w, bias: w.v[h].b }); // (N, D)
+      // Through linear(), so that wasm frees each kernel's heap copy once packed (backends/wasm_memory.ts).
+      const q = linear(xb, w.q[h]); // (N, D), scaled
+      const k = linear(xb, { w: w.k[h] }); // (N, D), without its bias
+      const v = linear(xb, w.v[h]); // (N, D)
       const out = tf.matMul(tf.softmax(tf.matMul(q, tf.transpose(k))), v); // (N, D)
       return tap ? { out, q, k, v } : { out };
     }) as { out: tf.Tensor; q?: tf.Tensor; k?: tf.Tensor; v?: tf.Tensor });
