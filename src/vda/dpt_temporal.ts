@@ -39,12 +39,13 @@ export type TemporalStates = tf.Tensor3D[];
 const sizeOf = (t: tf.Tensor4D): [number, number] => [t.shape[1], t.shape[2]];
 
 /**
- * The tail's largest tensors for `frames` frames at 14h x 14w, for src/backends/limits.ts bandRows:
- * output_conv1 resized to full resolution, output_conv2.0 and its ReLU (half the features each),
- * refinenet1's output at half resolution, all alive until the piece ends.
+ * What the tail holds for `frames` frames at 14h x 14w, for src/backends/limits.ts bandRows: every
+ * intermediate lives until the piece ends (refinenet2 and refinenet1 at a quarter and half of the
+ * resolution, output_conv1 resized, output_conv2.0 and its ReLU), about 8 full-resolution maps of
+ * half the features (measured with tf.profile: about 830 MiB for 2 frames of VDA-S at 518x924).
  */
 export function tailTensors(frames: number, H: number, W: number, features: number): PassTensor[] {
-  return [{ name: 'head.scratch output convs (a piece of frames: about 4 full-resolution maps)', shape: [4, frames, H, W, features / 2] }];
+  return [{ name: 'head.scratch tail (a piece of frames: about 8 full-resolution maps)', shape: [8, frames, H, W, features / 2] }];
 }
 
 /**
