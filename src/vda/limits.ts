@@ -9,7 +9,9 @@
  * blocks join, the depth) grows with frames x pixels. Calibrated, not derived: with a 16 MiB budget
  * a VDA-S window of 32 frames at 126x224 peaked at 74 MiB of tensors (tf.profile,
  * tools/vda-memory.ts), taken as 42 MiB that scale with frames, pixels and the head's width plus
- * two budgets (a piece's token maps and its attention scores).
+ * two budgets (a piece's token maps and its attention scores). Checked at 518x924 (VDA-S, 32
+ * frames, the 512 MiB budget): measured 1518 MiB (with tail pieces of 2 frames, since halved),
+ * estimated 1741 MiB.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { hostTensorBudget } from '../backends/limits';
