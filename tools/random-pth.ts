@@ -4,6 +4,7 @@
  * at full size without downloading anything. ViT-L is 1.34 GB; delete it afterwards.
  *
  *   npx tsx tools/random-pth.ts v2-vitl /tmp/depth_anything_v2_vitl.pth
+ *   npx tsx tools/random-pth.ts vda-small /tmp/video_depth_anything_vits.pth
  *   time npx tsx src/cli/run.ts convert /tmp/depth_anything_v2_vitl.pth /tmp/vitl.safetensors
  *
  * Built in memory (about 3x the file size at peak), with the test helpers' zip and pickle writers.
@@ -11,13 +12,15 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { VARIANTS, VariantName } from '../src/config/depth';
-import { randomStateDict } from '../src/verify/bench';
+import { VDA_VARIANTS, VdaVariantName } from '../src/config/vda';
+import { randomStateDict, randomVdaStateDict } from '../src/verify/bench';
 import { TensorSpec, stateDictPickle, torchZip } from '../test/io/torch_writer';
 
 async function main(): Promise<void> {
   const [variant, out] = process.argv.slice(2);
-  if (!(variant in VARIANTS) || !out) throw new Error(`usage: tools/random-pth.ts VARIANT OUT.pth (VARIANT: ${Object.keys(VARIANTS).join(', ')})`);
-  const sd = randomStateDict(VARIANTS[variant as VariantName], 7);
+  const names = [...Object.keys(VARIANTS), ...Object.keys(VDA_VARIANTS)];
+  if (!names.includes(variant) || !out) throw new Error(`usage: tools/random-pth.ts VARIANT OUT.pth (VARIANT: ${names.join(', ')})`);
+  const sd = variant in VDA_VARIANTS ? randomVdaStateDict(VDA_VARIANTS[variant as VdaVariantName].config, 7) : randomStateDict(VARIANTS[variant as VariantName], 7);
   const specs: TensorSpec[] = [];
   const storages: Record<string, Uint8Array> = {};
   for (const [name, t] of sd) {

@@ -122,6 +122,11 @@ export function setBandBudgetForTesting(bytes: number | undefined): void {
   forcedBudget = bytes;
 }
 
+/** The size one split part's tensors may reach off the GPU (cpu, wasm, tensorflow): the forced budget, or 512 MiB. */
+export function hostTensorBudget(): number {
+  return forcedBudget ?? HOST_TENSOR_BUDGET;
+}
+
 /** Whether every tensor of `list` fits the active backend: its GPU limits, or the host budget. */
 function fitsActive(list: PassTensor[]): boolean {
   if (forcedBudget !== undefined) return list.every((t) => 4 * elements(t.shape) <= forcedBudget!);

@@ -1,22 +1,31 @@
 /**
- * The offline pipeline's window against wasm's 4 GiB heap (src/backends/wasm_memory.ts). A window
- * of 32 frames at 518 does not fit: past the ceiling tfjs-wasm's allocator stalls instead of
- * failing (measured: the process sat in `free` for minutes), so the window is refused before it
- * starts, with what does fit. Calibrated, not derived: the peak of a VDA-S window of 32 frames at
- * 266x392 was 1976 MiB of tensors (tf.profile, after the temporal scopes and the encoder's
- * 4-frame chunks), taken as proportional to frames x pixels and to the head's width.
+ * The offline pipeline's window against wasm's 4 GiB heap (src/backends/wasm_memory.ts). Past the
+ * ceiling tfjs-wasm's allocator stalls instead of failing (measured: the process sat in `free` for
+ * minutes), so a window that cannot fit is refused before it starts, with what does fit.
+ *
+ * The window runs in pieces sized by the host budget (src/backends/limits.ts): encoder pieces of
+ * frames, temporal modules in bands of rows, the tail in pieces of frames, each piece's tensors
+ * under the budget. What stays between pieces (the input, the four levels, the maps the fusion
+ * blocks join, the depth) grows with frames x pixels. Calibrated, not derived: with a 16 MiB budget
+ * a VDA-S window of 32 frames at 126x224 peaked at 74 MiB of tensors (tf.profile,
+ * tools/vda-memory.ts), taken as 42 MiB that scale with frames, pixels and the head's width plus
+ * two budgets (a piece's token maps and its attention scores). Checked at 518x924 (VDA-S, 32
+ * frames, the 512 MiB budget): measured 1518 MiB (with tail pieces of 2 frames, since halved),
+ * estimated 1741 MiB.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { hostTensorBudget } from '../backends/limits';
 import { WASM_MAX_HEAP } from '../backends/wasm_memory';
 import { VdaConfig } from '../config/vda';
 
-const MEASURED = { bytes: 1976 * 2 ** 20, frames: 32, pixels: 266 * 392, features: 64 };
+const MEASURED = { bytes: 42 * 2 ** 20, frames: 32, pixels: 126 * 224, features: 64 };
 /** Room left for fragmentation and what the estimate misses: the pass must fit in 85 % of the heap. */
 const HEADROOM = 0.85;
 
 /** Estimated peak tensor bytes of one window of T frames at H x W (network size). */
 export function vdaWindowBytes(cfg: VdaConfig, T: number, H: number, W: number): number {
-  return MEASURED.bytes * (T / MEASURED.frames) * ((H * W) / MEASURED.pixels) * (cfg.model.features / MEASURED.features);
+  const held = MEASURED.bytes * (T / MEASURED.frames) * ((H * W) / MEASURED.pixels) * (cfg.model.features / MEASURED.features);
+  return held + 2 * hostTensorBudget();
 }
 
 const gib = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config/depth';
+import { VdaConfig } from '../config/vda';
 import { binLayers, zoeDepthHeadShapes } from '../zoedepth/zoedepth_v1';
 import { PROJECTOR_MLP_DIM, SEED_MLP_DIM } from '../zoedepth/layers/localbins_layers';
 import { DepthAnythingWeights, bindWeights, disposeWeights, forward } from '../depth/depth_anything';
@@ -457,4 +458,50 @@ export async function runBench(cfg: ModelConfig, opts: BenchOptions): Promise<Be
     x.dispose();
     disposeWeights(w);
   }
+}
+
+/**
+ * Every key and shape of a released Video Depth Anything checkpoint for `cfg`: the V2 network with
+ * the head under `head.`, plus the four temporal modules (fixtures/vda/README.md).
+ */
+export function vdaOfficialShapes(cfg: VdaConfig): Array<[string, number[]]> {
+  const m = cfg.model;
+  const out = officialShapes(m).map(([k, s]): [string, number[]] => [k.replace(/^depth_head\./, 'head.'), s]);
+  const widths = [m.outChannels[2], m.outChannels[3], m.features, m.features];
+  widths.forEach((C, i) => {
+    const tt = `head.motion_modules.${i}.temporal_transformer`;
+    const b = `${tt}.transformer_blocks.0`;
+    const pair = (k: string, o: number, inF: number, bias = true) => { out.push([`${k}.weight`, [o, inF]]); if (bias) out.push([`${k}.bias`, [o]]); };
+    out.push([`${tt}.norm.weight`, [C]], [`${tt}.norm.bias`, [C]]);
+    pair(`${tt}.proj_in`, C, C);
+    for (let a = 0; a < cfg.temporal.numAttentionBlocks; a++) {
+      const k = `${b}.attention_blocks.${a}`;
+      for (const q of ['to_q', 'to_k', 'to_v']) pair(`${k}.${q}`, C, C, false);
+      pair(`${k}.to_out.0`, C, C);
+      out.push([`${k}.pos_encoder.pe`, [1, cfg.temporal.maxLen, C]]);
+      out.push([`${b}.norms.${a}.weight`, [C]], [`${b}.norms.${a}.bias`, [C]]);
+    }
+    pair(`${b}.ff.net.0.proj`, 2 * cfg.temporal.ffMult * C, C);
+    pair(`${b}.ff.net.2`, C, cfg.temporal.ffMult * C);
+    out.push([`${b}.ff_norm.weight`, [C]], [`${b}.ff_norm.bias`, [C]]);
+    pair(`${tt}.proj_out`, C, C);
+  });
+  return out;
+}
+
+/** Random weights of a VDA configuration; `pos_encoder.pe` is the official sin/cos table. */
+export function randomVdaStateDict(cfg: VdaConfig, seed = 1): StateDict {
+  const sd = randomStateDict(cfg.model, seed, vdaOfficialShapes(cfg));
+  for (const [key, t] of sd) {
+    if (!key.endsWith('.pos_encoder.pe')) continue;
+    const [, L, C] = t.shape;
+    for (let p = 0; p < L; p++) {
+      for (let i = 0; i < C; i += 2) {
+        const a = p * Math.fround(Math.exp((i * -Math.log(10000)) / C));
+        t.data[p * C + i] = Math.sin(a);
+        if (i + 1 < C) t.data[p * C + i + 1] = Math.cos(a);
+      }
+    }
+  }
+  return sd;
 }

@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { TemporalConfig } from '../../config/vda';
-import { GroupNormWeights, groupNorm, loadGroupNorm } from '../../nn/group_norm';
+import { PassTensor, bandRows } from '../../backends/limits';
+import { GroupNormWeights, groupNorm, groupNormApply, groupNormStats, loadGroupNorm } from '../../nn/group_norm';
 import { LayerNormWeights, layerNorm, loadLayerNorm } from '../../nn/layer_norm';
 import { LinearWeights, linear, loadLinear } from '../../nn/linear';
 import { Tap } from '../../nn/tap';
@@ -99,14 +100,78 @@ export function feedForwardInChunks(x: tf.Tensor3D, w: FeedForwardWeights, maxEl
 }
 
 /**
- * TemporalModule on `x` [(B*T), h, w, C] (T frames per clip). `cached` (streaming): one tensor per
- * attention block, [(B*h*w), fc, C], the earlier frames' states.
+ * What one band of `rows` map rows (of w pixels, B clips, f frames with the cached ones) holds at
+ * once, for src/backends/limits.ts bandRows: every intermediate of a band lives until the band
+ * ends, about 100 tensors of its tokens' width in all (measured with tf.profile: 446 MiB for the
+ * 18432 tokens x 64 channels of a 32-frame path_3 at 126x224), and the attention scores.
  */
-export function temporalModule(x: tf.Tensor4D, T: number, w: TemporalModuleWeights, cached?: tf.Tensor3D[], tap?: Tap): TemporalModuleOutput {
-  const tt = `${w.key}.temporal_transformer`;
+export function temporalBandTensors(key: string, B: number, f: number, rows: number, w: number, C: number, heads: number): PassTensor[] {
+  return [
+    { name: `${key} (band: its intermediates, about 100 token maps)`, shape: [100, B * f * rows * w, C] },
+    { name: `${key} (band: attention scores)`, shape: [B * rows * w * heads, f, f] },
+  ];
+}
+
+/**
+ * TemporalModule on `x` [(B*T), h, w, C] (T frames per clip). `cached` (streaming): one tensor per
+ * attention block, [(B*h*w), fc, C], the earlier frames' states. Without taps it runs in bands of
+ * map rows when the whole map would not fit the backend (src/backends/limits.ts): after the
+ * GroupNorm (statistics per frame over all its pixels, taken first) every step is a token's own or
+ * one pixel's attention over the frames, so the bands compute the same values. `keepStates`
+ * false: the streaming states are not kept (the offline pipeline).
+ */
+export function temporalModule(x: tf.Tensor4D, T: number, w: TemporalModuleWeights, cached?: tf.Tensor3D[], tap?: Tap, keepStates = true): TemporalModuleOutput {
   const [BT, h, wd, C] = x.shape;
+  const f = T + (cached?.[0]?.shape[1] ?? 0);
+  const heads = w.block.attention_blocks[0]?.heads ?? 1;
+  const rows = tap ? h : bandRows((r) => temporalBandTensors(w.key, BT / T, f, r, wd, C, heads), h);
+  if (rows >= h) {
+    const r = temporalModuleWhole(x, T, w, cached, tap);
+    if (!keepStates) { tf.dispose(r.states); r.states = []; }
+    return r;
+  }
+  const B = BT / T;
+  const stats = groupNormStats(x, w.norm.groups, w.groupNormEps);
+  const outs: tf.Tensor4D[] = [];
+  const bandStates: tf.Tensor4D[][] = [];
+  for (let r0 = 0; r0 < h; r0 += rows) {
+    const n = Math.min(rows, h - r0);
+    // Pixels r0*w .. (r0+n)*w of each clip: a slice of the (b d) axis of the cache.
+    const cut = (c: tf.Tensor3D) => tf.reshape(tf.slice(tf.reshape(c, [B, h * wd, c.shape[1], C]), [0, r0 * wd, 0, 0], [B, n * wd, -1, C]), [B * n * wd, c.shape[1], C]) as tf.Tensor3D;
+    const band = tf.tidy(() => {
+      const xb = tf.slice(x, [0, r0, 0, 0], [BT, n, wd, C]);
+      const r = temporalTransformer(xb, groupNormApply(xb, w.norm, stats), T, w, cached?.map(cut));
+      return { out: r.out, states: keepStates ? r.states.map((s) => tf.reshape(s, [B, n * wd, T, C]) as tf.Tensor4D) : (tf.dispose(r.states), []) };
+    });
+    outs.push(band.out);
+    bandStates.push(band.states);
+  }
+  tf.dispose([stats.mean, stats.rstd]);
+  const out = tf.concat(outs, 1) as tf.Tensor4D;
+  tf.dispose(outs);
+  const states = keepStates ? bandStates[0].map((_, k) => tf.tidy(() => tf.reshape(tf.concat(bandStates.map((b) => b[k]), 1), [B * h * wd, T, C]) as tf.Tensor3D)) : [];
+  tf.dispose(bandStates as unknown as tf.Tensor[][]);
+  return { out, states };
+}
+
+/** The module in one pass (taps see every step). */
+function temporalModuleWhole(x: tf.Tensor4D, T: number, w: TemporalModuleWeights, cached?: tf.Tensor3D[], tap?: Tap): TemporalModuleOutput {
+  const tt = `${w.key}.temporal_transformer`;
   const normed = groupNorm(x, w.norm, w.groupNormEps);
   tap?.(`${tt}.norm`, normed);
+  const r = temporalTransformer(x, normed, T, w, cached, tap);
+  if (tap) {
+    const torch = toBcthw(r.out, T);
+    tap(`${tt}.0`, torch);
+    tap(`${w.key}.0`, torch);
+  }
+  return r;
+}
+
+/** Everything after the GroupNorm, on `x` [(B*T), h, w, C] (or a band of its rows) and its normalised `normed`. */
+function temporalTransformer(x: tf.Tensor4D, normed: tf.Tensor4D, T: number, w: TemporalModuleWeights, cached?: tf.Tensor3D[], tap?: Tap): TemporalModuleOutput {
+  const tt = `${w.key}.temporal_transformer`;
+  const [BT, h, wd, C] = x.shape;
   let hidden = linear(tf.reshape(normed, [BT, h * wd, C]), w.proj_in) as tf.Tensor3D;
   tap?.(`${tt}.proj_in`, hidden);
   const b = w.block;
@@ -128,10 +193,5 @@ export function temporalModule(x: tf.Tensor4D, T: number, w: TemporalModuleWeigh
   tap?.(`${tt}.proj_out`, projected);
   // The residual is the module's input, before the GroupNorm.
   const out = tf.add(tf.reshape(projected, [BT, h, wd, C]), x) as tf.Tensor4D;
-  if (tap) {
-    const torch = toBcthw(out, T);
-    tap(`${tt}.0`, torch);
-    tap(`${w.key}.0`, torch);
-  }
   return { out, states };
 }
