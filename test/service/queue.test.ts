@@ -44,6 +44,22 @@ function submit(input: string, out: string): Cli {
   return s;
 }
 
+/**
+ * `c` exits within `ms`, else a failure with every process's logs (a hang here once sat out jest's
+ * 600 s timeout on a busy CI machine without saying which process hung, or why).
+ */
+async function exitsWithin(c: Cli, ms: number, what: string, ...others: Cli[]): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not exit within ${ms} ms; its stderr:\n${c.err()}\n${others.map((o, k) => `other process ${k + 1}'s stderr:\n${o.err()}`).join('\n')}`)), ms);
+  });
+  try {
+    return await Promise.race([c.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** predict's own outputs for the same images, to compare with. */
 async function predicted(input: string): Promise<string> {
   const ref = path.join(dir, 'ref');
@@ -109,7 +125,7 @@ test('Redis restarted mid-run: workers and submit --wait reconnect and finish; S
   await redis.stop();
   await new Promise((r) => setTimeout(r, 1000));
   await redis.start();
-  const { code } = await s.exited;
+  const { code } = await exitsWithin(s, 120_000, 'submit --wait after the Redis restart', a);
   expect(s.err()).toMatch(/done: 8 completed, 0 failed/);
   expect(code).toBe(0);
   await expectSameAsPredict(out, await predicted(input), 8);
@@ -119,10 +135,10 @@ test('Redis restarted mid-run: workers and submit --wait reconnect and finish; S
   await fs.writeFile(path.join(more, 'late.png'), await png(400, 300, 7));
   const late = cli(['submit', '--redis', redis.url, '--queue', 'q', '--outdir', out, '--format', 'npy', '--input-size', '518', path.join(more, 'late.png')]);
   started.push(late);
-  await late.exited;
+  await exitsWithin(late, 60_000, 'submit of late.png', a);
   await a.waitFor(/"input":"[^"]*late\.png","attempt":1,"msg":"started"/);
   a.child.kill('SIGTERM');
-  expect(await a.exited).toEqual({ code: 0, signal: null });
+  expect(await exitsWithin(a, 120_000, 'the worker after SIGTERM')).toEqual({ code: 0, signal: null });
   const log = a.err();
   expect(log.indexOf('"msg":"stopping: finishing the jobs in hand"')).toBeGreaterThan(0);
   // started, then the signal, then completed.
