@@ -71,6 +71,12 @@ async function settle(page: Page, want: string[], timeout = 120_000): Promise<st
   return page.evaluate(() => document.body.dataset.state ?? '');
 }
 
+/** Clicks Run once it is enabled: a click on the disabled button is lost, and the run it meant never comes. */
+async function clickRun(page: Page): Promise<void> {
+  await page.waitForSelector('#run:not([disabled])', { timeout: 60_000 });
+  await page.click('#run');
+}
+
 /** In the page: waits for the stage `stage`, then runs `action` there at once (no round trip in between); returns the state then. */
 async function duringStage(page: Page, stage: string, action: string): Promise<PageState> {
   return page.evaluate(async (stage: string, action: string) => {
@@ -151,7 +157,7 @@ async function main(): Promise<void> {
     const backendSwitch = { atSwitch, after: await state(page), runs: (await runs(page)).slice(-2), select: await page.$eval('#backend', (el) => (el as HTMLSelectElement).value) };
 
     // A photo dropped anywhere on the page during a run: run after it.
-    await page.click('#run');
+    await clickRun(page);
     const atDrop = await duringStage(page, 'run', `
       const blob = await (await fetch('/examples/demo01.jpg')).blob();
       const dt = new DataTransfer();
@@ -161,12 +167,12 @@ async function main(): Promise<void> {
     const dropMidRun = { atDrop, after: await state(page), runs: (await runs(page)).slice(-2) };
 
     // Cancel during a run: the worker (and all it held) goes; Run builds the model again and runs.
-    await page.click('#run');
+    await clickRun(page);
     const atCancel = await duringStage(page, 'run', `document.querySelector('#cancel').click();`);
     await settle(page, ['ready', 'done', 'idle']);
     const afterCancel = await state(page);
     const cancelStatus = await text(page, '#status');
-    await page.click('#run');
+    await clickRun(page);
     await settle(page, ['done']);
     const cancel = { atCancel, after: afterCancel, status: cancelStatus, afterRun: await state(page), numTensors: await numTensors(page), baseline };
 
