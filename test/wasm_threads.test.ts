@@ -43,7 +43,7 @@ describe('wasm threads', () => {
     expect(r.signal).toBeNull(); // not killed by the timeout: nothing kept Node alive
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop() as string);
-    expect(out.info).toEqual({ name: 'wasm', description: 'wasm (2 threads)', threads: 2 });
+    expect(out.info).toEqual({ name: 'wasm', description: 'wasm (2 threads, relaxed-SIMD matrix products)', threads: 2 });
     expect(out.first).toBe(256);
     expect(out.last).toBe(256);
   });

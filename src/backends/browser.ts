@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { installCpuKernels } from './cpu_kernels';
+import { installWasmGemm } from './wasm_gemm';
 
 export type BrowserBackendName = 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 export const BROWSER_BACKENDS: readonly BrowserBackendName[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
@@ -143,8 +144,11 @@ export async function initBrowserBackend(requested: BrowserBackendName = 'auto',
       skipped.push(`${name} (${failure})`);
       continue;
     }
+    // wasm: the relaxed-SIMD products where the page runs tfjs-backend-wasm on one thread (a page
+    // with its threaded build keeps XNNPACK's threads: a pool of our own needs Node's workers).
+    const gemm = name === 'wasm' && (await installWasmGemm(1)) === null;
     const description = name === 'wasm' || name === 'cpu'
-      ? name
+      ? `${name}${gemm ? ' (relaxed-SIMD matrix products)' : ''}`
       : `${name} (${detail}${software ? ', software rendering' : ''})`;
     return { name, description, ...(software ? { software } : {}), ...(skipped.length ? { warning: `auto passed over ${skipped.join('; ')}` } : {}) };
   }

@@ -55,6 +55,18 @@ export const blockLayerNorm = (x: tf.Tensor, p: LayerNormWeights, eps: number): 
   useFused(x, p.gamma, p.beta) && p.gamma.shape[0] === x.shape[x.shape.length - 1] && p.beta.shape[0] === p.gamma.shape[0] ? runFused(LAYER_NORM_KERNEL, { x, gamma: p.gamma, beta: p.beta }, { eps }) : layerNorm(x, p, eps);
 
 /**
+ * wasm: matrix products by the relaxed-SIMD kernel of src/backends/wasm_gemm.ts where the engine
+ * has relaxed SIMD (fused multiply-adds: 37-42 GFLOP/s per thread against XNNPACK's 19-30 on
+ * ViT-S's products at 518, docs/backends.md). tfjs-backend-wasm's own kernels otherwise.
+ */
+const GEMM: Record<string, boolean> = { wasm: true };
+export const wasmGemm = (backend: string): boolean => GEMM[backend] ?? false;
+/** For measurements (bench --no-gemm): whether products run from now on on `backend` take the kernel. */
+export function setWasmGemm(backend: string, on: boolean): void {
+  GEMM[backend] = on;
+}
+
+/**
  * wasm: free each weight's unpacked heap copy once XNNPACK has packed it (src/backends/wasm_memory.ts
  * `freeWeightsOncePacked`): the same outputs and speed, about the weights' size less heap (V2-L at
  * 518: docs/backends.md). For every inference model of `bytes` of float32 weights.

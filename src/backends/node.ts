@@ -141,7 +141,8 @@ export async function initBackend(requested: BackendName = 'auto', options: Back
       if (started.warning) warn(started.warning);
       const t = started.threads;
       const warning = [notice, started.warning].filter(Boolean).join('; ');
-      return { name, description: `wasm (${t} thread${t === 1 ? '' : 's'})`, threads: t, ...(warning ? { warning } : {}) };
+      const products = started.gemm === true ? ', relaxed-SIMD matrix products' : '';
+      return { name, description: `wasm (${t} thread${t === 1 ? '' : 's'}${products})`, threads: t, ...(warning ? { warning } : {}) };
     }
     if (await trySet(name)) {
       // The cpu backend prints an advert for tfjs-node on first use; `auto` already prefers it.

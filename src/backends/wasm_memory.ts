@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { PassTensors, elements } from './limits';
 import { wasmFreesPackedWeights } from './choices';
 import { setWeightProductHooks } from '../nn/linear';
+import { multipliedByGemm } from './wasm_gemm';
 import type { StateDict } from '../weights/state_dict';
 
 export const WASM_MAX_HEAP = 4 * 2 ** 30;
@@ -133,7 +134,8 @@ setWeightProductHooks({
       if (done !== full) throw new Error(`a weight [${w.shape.join(', ')}] whose wasm copy was freed once packed (${done}) was used again as ${full}: its data is gone`);
       return;
     }
-    if (!freeable.has(w.dataId) || !onWasm()) return;
+    // The relaxed-SIMD kernel (wasm_gemm.ts) packs B on every product: nothing cached, keep the copy.
+    if (!freeable.has(w.dataId) || !onWasm() || multipliedByGemm(w.dataId)) return;
     // The bias is packed with the weight: freed too, so that the two holes join (holes of single
     // kernels, between live biases, are each a little too small for the next packed kernel).
     for (const t of b && freeable.has(b.dataId) ? [w, b] : [w]) freeHeapCopy(t);

@@ -33,6 +33,7 @@ import os = require('os');
 import workerThreads = require('worker_threads');
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
+import { installNodeWasmGemm } from './wasm_gemm_pool';
 
 /** XNNPACK's pool in tfjs-backend-wasm is capped at the 8 pre-created pthread workers. */
 export const MAX_WASM_THREADS = 8;
@@ -43,6 +44,8 @@ const MAIN_SCRIPT = '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-th
 export interface WasmStart {
   /** Threads XNNPACK actually runs with. */
   threads: number;
+  /** Whether matrix products take the relaxed-SIMD kernel (src/backends/wasm_gemm.ts), else why not. */
+  gemm: true | string;
   /** Why fewer threads than requested run, if so. */
   warning?: string;
 }
@@ -70,6 +73,12 @@ export interface WasmThreadsTestHooks { mainScript?: string }
  * backend already runs, its thread count cannot change any more: says so in `warning`.
  */
 export async function startWasm(threads: number, hooks: WasmThreadsTestHooks = {}): Promise<WasmStart> {
+  const started = await startBackend(threads, hooks);
+  const why = await installNodeWasmGemm(started.threads);
+  return { ...started, gemm: why ?? true };
+}
+
+async function startBackend(threads: number, hooks: WasmThreadsTestHooks): Promise<Omit<WasmStart, 'gemm'>> {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer; got ${threads}`);
   const running = runningWasmThreads();
   if (running !== null) {

@@ -10,7 +10,7 @@ import { BenchResult, defaultBenchHost, runBench } from '../verify/bench';
 import { GpuAdapterInfo, describeAdapter } from '../backends/adapter';
 import { backendOption, positiveInt, readConfigFile, threadsOption } from './common';
 import { parseFlags } from './parity';
-import { AttentionLayout, attentionLayout, setAttentionLayout, setFusedElementwise } from '../backends/choices';
+import { AttentionLayout, attentionLayout, setAttentionLayout, setFusedElementwise, setWasmGemm } from '../backends/choices';
 
 function nonNegativeInt(flag: string) {
   return (v: string): number => {
@@ -76,11 +76,12 @@ export function registerBench(program: Command): void {
     .option('--json', 'print one JSON object on stdout')
     .addOption(new Option('--attention <layout>', 'attention layout instead of the backend\'s own (for measurements)').choices(['fused', 'perHead']))
     .option('--no-fused', 'tfjs\'s own elementwise ops instead of the backend\'s fused kernels (for measurements)')
+    .option('--no-gemm', 'wasm: XNNPACK\'s matrix products instead of the relaxed-SIMD kernel (for measurements)')
     .option('--browser', 'run inside headless Chromium (Debian chromium via puppeteer-core): --backend webgl (default there) or webgpu')
     .addOption(new Option('--flag <NAME=VALUE...>', 'with --browser: tfjs flags set before the backend starts (e.g. WEBGL_PACK=false)'))
     .action(async (opts: {
       encoder: EncoderName; modelVersion: 'v1' | 'v2'; config?: string; size: [number, number]; batch: number; backend: string;
-      threads?: number; runs: number; warmup: number; stages: boolean; json?: boolean; browser?: boolean; flag?: string[]; attention?: AttentionLayout; fused: boolean;
+      threads?: number; runs: number; warmup: number; stages: boolean; json?: boolean; browser?: boolean; flag?: string[]; attention?: AttentionLayout; fused: boolean; gemm: boolean;
     }) => {
       const cfg: ModelConfig = opts.config ? (opts.config in VARIANTS ? VARIANTS[opts.config as VariantName] : await readConfigFile(opts.config)) : officialConfig(opts.modelVersion, opts.encoder);
       const title = opts.config ? `config ${opts.config} (${cfg.encoder})` : `Depth Anything ${cfg.version}-${cfg.encoder}`;
@@ -107,6 +108,7 @@ export function registerBench(program: Command): void {
         process.stderr.write(`backend: ${info.description}\n`);
         if (opts.attention) setAttentionLayout(info.name, opts.attention);
         if (!opts.fused) setFusedElementwise(info.name, false);
+        if (!opts.gemm) setWasmGemm(info.name, false);
         if (!opts.json) process.stderr.write(`${title}: binding random weights...\n`);
         r = await runBench(cfg, {
           height, width, batch: opts.batch, runs: opts.runs, warmup: opts.warmup, stages: opts.stages,
