@@ -59,8 +59,11 @@ export function gemmWat(shared) {
   };
   // ReLU, then the tile into C: whole as vectors, an edge tile lane by lane within rows x cols.
   const epilogue = () => {
-    p('    (if (local.get $relu) (then');
+    p('    (if (i32.eq (local.get $act) (i32.const 1)) (then');
     for (const x of acc) p(`      (local.set ${x} (f32x4.max (local.get ${x}) (v128.const i32x4 0 0 0 0)))`);
+    p('    ))');
+    p('    (if (i32.eq (local.get $act) (i32.const 2)) (then');
+    for (const x of acc) p(`      (local.set ${x} (call $gelu4 (local.get ${x})))`);
     p('    ))');
     p(`    (if (i32.and (i32.eq (local.get $rows) (i32.const ${MR})) (i32.eq (local.get $cols) (i32.const ${NR}))) (then`);
     for (let r = 0; r < MR; r++) {
@@ -77,10 +80,12 @@ export function gemmWat(shared) {
       p('    ))');
     }
   };
-  const out = '(param $c i32) (param $ldc i32) (param $bias i32) (param $rows i32) (param $cols i32) (param $relu i32)';
+  const out = '(param $c i32) (param $ldc i32) (param $bias i32) (param $rows i32) (param $cols i32) (param $act i32)';
 
   p('(module');
   p(shared ? '  (import "env" "memory" (memory 1 65536 shared))' : '  (import "env" "memory" (memory 1))');
+  gelu(p);
+  rowKernels(p);
   // One MR x NR tile of C over all of K: a0..a3 are A's rows (the last valid one repeated past M).
   p(`  (func $tile ${rowsOf((r) => `(param $a${r} i32)`).join(' ')} (param $bp i32) (param $K i32) ${out}`);
   p(`    ${tileLocals()}`);
@@ -113,7 +118,7 @@ export function gemmWat(shared) {
   epilogue();
   p('  )');
   // Panels outer (one K x NR panel stays in cache), row blocks inner.
-  p('  (func (export "gemm") (param $a i32) (param $lda i32) (param $bp i32) (param $bias i32) (param $c i32) (param $ldc i32) (param $M i32) (param $N i32) (param $K i32) (param $relu i32) (param $mb0 i32) (param $mb1 i32)');
+  p('  (func (export "gemm") (param $a i32) (param $lda i32) (param $bp i32) (param $bias i32) (param $c i32) (param $ldc i32) (param $M i32) (param $N i32) (param $K i32) (param $act i32) (param $mb0 i32) (param $mb1 i32)');
   p('    (local $p i32) (local $np i32) (local $mb i32) (local $m i32) (local $rows i32) (local $cols i32) (local $ar i32) (local $last i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)');
   p(`    (local.set $np (i32.div_u (i32.add (local.get $N) (i32.const ${NR - 1})) (i32.const ${NR})))`);
   p('    (block $PD (loop $PL');
@@ -135,14 +140,14 @@ export function gemmWat(shared) {
   p(`          (i32.add (local.get $bp) (i32.mul (local.get $p) (i32.mul (local.get $K) (i32.const ${4 * NR}))))`);
   p(`          (local.get $K) (i32.add (i32.add (local.get $c) (i32.mul (local.get $m) (local.get $ldc))) (i32.mul (local.get $p) (i32.const ${4 * NR})))`);
   p(`          (local.get $ldc) (select (i32.add (local.get $bias) (i32.mul (local.get $p) (i32.const ${4 * NR}))) (i32.const 0) (local.get $bias))`);
-  p('          (local.get $rows) (local.get $cols) (local.get $relu))');
+  p('          (local.get $rows) (local.get $cols) (local.get $act))');
   p('        (local.set $mb (i32.add (local.get $mb) (i32.const 1)))');
   p('        (br $ML)))');
   p('      (local.set $p (i32.add (local.get $p) (i32.const 1)))');
   p('      (br $PL)))');
   p('  )');
   // The convolution: panels outer, blocks of MR output pixels inner (the last valid pixel repeated past P).
-  p('  (func (export "conv") (param $x i32) (param $H i32) (param $W i32) (param $Cin i32) (param $k i32) (param $stride i32) (param $pad i32) (param $zero i32) (param $bp i32) (param $bias i32) (param $c i32) (param $OH i32) (param $OW i32) (param $N i32) (param $P i32) (param $relu i32) (param $pb0 i32) (param $pb1 i32)');
+  p('  (func (export "conv") (param $x i32) (param $H i32) (param $W i32) (param $Cin i32) (param $k i32) (param $stride i32) (param $pad i32) (param $zero i32) (param $bp i32) (param $bias i32) (param $c i32) (param $OH i32) (param $OW i32) (param $N i32) (param $P i32) (param $act i32) (param $pb0 i32) (param $pb1 i32)');
   p(`    (local $p i32) (local $np i32) (local $pb i32) (local $q i32) (local $rows i32) (local $cols i32) (local $img i32) (local $rem i32) (local $ldc i32) (local $panel i32) ${rowsOf((r) => `(local $x${r} i32) (local $iy${r} i32) (local $ix${r} i32)`).join(' ')}`);
   p(`    (local.set $np (i32.div_u (i32.add (local.get $N) (i32.const ${NR - 1})) (i32.const ${NR})))`);
   p('    (local.set $ldc (i32.shl (local.get $N) (i32.const 2)))');
@@ -170,7 +175,7 @@ export function gemmWat(shared) {
   p('          (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $panel)))');
   p(`          (i32.add (i32.add (local.get $c) (i32.mul (i32.mul (local.get $pb) (i32.const ${MR})) (local.get $ldc))) (i32.mul (local.get $p) (i32.const ${4 * NR})))`);
   p(`          (local.get $ldc) (select (i32.add (local.get $bias) (i32.mul (local.get $p) (i32.const ${4 * NR}))) (i32.const 0) (local.get $bias))`);
-  p('          (local.get $rows) (local.get $cols) (local.get $relu))');
+  p('          (local.get $rows) (local.get $cols) (local.get $act))');
   p('        (local.set $pb (i32.add (local.get $pb) (i32.const 1)))');
   p('        (br $ML)))');
   p('      (local.set $p (i32.add (local.get $p) (i32.const 1)))');
@@ -211,6 +216,91 @@ export function gemmWat(shared) {
   p('  )');
   p(')');
   return L.join('\n') + '\n';
+}
+
+const f4 = (v) => `(v128.const f32x4 ${v} ${v} ${v} ${v})`;
+
+/**
+ * Exact GELU (torch.nn.GELU()) on four lanes: x/2 (1 + erf(x / sqrt 2)), erf as Eigen's and XLA's
+ * float32 rational fit on [-4, 4] (clamped past it, where erf is 1 in float32), the same
+ * coefficients as the JavaScript kernel of src/backends/wasm_kernels.ts, here in float32.
+ */
+function gelu(p) {
+  const alpha = ['-2.72614225801306e-10', '2.77068142495902e-08', '-2.10102402082508e-06', '-5.69250639462346e-05', '-7.34990630326855e-04', '-2.95459980854025e-03', '-1.60960333262415e-02'];
+  const beta = ['-1.45660718464996e-05', '-2.13374055278905e-04', '-1.68282697438203e-03', '-7.37332916720468e-03', '-1.42647390514189e-02'];
+  p('  (func $gelu4 (param $x v128) (result v128) (local $z v128) (local $z2 v128) (local $p v128) (local $q v128)');
+  p(`    (local.set $z (f32x4.max (f32x4.min (f32x4.mul (local.get $x) ${f4('0.7071067811865476')}) ${f4('4')}) ${f4('-4')}))`);
+  p('    (local.set $z2 (f32x4.mul (local.get $z) (local.get $z)))');
+  p(`    (local.set $p ${f4(alpha[0])})`);
+  for (const a of alpha.slice(1)) p(`    (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $z2) ${f4(a)}))`);
+  p(`    (local.set $q ${f4(beta[0])})`);
+  for (const b of beta.slice(1)) p(`    (local.set $q (f32x4.relaxed_madd (local.get $q) (local.get $z2) ${f4(b)}))`);
+  // 0.5 x (1 + z p / q)
+  p(`    (f32x4.mul (f32x4.mul (local.get $x) ${f4('0.5')}) (f32x4.add ${f4('1')} (f32x4.div (f32x4.mul (local.get $z) (local.get $p)) (local.get $q)))))`);
+}
+
+/**
+ * Row kernels (threads take ranges of rows, the last two arguments), float32 throughout:
+ * - `layernorm(x, g, b, out, C, epsBits, r0, r1)`: each row of C over its mean and biased variance
+ *   (two passes), times g plus b; eps as its float32 bits.
+ * - `gelu(x, out, n, r0, r1)`: exact GELU of n values, rows of 1024.
+ * - `scaleadd(x, y, g, out, C, r0, r1)`: out = x + y g (g per channel: LayerScale and the residual).
+ */
+function rowKernels(p) {
+  // A loop over [i, end) in steps of 4 then 1; body4/body1 see $i.
+  const vecThenScalar = (end, body4, body1) => {
+    p(`      (block $VD (loop $VL (br_if $VD (i32.gt_u (i32.add (local.get $i) (i32.const 4)) ${end}))`);
+    body4();
+    p('        (local.set $i (i32.add (local.get $i) (i32.const 4))) (br $VL)))');
+    p(`      (block $SD (loop $SL (br_if $SD (i32.ge_u (local.get $i) ${end}))`);
+    body1();
+    p('        (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $SL)))');
+  };
+  const at = (base, scale = 2) => `(i32.add (local.get ${base}) (i32.shl (local.get $i) (i32.const ${scale})))`;
+  p('  (func (export "layernorm") (param $x i32) (param $g i32) (param $b i32) (param $out i32) (param $C i32) (param $epsBits i32) (param $r0 i32) (param $r1 i32)');
+  p('    (local $r i32) (local $i i32) (local $row i32) (local $orow i32) (local $s v128) (local $d v128) (local $mean f32) (local $var f32) (local $inv f32) (local $t f32) (local $m v128) (local $iv v128)');
+  p('    (local.set $r (local.get $r0))');
+  p('    (block $RD (loop $RL (br_if $RD (i32.ge_u (local.get $r) (local.get $r1)))');
+  p('      (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $C)) (i32.const 2))))');
+  p('      (local.set $orow (i32.add (local.get $out) (i32.shl (i32.mul (local.get $r) (local.get $C)) (i32.const 2))))');
+  p('      (local.set $s (v128.const i32x4 0 0 0 0)) (local.set $t (f32.const 0)) (local.set $i (i32.const 0))');
+  vecThenScalar('(local.get $C)', () => p(`        (local.set $s (f32x4.add (local.get $s) (v128.load ${at('$row')})))`),
+    () => p(`        (local.set $t (f32.add (local.get $t) (f32.load ${at('$row')})))`));
+  p('      (local.set $mean (f32.div (f32.add (local.get $t) (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s)) (f32x4.extract_lane 1 (local.get $s))) (f32.add (f32x4.extract_lane 2 (local.get $s)) (f32x4.extract_lane 3 (local.get $s))))) (f32.convert_i32_u (local.get $C))))');
+  p('      (local.set $m (f32x4.splat (local.get $mean)))');
+  p('      (local.set $s (v128.const i32x4 0 0 0 0)) (local.set $t (f32.const 0)) (local.set $i (i32.const 0))');
+  vecThenScalar('(local.get $C)', () => {
+    p(`        (local.set $d (f32x4.sub (v128.load ${at('$row')}) (local.get $m)))`);
+    p('        (local.set $s (f32x4.relaxed_madd (local.get $d) (local.get $d) (local.get $s)))');
+  }, () => {
+    p(`        (local.set $inv (f32.sub (f32.load ${at('$row')}) (local.get $mean)))`);
+    p('        (local.set $t (f32.add (local.get $t) (f32.mul (local.get $inv) (local.get $inv))))');
+  });
+  p('      (local.set $var (f32.div (f32.add (local.get $t) (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s)) (f32x4.extract_lane 1 (local.get $s))) (f32.add (f32x4.extract_lane 2 (local.get $s)) (f32x4.extract_lane 3 (local.get $s))))) (f32.convert_i32_u (local.get $C))))');
+  p('      (local.set $inv (f32.div (f32.const 1) (f32.sqrt (f32.add (local.get $var) (f32.reinterpret_i32 (local.get $epsBits))))))');
+  p('      (local.set $iv (f32x4.splat (local.get $inv))) (local.set $i (i32.const 0))');
+  vecThenScalar('(local.get $C)', () => {
+    p(`        (v128.store ${at('$orow')} (f32x4.relaxed_madd (f32x4.mul (f32x4.sub (v128.load ${at('$row')}) (local.get $m)) (local.get $iv)) (v128.load ${at('$g')}) (v128.load ${at('$b')})))`);
+  }, () => {
+    p(`        (f32.store ${at('$orow')} (f32.add (f32.mul (f32.mul (f32.sub (f32.load ${at('$row')}) (local.get $mean)) (local.get $inv)) (f32.load ${at('$g')})) (f32.load ${at('$b')})))`);
+  });
+  p('      (local.set $r (i32.add (local.get $r) (i32.const 1))) (br $RL)))');
+  p('  )');
+  p('  (func (export "gelu") (param $x i32) (param $out i32) (param $n i32) (param $r0 i32) (param $r1 i32) (local $i i32) (local $end i32)');
+  p('    (local.set $i (i32.shl (local.get $r0) (i32.const 10)))');
+  p('    (local.set $end (select (local.get $n) (i32.shl (local.get $r1) (i32.const 10)) (i32.lt_u (local.get $n) (i32.shl (local.get $r1) (i32.const 10)))))');
+  vecThenScalar('(local.get $end)', () => p(`        (v128.store ${at('$out')} (call $gelu4 (v128.load ${at('$x')})))`),
+    () => p(`        (f32.store ${at('$out')} (f32x4.extract_lane 0 (call $gelu4 (f32x4.splat (f32.load ${at('$x')})))))`));
+  p('  )');
+  p('  (func (export "scaleadd") (param $x i32) (param $y i32) (param $g i32) (param $out i32) (param $C i32) (param $r0 i32) (param $r1 i32) (local $r i32) (local $i i32) (local $o i32)');
+  p('    (local.set $r (local.get $r0))');
+  p('    (block $RD (loop $RL (br_if $RD (i32.ge_u (local.get $r) (local.get $r1)))');
+  p('      (local.set $o (i32.shl (i32.mul (local.get $r) (local.get $C)) (i32.const 2))) (local.set $i (i32.const 0))');
+  const rowAt = (base) => `(i32.add (i32.add (local.get ${base}) (local.get $o)) (i32.shl (local.get $i) (i32.const 2)))`;
+  vecThenScalar('(local.get $C)', () => p(`        (v128.store ${rowAt('$out')} (f32x4.relaxed_madd (v128.load ${rowAt('$y')}) (v128.load ${at('$g')}) (v128.load ${rowAt('$x')})))`),
+    () => p(`        (f32.store ${rowAt('$out')} (f32.add (f32.load ${rowAt('$x')}) (f32.mul (f32.load ${rowAt('$y')}) (f32.load ${at('$g')}))))`));
+  p('      (local.set $r (i32.add (local.get $r) (i32.const 1))) (br $RL)))');
+  p('  )');
 }
 
 export async function gemmBinaries() {

@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gelu } from '../nn/activations';
 import { LayerNormWeights, layerNorm } from '../nn/layer_norm';
-import { GELU_KERNEL, LAYER_NORM_KERNEL, recordingGradients, runFused } from './wasm_kernels';
+import { LinearWeights, linear } from '../nn/linear';
+import { GELU_KERNEL, LAYER_NORM_KERNEL, MATMUL_GELU_KERNEL, SCALE_ADD_KERNEL, recordingGradients, runFused, wasmRowKernelsInstalled } from './wasm_kernels';
 
 export type AttentionLayout = 'fused' | 'perHead';
 
@@ -49,6 +50,26 @@ const useFused = (...xs: tf.Tensor[]): boolean => fusedElementwise(tf.getBackend
 
 /** Exact GELU: one fused pass where chosen, else src/nn/activations.ts. */
 export const blockGelu = (x: tf.Tensor): tf.Tensor => (useFused(x) ? runFused(GELU_KERNEL, { x }) : gelu(x));
+
+/**
+ * gelu(x W + b) (DINOv2's fc1 and its activation): one product with GELU in its epilogue where the
+ * relaxed-SIMD kernel runs (src/backends/wasm_gemm.ts), else the product then `blockGelu`.
+ */
+export function blockLinearGelu(x: tf.Tensor, p: LinearWeights): tf.Tensor {
+  const [inF, outF] = p.w.shape;
+  if (!(useFused(x) && wasmGemm(tf.getBackend()) && wasmRowKernelsInstalled() && p.b)) {
+    const h = linear(x, p);
+    const y = blockGelu(h);
+    h.dispose(); // at once, not at the end of the caller's scope
+    return y;
+  }
+  return tf.tidy(() => tf.reshape(runFused(MATMUL_GELU_KERNEL, { a: tf.reshape(x, [-1, inF]), b: p.w, bias: p.b as tf.Tensor }), [...x.shape.slice(0, -1), outF]));
+}
+
+/** x + y g (LayerScale, then the residual): one pass where the fused kernels are chosen. */
+export const blockScaleAdd = (x: tf.Tensor, y: tf.Tensor, g: tf.Tensor): tf.Tensor =>
+  (useFused(x, y, g) && sameShape(x.shape, y.shape) && g.shape.length === 1 && g.shape[0] === x.shape[x.shape.length - 1] ? runFused(SCALE_ADD_KERNEL, { x, y, g }) : tf.tidy(() => tf.add(x, tf.mul(y, g))));
+const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** LayerNorm over the last axis: one fused kernel where chosen, else src/nn/layer_norm.ts. */
 export const blockLayerNorm = (x: tf.Tensor, p: LayerNormWeights, eps: number): tf.Tensor =>

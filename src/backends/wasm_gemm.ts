@@ -22,9 +22,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GEMM_MR, GEMM_NR, GEMM_WASM_PLAIN, GEMM_WASM_SHARED } from './wasm_gemm.generated';
 import { wasmGemm } from './choices';
+import { MATMUL_GELU_KERNEL, setWasmRowKernels } from './wasm_kernels';
 
 /** The row-block functions of the kernel module: their arguments (tools/gen-wasm-gemm.mjs), then a range of row blocks. */
-export const GEMM_FUNCTIONS = ['gemm', 'conv'] as const;
+export const GEMM_FUNCTIONS = ['gemm', 'conv', 'layernorm', 'gelu', 'scaleadd'] as const;
 export type GemmFunction = (typeof GEMM_FUNCTIONS)[number];
 export type GemmExports = Record<GemmFunction, (...args: number[]) => void> & {
   pack(b: number, ldb: number, bp: number, K: number, N: number, trans: number): void;
@@ -110,6 +111,10 @@ export async function installWasmGemm(threads = 1, pool?: GemmPoolFactory): Prom
   const runner = shared && pool ? pool(module, memory, threads) : inline(exports);
   installed = { memory, exports, runner };
   overrideKernels();
+  setWasmRowKernels({
+    ptr: (backend, t) => ptr(backend as WasmBackend, t),
+    run: (fn, args, rows, work) => (work >= THREADED_MIN_MACS ? runner : inline(exports)).run(fn, args, rows),
+  });
   return null;
 }
 
@@ -118,6 +123,9 @@ export const wasmGemmThreads = (): number => (installed ? installed.runner.threa
 
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** The kernel's epilogues ('gelu' only through MATMUL_GELU_KERNEL: tfjs's fused ops have no GELU). */
+const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, gelu: 2 };
 
 /** Where a tensor's data starts in the heap. */
 function ptr(backend: WasmBackend, t: tf.TensorInfo): number {
@@ -133,7 +141,7 @@ function gemmKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | nul
   if (!installed || !a || !b || preluActivationWeights || !wasmGemm('wasm')) return null;
   if (memoryOf(backend.wasm) !== installed.memory) return null;
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || attrs.transposeA || a.shape.length < 2 || b.shape.length < 2) return null;
-  if (activation !== 'linear' && activation !== 'relu') return null;
+  if (activation !== 'linear' && activation !== 'relu' && activation !== 'gelu') return null;
   const transB = Boolean(attrs.transposeB);
   const [M, K] = a.shape.slice(-2);
   const [K2, N] = transB ? b.shape.slice(-2).reverse() : b.shape.slice(-2);
@@ -166,7 +174,7 @@ function gemmKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | nul
     for (let i = 0; i < nOut; i++) {
       if (i === 0 || nB > 1) exports.pack(pb + (nB === 1 ? 0 : i * K * N * 4), ldb, scratch, K, N, transB ? 1 : 0);
       const aOff = pa + (nA === 1 ? 0 : i * M * K * 4);
-      use.run('gemm', [aOff, K * 4, scratch, pbias, pc + i * M * N * 4, N * 4, M, N, K, activation === 'relu' ? 1 : 0], blocks);
+      use.run('gemm', [aOff, K * 4, scratch, pbias, pc + i * M * N * 4, N * 4, M, N, K, ACTIVATIONS[activation]], blocks);
     }
   } finally {
     backend.wasm._free(scratch);
@@ -226,6 +234,15 @@ let overridden = false;
 function overrideKernels(): void {
   if (overridden) return;
   overridden = true;
+  tf.registerKernel({
+    kernelName: MATMUL_GELU_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const out = gemmKernel({ ...(args as unknown as KernelArgs), attrs: { activation: 'gelu' } });
+      if (!out) throw new Error(`${MATMUL_GELU_KERNEL}: operands the kernel does not take (float32 [M, K] x [K, N] and a bias of N)`);
+      return out;
+    },
+  });
   const ours: [string, (a: KernelArgs) => tf.TensorInfo | null][] = [['BatchMatMul', gemmKernel], ['_FusedMatMul', gemmKernel], ['Conv2D', convKernel], ['FusedConv2D', convKernel]];
   for (const [kernelName, kernel] of ours) {
     const original = tf.getKernel(kernelName, 'wasm');

@@ -1,12 +1,13 @@
 /**
- * Fused elementwise kernels for tfjs-backend-wasm, written in JavaScript over the backend's heap.
+ * Fused elementwise kernels for tfjs-backend-wasm over the backend's heap.
  *
  * tfjs-wasm runs every elementwise op as its own single-threaded pass over the whole tensor, and
  * its erf is a scalar loop. In the DINOv2 block, GELU was five passes over fc1's output (two
  * scalings, erf, +1, product) and LayerNorm nine. Each kernel here is one pass (LayerNorm: a row's
- * statistics, then its output), in double precision, rounded to float32 once: at least as
- * accurate as the chains. (LayerScale with the residual add, two native passes, was measured as
- * fast as one JavaScript pass, so it stays as it is.)
+ * statistics, then its output). Where the relaxed-SIMD module of src/backends/wasm_gemm.ts is
+ * installed they run there, vectorised, in float32 and split over its threads (and GELU is fused
+ * into fc1's product: MATMUL_GELU_KERNEL); elsewhere in JavaScript, in double precision rounded
+ * to float32 once. Both are at least as accurate as tfjs's chains.
  *
  * Kernels are registered for `wasm` only, under names of their own; which ops use them on which
  * backend is decided in src/backends/choices.ts (`fusedElementwise`). No gradients: the ops
@@ -17,6 +18,10 @@ import * as tf from '@tensorflow/tfjs-core';
 
 export const GELU_KERNEL = 'DepthAnythingGelu';
 export const LAYER_NORM_KERNEL = 'DepthAnythingLayerNorm';
+/** x + y g (g per channel): LayerScale and the residual add in one pass. */
+export const SCALE_ADD_KERNEL = 'DepthAnythingScaleAdd';
+/** x W + b, then exact GELU, in one product (registered by src/backends/wasm_gemm.ts where it is installed). */
+export const MATMUL_GELU_KERNEL = 'DepthAnythingMatMulGelu';
 
 /** The slice of tfjs-backend-wasm's BackendWasm these kernels use (its JS kernels such as Fill use the same). */
 interface WasmBackend {
@@ -24,6 +29,28 @@ interface WasmBackend {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
 }
 type Args = { inputs: Record<string, tf.TensorInfo>; backend: WasmBackend; attrs?: Record<string, unknown> };
+
+/**
+ * The same kernels in WebAssembly (SIMD, split over threads), which src/backends/wasm_gemm.ts
+ * installs with its products: `run` takes the row function's name, its arguments (heap pointers
+ * from `ptr`, sizes) and how many rows there are; `work` sizes the job (small ones stay on one thread).
+ */
+export interface WasmRowKernels {
+  ptr(backend: unknown, t: tf.TensorInfo): number;
+  run(fn: 'layernorm' | 'gelu' | 'scaleadd', args: number[], rows: number, work: number): void;
+}
+let rowKernels: WasmRowKernels | undefined;
+/** Installs (or, for tests, removes) the WebAssembly versions; returns the previous ones. */
+export function setWasmRowKernels(k: WasmRowKernels | undefined): WasmRowKernels | undefined {
+  const old = rowKernels;
+  rowKernels = k;
+  return old;
+}
+/** Whether the WebAssembly versions (and MATMUL_GELU_KERNEL) are installed. */
+export const wasmRowKernelsInstalled = (): boolean => rowKernels !== undefined;
+const f32Bits = (v: number): number => new Int32Array(Float32Array.of(v).buffer)[0];
+/** Values per row of the wasm `gelu`. */
+const GELU_ROW = 1024;
 
 /**
  * erf as a rational function of x^2 on [-4, 4] (clamped past: erf(4) = 1 - 1.5e-8), the float32
@@ -51,6 +78,11 @@ function erf(x: number): number {
 /** Exact GELU (torch.nn.GELU(), approximate='none'): x/2 (1 + erf(x / sqrt 2)). */
 function gelu({ inputs: { x }, backend }: Args): tf.TensorInfo {
   const out = backend.makeOutput(x.shape.slice(), 'float32');
+  const n = x.shape.reduce((a, b) => a * b, 1);
+  if (rowKernels) {
+    rowKernels.run('gelu', [rowKernels.ptr(backend, x), rowKernels.ptr(backend, out), n], Math.ceil(n / GELU_ROW), 20 * n);
+    return out;
+  }
   // Views after makeOutput: a heap that grows detaches earlier ones.
   const src = backend.typedArrayFromHeap(x);
   const dst = backend.typedArrayFromHeap(out);
@@ -66,6 +98,12 @@ function layerNorm({ inputs: { x, gamma, beta }, backend, attrs }: Args): tf.Ten
   const eps = attrs?.eps as number;
   const C = x.shape[x.shape.length - 1];
   const out = backend.makeOutput(x.shape.slice(), 'float32');
+  if (rowKernels) {
+    const p = (t: tf.TensorInfo) => rowKernels!.ptr(backend, t);
+    const n = x.shape.reduce((a, b) => a * b, 1);
+    rowKernels.run('layernorm', [p(x), p(gamma), p(beta), p(out), C, f32Bits(eps)], n / C, 8 * n);
+    return out;
+  }
   const src = backend.typedArrayFromHeap(x);
   const dst = backend.typedArrayFromHeap(out);
   const g = backend.typedArrayFromHeap(gamma);
@@ -85,7 +123,25 @@ function layerNorm({ inputs: { x, gamma, beta }, backend, attrs }: Args): tf.Ten
   return out;
 }
 
-const KERNELS: [string, (a: Args) => tf.TensorInfo][] = [[GELU_KERNEL, gelu], [LAYER_NORM_KERNEL, layerNorm]];
+/** x + y g over the last axis (g of its size). */
+function scaleAdd({ inputs: { x, y, g }, backend }: Args): tf.TensorInfo {
+  const C = g.shape[0];
+  const out = backend.makeOutput(x.shape.slice(), 'float32');
+  const n = x.shape.reduce((a, b) => a * b, 1);
+  if (rowKernels) {
+    const p = (t: tf.TensorInfo) => rowKernels!.ptr(backend, t);
+    rowKernels.run('scaleadd', [p(x), p(y), p(g), p(out), C], n / C, 2 * n);
+    return out;
+  }
+  const xs = backend.typedArrayFromHeap(x);
+  const ys = backend.typedArrayFromHeap(y);
+  const gs = backend.typedArrayFromHeap(g);
+  const dst = backend.typedArrayFromHeap(out);
+  for (let i = 0; i < n; i++) dst[i] = xs[i] + Math.fround(ys[i] * gs[i % C]);
+  return out;
+}
+
+const KERNELS: [string, (a: Args) => tf.TensorInfo][] = [[GELU_KERNEL, gelu], [LAYER_NORM_KERNEL, layerNorm], [SCALE_ADD_KERNEL, scaleAdd]];
 for (const [kernelName, f] of KERNELS) {
   if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: f as unknown as tf.KernelFunc });
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config/depth';
-import { blockLayerNorm } from '../backends/choices';
+import { blockLayerNorm, blockScaleAdd } from '../backends/choices';
 import { LayerNormWeights, loadLayerNorm } from '../nn/layer_norm';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
@@ -37,6 +37,14 @@ export function loadBlock(sd: StateDictReader, key: string, cfg: ModelConfig, at
   };
 }
 
+/** x + ls(y), tapped as `key` (LayerScale's output); untapped, one fused pass where chosen (backends/choices.ts). */
+function residual(x: tf.Tensor3D, y: tf.Tensor3D, ls: LayerScaleWeights | undefined, key: string, tap?: Tap): tf.Tensor3D {
+  if (ls && !tap) return blockScaleAdd(x, y, ls.gamma) as tf.Tensor3D;
+  const s = layerScale(y, ls);
+  tap?.(key, s);
+  return tf.add(x, s) as tf.Tensor3D;
+}
+
 /** x + ls1(attn(norm1(x))), then + ls2(mlp(norm2(x))). [B, N, C] -> [B, N, C]. */
 export function block(x: tf.Tensor3D, w: BlockWeights, tap?: Tap, rope?: RopeTables): tf.Tensor3D {
   const k = w.key;
@@ -44,16 +52,12 @@ export function block(x: tf.Tensor3D, w: BlockWeights, tap?: Tap, rope?: RopeTab
   tap?.(`${k}.norm1`, n1);
   const a = attention(n1, w.attn, tap, rope);
   tap?.(`${k}.attn`, a);
-  const s1 = layerScale(a, w.ls1);
-  tap?.(`${k}.ls1`, s1);
-  const x1 = tf.add(x, s1) as tf.Tensor3D;
+  const x1 = residual(x, a, w.ls1, `${k}.ls1`, tap);
   const n2 = blockLayerNorm(x1, w.norm2, w.eps) as tf.Tensor3D;
   tap?.(`${k}.norm2`, n2);
   const m = w.mlp.kind === 'swiglu' ? swiglu(n2, w.mlp, tap) : mlp(n2, w.mlp, tap);
   tap?.(`${k}.mlp`, m);
-  const s2 = layerScale(m, w.ls2);
-  tap?.(`${k}.ls2`, s2);
-  const out = tf.add(x1, s2) as tf.Tensor3D;
+  const out = residual(x1, m, w.ls2, `${k}.ls2`, tap);
   tap?.(k, out);
   return out;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { blockGelu } from '../backends/choices';
+import { blockGelu, blockLinearGelu } from '../backends/choices';
 import { LinearWeights, linear, loadLinear } from '../nn/linear';
 import { Tap } from '../nn/tap';
 import { StateDictReader } from '../weights/state_dict';
@@ -17,6 +17,8 @@ export function loadMlp(sd: StateDictReader, key: string, dim: number, hidden: n
 }
 
 export function mlp(x: tf.Tensor3D, w: MlpWeights, tap?: Tap): tf.Tensor3D {
+  // Untapped, fc1 and GELU may be one product (backends/choices.ts).
+  if (!tap) return linear(blockLinearGelu(x, w.fc1), w.fc2) as tf.Tensor3D;
   const h = linear(x, w.fc1);
   tap?.(`${w.key}.fc1`, h);
   const a = blockGelu(h);
