@@ -160,7 +160,7 @@ function gemmKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | nul
   const { exports, runner } = installed;
   const panels = Math.ceil(N / GEMM_NR);
   const packedBytes = panels * GEMM_NR * K * 4;
-  const scratch = backend.wasm._malloc(packedBytes);
+  const scratch = backend.wasm._malloc(packedBytes) >>> 0; // an unsigned offset: heaps grow past 2 GiB
   if (!scratch) throw new Error(`the wasm heap has no room for a matrix product's packed operand (${(packedBytes / 2 ** 20).toFixed(1)} MiB)`);
   try {
     // Pointers after makeOutput and malloc (neither moves existing data; both may grow the heap).
@@ -213,7 +213,7 @@ function convKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | nul
   const { exports, runner } = installed;
   const packedBytes = Math.ceil(N / GEMM_NR) * GEMM_NR * K * 4;
   const zeroBytes = info.inChannels * 4;
-  const scratch = backend.wasm._malloc(packedBytes + zeroBytes);
+  const scratch = backend.wasm._malloc(packedBytes + zeroBytes) >>> 0;
   if (!scratch) throw new Error(`the wasm heap has no room for a convolution's packed filter (${(packedBytes / 2 ** 20).toFixed(1)} MiB)`);
   try {
     const zero = scratch + packedBytes;

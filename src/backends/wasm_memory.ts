@@ -6,7 +6,9 @@
  * copy of every weight matrix it multiplies by (tfjs-backend-wasm's operator caches), so a model
  * held about twice its weights before the first activation (V1 metric ViT-L at 392x518: 1.28 GiB
  * of weights, a 3.4 GiB heap, measured with 1 thread); `freeWeightsOncePacked` below frees the
- * unpacked copies. The refusals here still count the weights twice: a bound before the first pass.
+ * unpacked copies. Where the relaxed-SIMD kernel (wasm_gemm.ts) runs the products and convolutions,
+ * XNNPACK packs none of them and each weight is held once. The refusals here still count the
+ * weights twice, as without that kernel: a conservative bound before the first pass.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { PassTensors, elements } from './limits';

@@ -4,7 +4,7 @@
  * transposed, bias, relu, products on the calling thread and on the pool), convolutions (padding,
  * strides, 'same', 1x1), the ones it hands back to tfjs's kernels, and its binary against its source.
  */
-import { execFileSync } from 'child_process';
+import { execFile, execFileSync } from 'child_process';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmGemm } from '../../src/backends/choices';
@@ -166,6 +166,17 @@ test('off (bench --no-gemm): tfjs\'s kernels give the same products', () => {
   expect(tf.max(tf.abs(tf.sub(on, off))).dataSync()[0]).toBeLessThan(1e-5);
   tf.dispose([a, b, b2, on, off]);
 });
+
+test('operands past 2 GiB in the heap (child process): the same results as the cpu backend', async () => {
+  const root = path.resolve(__dirname, '../..');
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [require.resolve('tsx/cli'), 'test/wasm/high_heap_child.ts'], { cwd: root }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message.split('\n')[0]}\n${stderr.slice(-3000)}`)) : resolve(stdout)));
+  });
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { lowest: number; worst: number; n: number };
+  expect(r.lowest).toBeGreaterThan(2 ** 31);
+  expect(r.n).toBe(5);
+  expect(r.worst).toBeLessThan(1e-5);
+}, 120_000);
 
 test('the committed binary is assembled from tools/gen-wasm-gemm.mjs', () => {
   const root = path.resolve(__dirname, '../..');
