@@ -42,6 +42,19 @@ function erfRef(x: number): number {
 
 const grid = (n: number, lo: number, hi: number) => tf.tensor1d(Float32Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1)));
 
+/**
+ * `fused` against `chain` (both disposed here; no tensor left behind): the largest difference
+ * relative to max(1, |chain|).
+ */
+async function worstAgainst(fused: tf.Tensor, chain: tf.Tensor, before: number): Promise<number> {
+  const [f, c] = [await fused.data(), await chain.data()];
+  tf.dispose([fused, chain]);
+  expect(tf.memory().numTensors).toBe(before);
+  let worst = 0;
+  for (let i = 0; i < f.length; i++) worst = Math.max(worst, Math.abs(f[i] - c[i]) / Math.max(1, Math.abs(c[i])));
+  return worst;
+}
+
 describe('fused wasm kernels', () => {
   beforeAll(async () => useBackend('wasm'));
   afterEach(() => setFusedElementwise('wasm', true));
@@ -121,11 +134,7 @@ describe('fused wasm kernels', () => {
     const fused = blockLayerNorm(x, p, 1e-6);
     const chain = tf.tidy(() => layerNorm(x, p, 1e-6));
     expect(fused.shape).toEqual([2, 37, C]);
-    const [f, c] = [await fused.data(), await chain.data()];
-    tf.dispose([fused, chain]);
-    expect(tf.memory().numTensors).toBe(before);
-    let worst = 0;
-    for (let i = 0; i < f.length; i++) worst = Math.max(worst, Math.abs(f[i] - c[i]) / Math.max(1, Math.abs(c[i])));
+    const worst = await worstAgainst(fused, chain, before);
     expect(worst).toBeLessThan(2e-6);
     tf.dispose([x, p.gamma, p.beta]);
   }
@@ -139,11 +148,7 @@ describe('fused wasm kernels', () => {
       const before = tf.memory().numTensors;
       const fused = blockScaleAdd(x, y, g);
       const chain = tf.tidy(() => tf.add(x, tf.mul(y, g)));
-      const [f, c] = [await fused.data(), await chain.data()];
-      tf.dispose([fused, chain]);
-      expect(tf.memory().numTensors).toBe(before);
-      let worst = 0;
-      for (let i = 0; i < f.length; i++) worst = Math.max(worst, Math.abs(f[i] - c[i]) / Math.max(1, Math.abs(c[i])));
+      const worst = await worstAgainst(fused, chain, before);
       expect(worst).toBeLessThan(3e-7);
       tf.dispose([x, y, g]);
     };
@@ -159,11 +164,7 @@ describe('fused wasm kernels', () => {
     expect(info.kernels.map((k) => k.name)).toContain('DepthAnythingMatMulGelu');
     expect(fused.shape).toEqual([2, 21, 40]);
     const chain = tf.tidy(() => blockGelu(linear(x, p)));
-    const [f, c] = [await fused.data(), await chain.data()];
-    tf.dispose([fused, chain]);
-    expect(tf.memory().numTensors).toBe(before);
-    let worst = 0;
-    for (let i = 0; i < f.length; i++) worst = Math.max(worst, Math.abs(f[i] - c[i]) / Math.max(1, Math.abs(c[i])));
+    const worst = await worstAgainst(fused, chain, before);
     expect(worst).toBeLessThan(1e-6);
     tf.dispose([x, p.w, p.b]);
   });

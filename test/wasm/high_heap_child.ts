@@ -10,7 +10,7 @@ import { initBackend } from '../../src/backends/node';
 import { blockLayerNorm, blockLinearGelu, blockScaleAdd } from '../../src/backends/choices';
 
 const ops = (s: number, seen: (ts: tf.Tensor[]) => void): Float32Array[] => tf.tidy(() => {
-  const x = tf.randomNormal([1, 33, 40, 64], 0, 1, 'float32', s);
+  const x = tf.randomNormal([1, 33, 40, 64], 0, 1, 'float32', s) as tf.Tensor4D;
   const f = tf.randomNormal([3, 3, 64, 48], 0, 0.1, 'float32', s + 1) as tf.Tensor4D;
   const t = tf.reshape(x, [66, 1280]);
   const w = tf.randomNormal([1280, 512], 0, 0.03, 'float32', s + 2) as tf.Tensor2D;
