@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config/depth';
 import { resizeBicubic } from '../nn/interpolate';
 import { blockLayerNorm } from '../backends/choices';
+import type { PackPart } from '../backends/wasm_pack';
 import { LayerNormWeights, loadLayerNorm } from '../nn/layer_norm';
 import { param } from '../nn/param';
 import { Tap } from '../nn/tap';
@@ -18,14 +19,19 @@ export interface DinoV2Weights {
   norm: LayerNormWeights;
 }
 
-export function loadDinoV2(sd: StateDictReader, key: string, cfg: ModelConfig): DinoV2Weights {
+/** `pack`: packs each block's kernels as soon as it is bound (src/backends/wasm_pack.ts). */
+export function loadDinoV2(sd: StateDictReader, key: string, cfg: ModelConfig, pack?: PackPart): DinoV2Weights {
   const C = cfg.embedDim;
   const M = cfg.posGrid;
   return {
     clsToken: param<tf.Rank.R3>(sd.take(`${key}.cls_token`, [1, 1, C])),
     posEmbed: param<tf.Rank.R3>(sd.take(`${key}.pos_embed`, [1, 1 + M * M, C])),
     patchEmbed: loadPatchEmbed(sd, `${key}.patch_embed`, cfg),
-    blocks: Array.from({ length: cfg.depth }, (_, i) => loadBlock(sd, `${key}.blocks.${i}`, cfg)),
+    blocks: Array.from({ length: cfg.depth }, (_, i) => {
+      const b = loadBlock(sd, `${key}.blocks.${i}`, cfg);
+      pack?.(b, () => block(tf.zeros([1, 2, C]) as tf.Tensor3D, b));
+      return b;
+    }),
     norm: loadLayerNorm(sd, `${key}.norm`, C),
   };
 }
