@@ -6,6 +6,7 @@
  * land between them: at ViT-L 518 the heap grew by 0.6 GiB over the encoder while its live maps
  * never passed 0.23 GiB. Packed right after each part is bound (one product of a tiny input), the
  * next part's kernels fill the holes just freed, and the packed copies lie together below every map.
+ * Where products cache no packed weights (and so free nothing), this only costs the tiny products.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { freeWeightsOncePacked } from './wasm_memory';
