@@ -10,6 +10,7 @@ import { DptHeadWeights, dptHead, loadDptHead } from '../dpt/dpt_head';
 import { Tap } from '../nn/tap';
 import { PassPart, checkGpuLimits, checkWasmMemory } from './limits';
 import { checkWasmWeights, freeWeightsOncePacked, tensorBytes, wasmAbortError } from '../backends/wasm_memory';
+import { packWhileBinding } from '../backends/wasm_pack';
 import { StateDict, StateDictReader, WeightsError } from '../weights/state_dict';
 import { ZoeDepthHeadWeights, loadZoeDepthHead, zoeDepthHead } from '../zoedepth/zoedepth_v1';
 import { depthAnythingCore } from './dpt_dinov2';
@@ -61,8 +62,9 @@ export function bindWeights(sd: StateDict, cfg: ModelConfig, source: string): De
   checkWasmWeights(sd, source);
   const reader = new StateDictReader(sd, source);
   const core = cfg.zoe ? 'core.core.' : '';
+  const pack = packWhileBinding(sd); // wasm: each encoder block's kernels packed as it is bound
   const bound = wasmGuard(`binding ${source}`, () => tf.tidy(() => {
-    const w: DepthAnythingWeights = { pretrained: loadDinoV2(reader, `${core}pretrained`, cfg), depth_head: loadDptHead(reader, `${core}depth_head`, cfg) };
+    const w: DepthAnythingWeights = { pretrained: loadDinoV2(reader, `${core}pretrained`, cfg, pack), depth_head: loadDptHead(reader, `${core}depth_head`, cfg) };
     if (cfg.zoe) w.zoe = loadZoeDepthHead(reader, cfg, cfg.zoe);
     reader.finish(cfg.zoe ? ZOE_IGNORED_KEYS : IGNORED_KEYS);
     return w as unknown as tf.TensorContainer;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ModelConfig } from '../config/depth';
 import { resizeBicubic } from '../nn/interpolate';
 import { blockLayerNorm } from '../backends/choices';
+import type { PackPart } from '../backends/wasm_pack';
 import { LayerNormWeights, loadLayerNorm } from '../nn/layer_norm';
 import { param } from '../nn/param';
 import { Tap } from '../nn/tap';
@@ -18,14 +19,19 @@ export interface DinoV2Weights {
   norm: LayerNormWeights;
 }
 
-export function loadDinoV2(sd: StateDictReader, key: string, cfg: ModelConfig): DinoV2Weights {
+/** `pack`: packs each block's kernels as soon as it is bound (src/backends/wasm_pack.ts). */
+export function loadDinoV2(sd: StateDictReader, key: string, cfg: ModelConfig, pack?: PackPart): DinoV2Weights {
   const C = cfg.embedDim;
   const M = cfg.posGrid;
   return {
     clsToken: param<tf.Rank.R3>(sd.take(`${key}.cls_token`, [1, 1, C])),
     posEmbed: param<tf.Rank.R3>(sd.take(`${key}.pos_embed`, [1, 1 + M * M, C])),
     patchEmbed: loadPatchEmbed(sd, `${key}.patch_embed`, cfg),
-    blocks: Array.from({ length: cfg.depth }, (_, i) => loadBlock(sd, `${key}.blocks.${i}`, cfg)),
+    blocks: Array.from({ length: cfg.depth }, (_, i) => {
+      const b = loadBlock(sd, `${key}.blocks.${i}`, cfg);
+      pack?.(b, () => block(tf.zeros([1, 2, C]) as tf.Tensor3D, b));
+      return b;
+    }),
     norm: loadLayerNorm(sd, `${key}.norm`, C),
   };
 }
@@ -70,7 +76,8 @@ export interface IntermediateLayer {
  */
 export function getIntermediateLayers(x: tf.Tensor4D, w: DinoV2Weights, cfg: ModelConfig, tap?: Tap): IntermediateLayer[] {
   const eps = cfg.layerNormEps;
-  let t = prepareTokens(x, w, cfg, tap);
+  // The position embedding's resized copies go with this scope, not the pass's.
+  let t = tf.tidy(() => prepareTokens(x, w, cfg, tap));
   const taken: tf.Tensor3D[] = [];
   const last = Math.max(...cfg.intermediateLayers);
   for (let i = 0; i <= last; i++) {
@@ -78,15 +85,20 @@ export function getIntermediateLayers(x: tf.Tensor4D, w: DinoV2Weights, cfg: Mod
     // A scope per block frees its attention maps at once instead of at the end of the pass.
     t = tf.tidy(() => block(input, w.blocks[i], tap));
     if (cfg.intermediateLayers.includes(i)) taken.push(t);
+    // Each block's input is freed once read unless it is a requested layer (ViT-L at 518: 24
+    // blocks' outputs held to the end of the pass were 0.2 GiB of wasm heap).
+    if (!taken.includes(input)) input.dispose();
   }
   return taken.map((out, i) => {
     const normed = blockLayerNorm(out, w.norm, eps) as tf.Tensor3D;
+    out.dispose();
     tap?.(i === 0 ? 'pretrained.norm' : `pretrained.norm#${i}`, normed);
     const [B, N, C] = normed.shape;
     const layer = {
       patch: tf.slice(normed, [0, 1, 0], [B, N - 1, C]),
       cls: tf.reshape(tf.slice(normed, [0, 0, 0], [B, 1, C]), [B, C]) as tf.Tensor2D,
     };
+    normed.dispose();
     tap?.(`features.${i}.patch`, layer.patch);
     tap?.(`features.${i}.cls`, layer.cls);
     return layer;

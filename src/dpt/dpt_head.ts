@@ -71,29 +71,46 @@ export interface DptHooks {
 
 /** Four intermediate layers -> depth map [B, 14h, 14w, 1] (after the head's last activation). */
 export function dptHead(layers: IntermediateLayer[], patchH: number, patchW: number, w: DptHeadWeights, tap?: Tap): tf.Tensor4D {
-  const { depth, hooks } = dptHeadWithHooks(layers, patchH, patchW, w, tap);
-  tf.dispose(hooks as unknown as tf.TensorContainer);
-  return depth;
+  return headPass(layers, patchH, patchW, w, tap, false).depth;
 }
 
 /** `dptHead`, also returning the intermediates ZoeDepth's core hooks (same single pass). */
 export function dptHeadWithHooks(layers: IntermediateLayer[], patchH: number, patchW: number, w: DptHeadWeights, tap?: Tap): { depth: tf.Tensor4D; hooks: DptHooks } {
+  const { depth, hooks } = headPass(layers, patchH, patchW, w, tap, true);
+  return { depth, hooks: hooks! };
+}
+
+/**
+ * The head. Each map is freed as soon as the next stage has read it (unless it is a hook that is
+ * asked for): at ViT-L 518 the maps held to the end of the pass were about 1 GiB of wasm heap at
+ * refinenet1, the pass's peak. Taps keep clones, so they see the same.
+ */
+function headPass(layers: IntermediateLayer[], patchH: number, patchW: number, w: DptHeadWeights, tap: Tap | undefined, withHooks: boolean): { depth: tf.Tensor4D; hooks?: DptHooks } {
   const s = w.scratch;
+  const rnWeights = [s.layer1_rn, s.layer2_rn, s.layer3_rn, s.layer4_rn];
   // Scopes per stage free large intermediate maps early (the wasm heap is limited to 4 GB).
-  const [l1, l2, l3, l4] = layers.map((layer, i) => tf.tidy(() => reassemble(layer, i, w.levels[i], patchH, patchW, tap)));
-  const rn = [conv2d(l1, s.layer1_rn), conv2d(l2, s.layer2_rn), conv2d(l3, s.layer3_rn), conv2d(l4, s.layer4_rn)];
+  const rn = layers.map((layer, i) => tf.tidy(() => conv2d(reassemble(layer, i, w.levels[i], patchH, patchW, tap), rnWeights[i])));
   rn.forEach((t, i) => tap?.(`depth_head.scratch.layer${i + 1}_rn`, t));
+  const free = (t: tf.Tensor): void => { if (!withHooks) t.dispose(); };
   const path4 = tf.tidy(() => featureFusionBlock(rn[3], undefined, s.refinenet4, sizeOf(rn[2]), tap));
+  free(rn[3]);
   const path3 = tf.tidy(() => featureFusionBlock(path4, rn[2], s.refinenet3, sizeOf(rn[1]), tap));
+  rn[2].dispose();
+  free(path4);
   const path2 = tf.tidy(() => featureFusionBlock(path3, rn[1], s.refinenet2, sizeOf(rn[0]), tap));
+  rn[1].dispose();
+  free(path3);
   const path1 = tf.tidy(() => featureFusionBlock(path2, rn[0], s.refinenet1, undefined, tap));
+  rn[0].dispose();
+  free(path2);
   // Both returned from the scope, so the caller's scope owns them (tf.keep would leave out_conv to no one).
   const [depth, outConv] = tf.tidy(() => {
     let hidden: tf.Tensor4D | undefined;
-    const out = outputConvs(path1, patchH, patchW, s, w.metric, tap, (t) => { hidden = t; });
-    return [out, hidden!];
+    const out = outputConvs(path1, patchH, patchW, s, w.metric, tap, withHooks ? (t) => { hidden = t; } : undefined, !withHooks);
+    return withHooks ? [out, hidden!] : [out];
   });
-  return { depth, hooks: { out_conv: outConv, l4_rn: rn[3], r4: path4, r3: path3, r2: path2, r1: path1 } };
+  if (!withHooks) return { depth };
+  return { depth, hooks: { out_conv: outConv!, l4_rn: rn[3], r4: path4, r3: path3, r2: path2, r1: path1 } };
 }
 
 /**
@@ -122,8 +139,9 @@ function webglIm2col(): boolean {
  * resizes only the source rows it reads and convolves with a one-row halo, so every output pixel
  * is the same sum as in one pass. Taps (parity) see the bands joined.
  */
-export function outputConvs(path1: tf.Tensor4D, patchH: number, patchW: number, s: ScratchWeights, metric: boolean, tap?: Tap, onOutConv?: (t: tf.Tensor4D) => void): tf.Tensor4D {
+export function outputConvs(path1: tf.Tensor4D, patchH: number, patchW: number, s: ScratchWeights, metric: boolean, tap?: Tap, onOutConv?: (t: tf.Tensor4D) => void, consumePath1 = false): tf.Tensor4D {
   const out1 = conv2d(path1, s.output_conv1);
+  if (consumePath1) path1.dispose();
   tap?.('depth_head.scratch.output_conv1', out1);
   const [B, , , C] = out1.shape;
   const H = patchH * 14;
@@ -131,7 +149,8 @@ export function outputConvs(path1: tf.Tensor4D, patchH: number, patchW: number, 
   const rows = bandRows((r) => outputBandTensors(B, r, W, 2 * C, tf.getBackend(), webglIm2col()), H);
   if (rows >= H) {
     const up = resizeBilinearAlignCorners(out1, H, W);
-    return outputConv2(up, s, metric, tap, onOutConv);
+    if (up !== out1) out1.dispose();
+    return outputConv2(up, s, metric, tap, onOutConv, undefined, true);
   }
   // Bands: the taps and the hook get each stage joined (only parity and ZoeDepth ask for them).
   const parts: Record<string, tf.Tensor4D[]> = {};
@@ -168,13 +187,18 @@ export function outputConvs(path1: tf.Tensor4D, patchH: number, patchW: number, 
  * output_conv2 on the upsampled map (or a band of it): 3x3 conv, ReLU, 1x1 conv, ReLU or sigmoid.
  * `crop` cuts a band's halo rows off after the 3x3 convolution.
  */
-function outputConv2(up: tf.Tensor4D, s: ScratchWeights, metric: boolean, tap?: Tap, onOutConv?: (t: tf.Tensor4D) => void, crop: (t: tf.Tensor4D) => tf.Tensor4D = (t) => t): tf.Tensor4D {
-  const pre = crop(conv2d(up, s.output_conv2[0]));
+function outputConv2(up: tf.Tensor4D, s: ScratchWeights, metric: boolean, tap?: Tap, onOutConv?: (t: tf.Tensor4D) => void, crop: (t: tf.Tensor4D) => tf.Tensor4D = (t) => t, consume = false): tf.Tensor4D {
+  // consume: `up` and each map after it are freed once read (the unbanded pass at full resolution).
+  const conv = conv2d(up, s.output_conv2[0]);
+  if (consume) up.dispose();
+  const pre = crop(conv);
   tap?.('depth_head.scratch.output_conv2.0', pre);
   const hidden = tf.relu(pre);
+  if (consume) pre.dispose();
   tap?.('depth_head.scratch.output_conv2.1', hidden);
   onOutConv?.(hidden as tf.Tensor4D);
   const raw = conv2d(hidden, s.output_conv2[1]);
+  if (consume && !onOutConv) hidden.dispose();
   tap?.('depth_head.scratch.output_conv2.2', raw);
   const out = metric ? tf.sigmoid(raw) : tf.relu(raw);
   tap?.('depth_head.scratch.output_conv2.3', out);

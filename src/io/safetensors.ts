@@ -26,6 +26,11 @@ export interface SafetensorsEntry {
   shape: number[];
   /** A view into the file's bytes (no copy). */
   bytes: Uint8Array;
+  /**
+   * Set when `bytes` is read from the file on each access and not held (src/node/safetensors_file.ts
+   * `lazy`): what is made from it is made on each read too, so that nothing holds the model in JS.
+   */
+  readOnAccess?: true;
 }
 
 export interface ParsedSafetensors {

@@ -53,7 +53,8 @@ export class DepthAnything extends DepthSession<BackendInfo> {
     const backend = await backendForLoad(opts);
     const config = resolveVariant(opts.config);
     if (typeof weights === 'string') {
-      const loaded = await loadWeightsFile(weights, { config });
+      // Bound once and dropped: read tensor by tensor as binding asks, never all held in JavaScript.
+      const loaded = await loadWeightsFile(weights, { config, readOnAccess: true });
       return new DepthAnything(loaded.stateDict, requireConfig(loaded.config, weights, loaded.configProblem), backend, loaded.source);
     }
     const source = weights.source ?? '<weights in memory>';

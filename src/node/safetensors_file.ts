@@ -2,7 +2,7 @@
  * Safetensors files on disk: read tensor by tensor (the loaders), and ours written (the `convert`
  * command, for depth and segmentation weights).
  */
-import { promises as fs } from 'fs';
+import { closeSync, openSync, promises as fs, readSync } from 'fs';
 import { ParsedSafetensors, SafetensorsEntry, encodeTensorData, parseSafetensorsLayout, safetensorsHeaderLength, safetensorsHeader } from '../io/safetensors';
 import { WeightsError } from '../weights/state_dict';
 import { Q8_METADATA, q8Entries } from '../weights/q8';
@@ -36,6 +36,37 @@ export async function writeSafetensorsFile(target: string, sd: StateDict, metada
   return head.length + dataBytes;
 }
 
+/**
+ * `lazy`: the entries' bytes are read (synchronously) on each access and not kept: a model bound
+ * from them is never held whole in JavaScript (see `readOnAccess` in src/weights/safetensors_weights.ts).
+ * The header is read and checked against the file's size now, as in the eager read.
+ */
+function lazyEntries(file: string, layout: ReturnType<typeof parseSafetensorsLayout>): ParsedSafetensors {
+  const readSpan = (name: string, at: number, n: number): Uint8Array => {
+    const buf = new Uint8Array(n);
+    let fd: number;
+    try { fd = openSync(file, 'r'); } catch (e) { throw ioError(file, e); }
+    try {
+      for (let got = 0; got < n;) {
+        let r: number;
+        try { r = readSync(fd, buf, got, n - got, at + got); } catch (e) { throw ioError(file, e); }
+        if (r === 0) throw new WeightsError(`${file}: truncated: tensor "${name}" ends at byte ${at + n}, but the file ends at byte ${at + got}`);
+        got += r;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return buf;
+  };
+  const tensors = new Map<string, SafetensorsEntry>();
+  for (const s of layout.spans) {
+    const entry = { name: s.name, dtype: s.dtype, shape: s.shape, readOnAccess: true } as SafetensorsEntry;
+    Object.defineProperty(entry, 'bytes', { enumerable: true, get: () => readSpan(s.name, layout.dataStart + s.begin, s.end - s.begin) });
+    tensors.set(s.name, entry);
+  }
+  return { source: file, metadata: layout.metadata, tensors };
+}
+
 const ioError = (file: string, e: unknown): WeightsError => new WeightsError(`cannot read weights file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
 
 /**
@@ -44,7 +75,7 @@ const ioError = (file: string, e: unknown): WeightsError => new WeightsError(`ca
  * Unlike one buffer of the whole file, a tensor's memory can be collected as soon as nothing
  * holds it, and nothing but the tensors is ever held. The same entries as `parseSafetensors`.
  */
-export async function readSafetensorsFile(file: string): Promise<ParsedSafetensors> {
+export async function readSafetensorsFile(file: string, opts: { lazy?: boolean } = {}): Promise<ParsedSafetensors> {
   let fh: fs.FileHandle;
   try { fh = await fs.open(file, 'r'); } catch (e) { throw ioError(file, e); }
   try {
@@ -64,6 +95,7 @@ export async function readSafetensorsFile(file: string): Promise<ParsedSafetenso
     const first8 = await read(Math.min(8, size), 0, 'the header length');
     const headerLen = safetensorsHeaderLength(first8, size, file);
     const layout = parseSafetensorsLayout(await read(8 + headerLen, 0, 'the header'), size, file);
+    if (opts.lazy) return lazyEntries(file, layout);
     const tensors = new Map<string, SafetensorsEntry>();
     // In file order: sequential reads.
     for (const s of [...layout.spans].sort((a, b) => a.begin - b.begin)) {

@@ -36,6 +36,11 @@ export interface LoadOptions {
   config?: ModelConfig | string;
   /** Hugging Face `config.json`: parsed, or its path. Default: `config.json` beside the weights. */
   hfConfig?: unknown;
+  /**
+   * Safetensors files: each tensor's data is read from the file whenever it is asked for and not
+   * kept (for a caller that binds the weights once and drops them; see readSafetensorsFile).
+   */
+  readOnAccess?: boolean;
 }
 
 
@@ -104,7 +109,7 @@ export async function loadWeightsFile(file: string, opts: LoadOptions = {}): Pro
     read = { stateDict: ckpt.stateDict, format: 'pth', dtypes: [...ckpt.dtypes] };
   } else {
     // Tensor by tensor, not one buffer of the whole file (src/node/safetensors_file.ts).
-    read = await readSafetensorsWeights(await readSafetensorsFile(file), file, inputs, async () => (await hfFromOpts()) ?? (await siblingConfig(file)));
+    read = await readSafetensorsWeights(await readSafetensorsFile(file, { lazy: opts.readOnAccess }), file, inputs, async () => (await hfFromOpts()) ?? (await siblingConfig(file)));
   }
   const { stateDict, format, dtypes } = read;
   const resolved = resolveConfig(stateDict, file, inputs);

@@ -1,7 +1,8 @@
 /**
  * The Node loader reads safetensors tensor by tensor (src/node/safetensors_file.ts): the same
  * entries, byte for byte, as the whole-file parser, for float32, float16 and q8 files; a truncated
- * file is refused naming the file and the tensor it cuts.
+ * file is refused naming the file and the tensor it cuts. Read on access (`readOnAccess`, what
+ * `DepthAnything.load` binds from): the same state dict, each tensor read from the file anew.
  */
 import * as os from 'os';
 import * as path from 'path';
@@ -33,6 +34,25 @@ test.each(['f32', 'f16', 'q8'] as OutDtype[])('%s: every tensor as the whole-fil
     const again = (await loadWeightsFile(file)).stateDict;
     for (const [k, t] of stateDict) expect(Buffer.from(again.get(k)!.data.buffer, again.get(k)!.data.byteOffset, again.get(k)!.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))).toBe(true);
   }
+});
+
+test.each(['f32', 'f16'] as OutDtype[])('%s, read on access: the same state dict, each tensor read anew and held by no one', async (dtype) => {
+  const file = path.join(dir, `lazy-${dtype}.safetensors`);
+  const { stateDict } = await loadWeightsFile(WEIGHTS);
+  await writeSafetensorsFile(file, stateDict, { format: 'official' }, dtype);
+  const eager = (await loadWeightsFile(file)).stateDict;
+  const lazy = (await loadWeightsFile(file, { readOnAccess: true })).stateDict;
+  expect([...lazy.keys()]).toEqual([...eager.keys()]);
+  for (const [k, t] of eager) {
+    const l = lazy.get(k)!;
+    expect(l.shape).toEqual(t.shape);
+    expect(Buffer.from(l.data.buffer, l.data.byteOffset, l.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))).toBe(true);
+    expect(l.data).not.toBe(l.data); // read on each access: nothing keeps the tensor in memory
+  }
+  const [k0] = lazy.keys();
+  const fixed = new Float32Array(lazy.get(k0)!.data.length).fill(1);
+  lazy.get(k0)!.data = fixed; // assigning data fixes it, as for a plain tensor
+  expect(lazy.get(k0)!.data).toBe(fixed);
 });
 
 test('a truncated file is refused naming the file and the tensor it cuts', async () => {
