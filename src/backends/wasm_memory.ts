@@ -34,7 +34,7 @@ export function tensorBytes(container: unknown): number {
 export function checkWasmWeights(sd: StateDict, source: string): void {
   if (!onWasm()) return;
   let bytes = 0;
-  for (const t of sd.values()) bytes += t.data.length * 4;
+  for (const t of sd.values()) bytes += t.shape.reduce((a, b) => a * b, 1) * 4; // from the shape: reading `data` would load a lazily read tensor
   if (2 * bytes > WASM_MAX_HEAP) {
     throw new Error(`${source}: ${gib(bytes)} of float32 weights do not fit the wasm backend (at most 4 GiB of memory, and XNNPACK keeps a packed copy of each weight: about 2 GiB of weights at most); use --backend webgpu, tensorflow (tfjs-node) or cpu`);
   }

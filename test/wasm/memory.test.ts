@@ -31,11 +31,11 @@ describe('on wasm', () => {
   });
 
   test('weights over 2 GiB (ViT-G: 4.5 GB) are refused before binding, naming the file', () => {
-    // Stand-ins with only a length: checkWasmWeights reads sizes, not values.
-    const sd: StateDict = new Map([['pretrained.blocks.0.mlp.w12.weight', { shape: [1], data: { length: 1.13e9 } as unknown as Float32Array }]]);
+    // Stand-ins without data: checkWasmWeights reads shapes, not values (a lazily read file stays unread).
+    const sd: StateDict = new Map([['pretrained.blocks.0.mlp.w12.weight', { shape: [1.13e9], data: undefined as unknown as Float32Array }]]);
     expect(() => checkWasmWeights(sd, 'depth_anything_v2_vitg.pth')).toThrow(
       'depth_anything_v2_vitg.pth: 4.21 GiB of float32 weights do not fit the wasm backend (at most 4 GiB of memory, and XNNPACK keeps a packed copy of each weight: about 2 GiB of weights at most); use --backend webgpu, tensorflow (tfjs-node) or cpu');
-    const small: StateDict = new Map([['x', { shape: [1], data: { length: WASM_MAX_HEAP / 8 / 4 } as unknown as Float32Array }]]);
+    const small: StateDict = new Map([['x', { shape: [WASM_MAX_HEAP / 8 / 4], data: undefined as unknown as Float32Array }]]);
     expect(() => checkWasmWeights(small, 'small')).not.toThrow();
   });
 
