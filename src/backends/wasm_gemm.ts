@@ -153,7 +153,7 @@ function gemmKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | nul
   // Equal batch dims, or one side unbatched (tfjs-core's matMul has already checked the shapes).
   if (!(sameShape(batchA, batchB) || nA === 1 || nB === 1)) return null;
   if (bias && (bias.dtype !== 'float32' || bias.shape[bias.shape.length - 1] !== N || size(bias.shape) !== N)) return null;
-  const batch = nA >= nB ? batchA : batchB;
+  const batch = tf.backend_util.assertAndGetBroadcastShape(batchA, batchB); // e.g. [M, K] x [1, K, N] is [1, M, N]
   const nOut = Math.max(nA, nB);
   const out = backend.makeOutput([...batch, M, N], 'float32');
   readByGemm.add(b.dataId);

@@ -60,6 +60,7 @@ function check(c: Case, seed: number): void {
     ? tf.fused.matMul({ a, b, bias: bt, transposeB: c.transB, activation: c.relu ? 'relu' : 'linear' })
     : tf.matMul(a, b, false, c.transB);
   expect(multipliedByGemm(b.dataId)).toBe(true);
+  expect(y.shape).toEqual([...(c.a.length >= c.b.length ? c.a : c.b).slice(0, -2), c.a[c.a.length - 2], N]);
   const got = y.dataSync();
   const want = reference(c, A, B, bias);
   expect(got.length).toBe(want.length);
@@ -87,6 +88,7 @@ const CASES: [string, Case][] = [
   ['batched', { a: [3, 10, 6], b: [3, 6, 11] }],
   ['batched, B unbatched', { a: [2, 2, 5, 8], b: [8, 19], bias: true }],
   ['A unbatched, B batched', { a: [5, 8], b: [4, 8, 3] }],
+  ['A 2D, B of batch 1 (output keeps the batch axis)', { a: [5, 8], b: [1, 8, 3] }],
   ['ViT-S fc1, a few rows (pool)', { a: [37, 384], b: [384, 1536], bias: true }],
   ['ViT-S attention scores (pool)', { a: [1, 101, 64], b: [1, 101, 64], transB: true }],
 ];
