@@ -67,11 +67,16 @@ export function createGemmPool(module: WebAssembly.Module, memory: WebAssembly.M
       Atomics.add(ctl, GEN, 1);
       Atomics.notify(ctl, GEN);
       const per = Math.ceil(blocks / threads);
-      main[fn](...args, 0, Math.min(blocks, per));
-      let waited = 0;
-      for (let left = Atomics.load(ctl, PENDING); left > 0; left = Atomics.load(ctl, PENDING)) {
-        if (Atomics.wait(ctl, PENDING, left, 1000) === 'timed-out' && (waited += 1000) >= STALL_MS) {
-          throw new Error(`a matrix-product worker thread has not answered for ${STALL_MS / 1000} s (${left} of ${workers.length} still running)`);
+      try {
+        main[fn](...args, 0, Math.min(blocks, per));
+      } finally {
+        // Even when this thread's share threw: the workers must finish this product before the
+        // next one reuses the control block (a late decrement would end the next wait early).
+        let waited = 0;
+        for (let left = Atomics.load(ctl, PENDING); left > 0; left = Atomics.load(ctl, PENDING)) {
+          if (Atomics.wait(ctl, PENDING, left, 1000) === 'timed-out' && (waited += 1000) >= STALL_MS) {
+            throw new Error(`a matrix-product worker thread has not answered for ${STALL_MS / 1000} s (${left} of ${workers.length} still running); the wasm backend cannot be trusted again in this process`);
+          }
         }
       }
       if (Atomics.exchange(ctl, FAILED, 0)) throw new Error(`a matrix-product worker thread failed in ${fn} (a wasm trap: memory out of bounds?)`);
