@@ -68,8 +68,7 @@ export function blockLinearGelu(x: tf.Tensor, p: LinearWeights): tf.Tensor {
 
 /** x + y g (LayerScale, then the residual): one pass where the fused kernels are chosen. */
 export const blockScaleAdd = (x: tf.Tensor, y: tf.Tensor, g: tf.Tensor): tf.Tensor =>
-  (useFused(x, y, g) && sameShape(x.shape, y.shape) && g.shape.length === 1 && g.shape[0] === x.shape[x.shape.length - 1] ? runFused(SCALE_ADD_KERNEL, { x, y, g }) : tf.tidy(() => tf.add(x, tf.mul(y, g))));
-const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+  (useFused(x, y, g) && tf.util.arraysEqual(x.shape, y.shape) && g.shape.length === 1 && g.shape[0] === x.shape[x.shape.length - 1] ? runFused(SCALE_ADD_KERNEL, { x, y, g }) : tf.tidy(() => tf.add(x, tf.mul(y, g))));
 
 /** LayerNorm over the last axis: one fused kernel where chosen, else src/nn/layer_norm.ts. */
 export const blockLayerNorm = (x: tf.Tensor, p: LayerNormWeights, eps: number): tf.Tensor =>

@@ -121,8 +121,7 @@ export async function installWasmGemm(threads = 1, pool?: GemmPoolFactory): Prom
 /** Threads the installed kernel runs with (0: not installed). */
 export const wasmGemmThreads = (): number => (installed ? installed.runner.threads : 0);
 
-const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+const size = tf.util.sizeFromShape;
 
 /** The kernel's epilogues ('gelu' only through MATMUL_GELU_KERNEL: tfjs's fused ops have no GELU). */
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, gelu: 2 };
@@ -134,12 +133,15 @@ function ptr(backend: WasmBackend, t: tf.TensorInfo): number {
   return off;
 }
 
+/** The kernel, where it is installed on this backend's memory and chosen (choices.ts). */
+const active = (backend: WasmBackend): Installed | undefined => (installed && memoryOf(backend.wasm) === installed.memory && wasmGemm('wasm') ? installed : undefined);
+
 /** The product by the kernel, or null where tfjs's own kernel should run. */
 function gemmKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | null {
   const { a, b, bias, preluActivationWeights } = inputs;
   const activation = (attrs.activation as string | undefined) ?? 'linear';
-  if (!installed || !a || !b || preluActivationWeights || !wasmGemm('wasm')) return null;
-  if (memoryOf(backend.wasm) !== installed.memory) return null;
+  const kernel = active(backend);
+  if (!kernel || !a || !b || preluActivationWeights) return null;
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || attrs.transposeA || a.shape.length < 2 || b.shape.length < 2) return null;
   if (activation !== 'linear' && activation !== 'relu' && activation !== 'gelu') return null;
   const transB = Boolean(attrs.transposeB);
@@ -151,13 +153,13 @@ function gemmKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | nul
   const nA = size(batchA);
   const nB = size(batchB);
   // Equal batch dims, or one side unbatched (tfjs-core's matMul has already checked the shapes).
-  if (!(sameShape(batchA, batchB) || nA === 1 || nB === 1)) return null;
+  if (!(tf.util.arraysEqual(batchA, batchB) || nA === 1 || nB === 1)) return null;
   if (bias && (bias.dtype !== 'float32' || bias.shape[bias.shape.length - 1] !== N || size(bias.shape) !== N)) return null;
   const batch = tf.backend_util.assertAndGetBroadcastShape(batchA, batchB); // e.g. [M, K] x [1, K, N] is [1, M, N]
   const nOut = Math.max(nA, nB);
   const out = backend.makeOutput([...batch, M, N], 'float32');
   readByGemm.add(b.dataId);
-  const { exports, runner } = installed;
+  const { exports, runner } = kernel;
   const panels = Math.ceil(N / GEMM_NR);
   const packedBytes = panels * GEMM_NR * K * 4;
   const scratch = backend.wasm._malloc(packedBytes) >>> 0; // an unsigned offset: heaps grow past 2 GiB
@@ -193,8 +195,8 @@ const CONV_MIN_CHANNELS = 8;
 function convKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | null {
   const { x, filter, bias, preluActivationWeights } = inputs;
   const activation = (attrs.activation as string | undefined) ?? 'linear';
-  if (!installed || !x || !filter || preluActivationWeights || !wasmGemm('wasm')) return null;
-  if (memoryOf(backend.wasm) !== installed.memory) return null;
+  const kernel = active(backend);
+  if (!kernel || !x || !filter || preluActivationWeights) return null;
   if (x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4 || (attrs.dataFormat ?? 'NHWC') !== 'NHWC') return null;
   if (activation !== 'linear' && activation !== 'relu') return null;
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
@@ -210,7 +212,7 @@ function convKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | nul
   const K = k * k * info.inChannels;
   const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, N], 'float32');
   readByGemm.add(filter.dataId);
-  const { exports, runner } = installed;
+  const { exports, runner } = kernel;
   const packedBytes = Math.ceil(N / GEMM_NR) * GEMM_NR * K * 4;
   const zeroBytes = info.inChannels * 4;
   const scratch = backend.wasm._malloc(packedBytes + zeroBytes) >>> 0;

@@ -78,7 +78,7 @@ function erf(x: number): number {
 /** Exact GELU (torch.nn.GELU(), approximate='none'): x/2 (1 + erf(x / sqrt 2)). */
 function gelu({ inputs: { x }, backend }: Args): tf.TensorInfo {
   const out = backend.makeOutput(x.shape.slice(), 'float32');
-  const n = x.shape.reduce((a, b) => a * b, 1);
+  const n = tf.util.sizeFromShape(x.shape);
   if (rowKernels) {
     rowKernels.run('gelu', [rowKernels.ptr(backend, x), rowKernels.ptr(backend, out), n], Math.ceil(n / GELU_ROW), 20 * n);
     return out;
@@ -100,7 +100,7 @@ function layerNorm({ inputs: { x, gamma, beta }, backend, attrs }: Args): tf.Ten
   const out = backend.makeOutput(x.shape.slice(), 'float32');
   if (rowKernels) {
     const p = (t: tf.TensorInfo) => rowKernels!.ptr(backend, t);
-    const n = x.shape.reduce((a, b) => a * b, 1);
+    const n = tf.util.sizeFromShape(x.shape);
     rowKernels.run('layernorm', [p(x), p(gamma), p(beta), p(out), C, f32Bits(eps)], n / C, 8 * n);
     return out;
   }
@@ -127,7 +127,7 @@ function layerNorm({ inputs: { x, gamma, beta }, backend, attrs }: Args): tf.Ten
 function scaleAdd({ inputs: { x, y, g }, backend }: Args): tf.TensorInfo {
   const C = g.shape[0];
   const out = backend.makeOutput(x.shape.slice(), 'float32');
-  const n = x.shape.reduce((a, b) => a * b, 1);
+  const n = tf.util.sizeFromShape(x.shape);
   if (rowKernels) {
     const p = (t: tf.TensorInfo) => rowKernels!.ptr(backend, t);
     rowKernels.run('scaleadd', [p(x), p(y), p(g), p(out), C], n / C, 2 * n);
